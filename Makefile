@@ -1,0 +1,38 @@
+# git-change-operator. `make demo` runs the product on the embedded local control plane;
+# `make test` runs every test. Both install what a fresh machine lacks.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: demo test deps testenv up down crds fmt lint unit
+
+demo:
+	hack/demo.sh
+
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --workspace --locked --no-fail-fast
+
+deps:
+	hack/deps.sh
+
+testenv:
+	hack/testenv.sh
+
+up: deps
+	$(CARGO) build --quiet -p gco-tests --bin gco-testenv
+	mkdir -p .cache/testenv
+	nohup target/debug/gco-testenv .cache/testenv > .cache/testenv/log 2>&1 &
+	for _ in $$(seq 1 240); do [ -f .cache/testenv/pid ] && break; sleep 0.5; done
+	@[ -f .cache/testenv/pid ] || { cat .cache/testenv/log; exit 1; }
+	@cat .cache/testenv/log
+
+down:
+	@if [ -f .cache/testenv/pid ]; then kill "$$(cat .cache/testenv/pid)" && echo "control plane stopped"; \
+	else echo "no control plane running"; fi
+
+crds:
+	$(CARGO) run --quiet -p gco-api --bin crdgen -- config/crd/bases
+
+fmt:
+	$(CARGO) fmt --all

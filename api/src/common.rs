@@ -1,0 +1,154 @@
+//! Spec pieces shared by GitCommit and PullRequest: what to write and how.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A reference to a Secret, in the object's own namespace, that holds Git (and forge) credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthRef {
+    /// Name of a Secret in the same namespace. HTTPS: `username` + `password`, or `bearerToken`,
+    /// or `token` (username `oauth2`); optional `ca.crt`. SSH: `identity` (+ `password` for an
+    /// encrypted key) and `known_hosts` (required). Required; no default.
+    #[schemars(length(min = 1))]
+    pub secret_name: String,
+}
+
+/// Author and message of the commits the operator makes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitSpec {
+    /// Commit author as `Name <email>`. Default: the matching GitExportPolicy's
+    /// `defaults.author`, else `Git Change Operator <gco@localhost>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Commit message; may use `$(date)` and `$(date +FORMAT)`. Default for a GitCommit:
+    /// `Update from git-change-operator`; for a PullRequest: `Changes for PR: <title>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+// How a file is written when it already exists on the branch. (No type-level doc comment:
+// schemars would put it in place of the field docs of the CRD schema.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// Replace the file's content.
+    #[default]
+    Overwrite,
+    /// Append to the file (a newline is inserted first if it does not end with one).
+    Append,
+}
+
+/// A file with inline content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSpec {
+    /// Path of the file, relative to the repository root; may use `$(date +FORMAT)`.
+    /// Required; no default.
+    #[schemars(length(min = 1, max = 4096))]
+    pub path: String,
+    /// Content of the file; may use `$(date)` placeholders. Default: empty.
+    #[serde(default)]
+    pub content: String,
+    /// Overrides `spec.writeMode` for this file. Default: `spec.writeMode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<WriteMode>,
+}
+
+/// How a referenced object becomes files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The whole object as clean, apply-ready YAML at `output.path`.
+    #[default]
+    Dump,
+    /// One file per `data` / `binaryData` key under `output.path`.
+    Fields,
+    /// One `data` / `binaryData` key, or a dotted path into the object, at `output.path`.
+    SingleField,
+}
+
+/// Where a referenced object is written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSpec {
+    /// Path relative to the repository root; may use `$(date +FORMAT)`. For `dump`, a path
+    /// ending in `/` means `<path><name>.yaml`; for `fields`, the folder of the key files.
+    /// Required; no default.
+    #[schemars(length(min = 1, max = 4096))]
+    pub path: String,
+}
+
+/// A live cluster object to export.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.strategy != 'single-field' || has(self.field)")
+        .message("field is required when strategy is single-field")
+        .field_path(".field")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.strategy == 'single-field' || !has(self.field)")
+        .message("field is only allowed when strategy is single-field")
+        .field_path(".field")
+        .reason(Reason::FieldValueForbidden),
+)]
+pub struct ResourceReference {
+    /// API version of the object, e.g. `v1` or `apps/v1`. Required; no default.
+    #[schemars(length(min = 1))]
+    pub api_version: String,
+    /// Kind of the object, e.g. `ConfigMap`. Required; no default.
+    #[schemars(length(min = 1))]
+    pub kind: String,
+    /// Name of the object. Required; no default.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Namespace of the object. Default: the namespace of the GitCommit or PullRequest
+    /// (ignored for cluster-scoped kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// How the object becomes files: `dump`, `fields` or `single-field`. Default: `dump`.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// For `single-field` only: a `data`/`binaryData` key, or a dotted path into the object such
+    /// as `spec.replicas`. Required with `single-field`, forbidden otherwise. No default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub field: Option<String>,
+    /// Where the object is written. Required; no default.
+    pub output: OutputSpec,
+    /// When true, a missing object is skipped with a warning instead of failing the run.
+    /// Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+    /// Overrides `spec.writeMode` for this object's files. Default: `spec.writeMode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<WriteMode>,
+}
+
+/// What a GitCommit or PullRequest writes, and when. Shared by both kinds and flattened
+/// into their specs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSpec {
+    /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append`.
+    /// Default: `overwrite`.
+    #[serde(default)]
+    pub write_mode: WriteMode,
+    /// Files with inline content. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
+    /// Live cluster objects to export. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_references: Vec<ResourceReference>,
+    /// When true, nothing is reconciled (no schedule, no trigger) until it is set back to false.
+    /// Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+    /// Optional cron schedule in UTC: five fields (`0 2 * * *`) or `@hourly`, `@daily`,
+    /// `@weekly`, `@monthly`, `@yearly`. Default: none (run on change only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub schedule: Option<String>,
+}

@@ -1,0 +1,67 @@
+//! `GitCommit`: export objects and files into commits on one branch.
+
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{AuthRef, CommitSpec, ExportSpec};
+use crate::status::ExportStatus;
+
+/// The branch a GitCommit writes to when none is given.
+pub const DEFAULT_BRANCH: &str = "main";
+
+fn default_branch() -> String {
+    DEFAULT_BRANCH.to_owned()
+}
+
+/// Commits files and live cluster objects to a branch of a Git repository, on change, on a
+/// schedule, or on request.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "gco.galos.one",
+    version = "v1",
+    kind = "GitCommit",
+    namespaced,
+    status = "GitCommitStatus",
+    shortname = "gcommit",
+    category = "gco",
+    derive = "PartialEq",
+    doc = "GitCommit commits files and live cluster objects to a branch of a Git repository, on change, on a schedule or on request.",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Repository","type":"string","jsonPath":".spec.repository.url"}"#,
+    printcolumn = r#"{"name":"Branch","type":"string","jsonPath":".spec.repository.branch"}"#,
+    printcolumn = r#"{"name":"Commit","type":"string","jsonPath":".status.commitSHA"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GitCommitSpec {
+    /// The repository and branch to commit to. Required.
+    pub repository: GitRepository,
+    /// Credentials for the repository. Default: none (anonymous access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthRef>,
+    /// Author and message of the commits. Default: author and message defaults below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitSpec>,
+    /// What to write, and when.
+    #[serde(flatten)]
+    pub export: ExportSpec,
+}
+
+/// A Git repository and the branch a GitCommit writes to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRepository {
+    /// Repository URL, `https://…` or `ssh://…` (`http://` and `file://` only where a
+    /// GitExportPolicy allows them). Must not carry credentials. Required; no default.
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// Branch to commit to; created from nothing if the repository lacks it. Default: `main`.
+    #[serde(default = "default_branch")]
+    #[schemars(length(min = 1, max = 255))]
+    pub branch: String,
+}
+
+/// Observed state of a GitCommit: the status every export kind shares.
+pub type GitCommitStatus = ExportStatus;

@@ -1,0 +1,30 @@
+//! The `gco.galos.one/v1` API of git-change-operator.
+//!
+//! [`GitCommit`] and [`PullRequest`] (namespaced) export live cluster objects into Git;
+//! [`GitExportPolicy`] (cluster-scoped) is the cluster admins' say over what may be exported,
+//! where to. This crate holds the types, the CRDs generated from them, and the pure logic
+//! shared by the controller and the webhook. It does no I/O.
+#![forbid(unsafe_code)]
+
+pub mod common;
+pub mod crd;
+pub mod gitcommit;
+pub mod policy;
+pub mod pullrequest;
+pub mod status;
+
+pub use common::{
+    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, Strategy, WriteMode,
+};
+pub use gitcommit::{GitCommit, GitCommitSpec, GitCommitStatus, GitRepository};
+pub use policy::{GitExportPolicy, GitExportPolicySpec};
+pub use pullrequest::{
+    ForgeProvider, PullRequest, PullRequestOptions, PullRequestRepository, PullRequestSpec,
+    PullRequestState, PullRequestStatus,
+};
+pub use status::{ConditionReason, ConditionType, ExportStatus, Phase, RunRecord, RunResult};
+
+/// The API group of every kind in this crate.
+pub const GROUP: &str = "gco.galos.one";
+/// The one served and stored version.
+pub const VERSION: &str = "v1";

@@ -1,0 +1,157 @@
+//! `GitExportPolicy`: what may be exported, to which repositories and branches. Every policy
+//! whose namespace selector matches applies; an object must satisfy all of them.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::WriteMode;
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// The cluster admins' say over exports: allowed repositories and branches, path prefixes,
+/// Secret keys, denied kinds, limits and defaults for the namespaces it selects.
+#[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "gco.galos.one",
+    version = "v1",
+    kind = "GitExportPolicy",
+    shortname = "gep",
+    category = "gco",
+    derive = "PartialEq",
+    doc = "GitExportPolicy is the cluster admins' say over exports: allowed repositories, branches, paths, Secret keys and kinds, limits and defaults.",
+    printcolumn = r#"{"name":"Cross-Namespace","type":"boolean","jsonPath":".spec.crossNamespaceReferences"}"#,
+    printcolumn = r#"{"name":"Requester-Access","type":"boolean","jsonPath":".spec.requireRequesterAccess"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GitExportPolicySpec {
+    /// Namespaces this policy governs. Default: empty, which selects every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Allowed repositories and their branches. Default: empty, which allows any repository
+    /// (the built-in rules still apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<RepositoryRule>,
+    /// URL schemes allowed besides `https` and `ssh`: `http`, `git` or `file`. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_schemes: Vec<ExtraScheme>,
+    /// Where files may be written. Default: anywhere safe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<PathRules>,
+    /// Which Secret keys `single-field` may export. Default: the built-in `tls.crt`, `ca.crt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretRules>,
+    /// Kinds that may never be exported. Default: none (Secrets are restricted by the
+    /// built-in rules regardless).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_kinds: Vec<GroupKind>,
+    /// Whether objects outside the exporting object's namespace may be referenced.
+    /// Default: true (the requester-access check closes the confused-deputy hole).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub cross_namespace_references: bool,
+    /// Whether the user who creates or changes a spec must be allowed to `get` every object it
+    /// references (checked with a SubjectAccessReview). Default: true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub require_requester_access: bool,
+    /// Size limits of one run. Default: no limits beyond the built-in path rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// Defaults the admission webhook fills into specs that leave a field empty.
+    /// Default: the built-in defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<PolicyDefaults>,
+}
+
+/// An allowed repository URL pattern and the branches allowed on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryRule {
+    /// Glob over the repository URL, e.g. `https://github.com/company/*`. Required.
+    #[schemars(length(min = 1))]
+    pub url: String,
+    /// Globs over the GitCommit branch / PullRequest base branch, e.g. `backups/*`.
+    /// Default: empty, which allows any branch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<String>,
+}
+
+/// A URL scheme that is refused unless a policy allows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtraScheme {
+    Http,
+    Git,
+    File,
+}
+
+/// Where files may be written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PathRules {
+    /// Every written path must start with one of these prefixes, e.g. `clusters/`.
+    /// Default: empty, which allows any safe path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_prefixes: Vec<String>,
+}
+
+/// Which Secret keys may be exported.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRules {
+    /// Secret keys that `single-field` may export, in addition to the built-in `tls.crt` and
+    /// `ca.crt`. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_fields: Vec<String>,
+}
+
+/// A kind, by API group (`""` for the core group) and name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupKind {
+    /// API group; `""` for the core group. Default: `""`.
+    #[serde(default)]
+    pub group: String,
+    /// Kind, e.g. `ServiceAccount`. Required.
+    #[schemars(length(min = 1))]
+    pub kind: String,
+}
+
+/// Size limits of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Most files one object may write (inline files plus references). Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_files: Option<u32>,
+    /// Largest inline `files[].content`, in bytes. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_file_bytes: Option<u64>,
+}
+
+/// Defaults for specs in the namespaces a policy selects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyDefaults {
+    /// GitCommit branch / PullRequest base branch. Default: `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Commit author, `Name <email>`. Default: `Git Change Operator <gco@localhost>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Write mode. Default: `overwrite`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<WriteMode>,
+    /// PullRequest head-branch prefix. Default: `gco`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_prefix: Option<String>,
+}

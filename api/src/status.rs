@@ -1,0 +1,140 @@
+//! Status vocabulary shared by GitCommit and PullRequest: conditions, reasons, phases and the
+//! bounded run history. The conditions follow Flux and kstatus so that `kubectl wait`, Flux
+//! health checks and dashboards read them without special cases.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How many runs `status.history` keeps, newest first.
+pub const HISTORY_LIMIT: usize = 10;
+
+/// The condition types the operator writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConditionType {
+    /// True when the last run for the current generation succeeded.
+    Ready,
+    /// Present (True) only while a run is in progress.
+    Reconciling,
+    /// Present (True) only when the operator will not retry until something changes.
+    Stalled,
+}
+
+impl ConditionType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Reconciling => "Reconciling",
+            Self::Stalled => "Stalled",
+        }
+    }
+}
+
+/// The reasons conditions and events carry (Flux's vocabulary where one exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConditionReason {
+    Succeeded,
+    Progressing,
+    ProgressingWithRetry,
+    AuthenticationFailed,
+    PushRejected,
+    RenderFailed,
+    PolicyDenied,
+    ReferenceNotFound,
+    HeadBranchDiverged,
+    RetriesExhausted,
+}
+
+impl ConditionReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "Succeeded",
+            Self::Progressing => "Progressing",
+            Self::ProgressingWithRetry => "ProgressingWithRetry",
+            Self::AuthenticationFailed => "AuthenticationFailed",
+            Self::PushRejected => "PushRejected",
+            Self::RenderFailed => "RenderFailed",
+            Self::PolicyDenied => "PolicyDenied",
+            Self::ReferenceNotFound => "ReferenceNotFound",
+            Self::HeadBranchDiverged => "HeadBranchDiverged",
+            Self::RetriesExhausted => "RetriesExhausted",
+        }
+    }
+}
+
+// A one-word summary for humans; tools read the conditions. (No type-level doc comment:
+// schemars would put it in place of the field docs of the CRD schema.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Phase {
+    /// Accepted, not yet run.
+    Pending,
+    /// A run is in progress.
+    Running,
+    /// The last run committed (or found nothing to change). GitCommit only.
+    Committed,
+    /// The pull request is open or up to date. PullRequest only.
+    Created,
+    /// The last run failed; see the Ready condition.
+    Failed,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RunResult {
+    /// A commit was pushed.
+    Committed,
+    /// The branch already held the rendered content.
+    NoChanges,
+    /// The run failed.
+    Failed,
+}
+
+/// One past run, as kept in `status.history`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// When the run ended.
+    pub time: Time,
+    /// The commit the run pushed, if any.
+    #[serde(default, rename = "commitSHA", skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+    /// How the run ended.
+    pub result: RunResult,
+}
+
+/// Observed state shared by GitCommit and PullRequest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStatus {
+    /// The generation the Ready condition describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, in the shape of metav1.Condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// A one-word summary for humans: Pending, Running, Committed (GitCommit) or Created
+    /// (PullRequest), or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The last commit pushed (or found already on the branch).
+    #[serde(default, rename = "commitSHA", skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+    /// When the last run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<Time>,
+    /// A human-readable summary of the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The last `reconcile.fluxcd.io/requestedAt` or `gco.galos.one/requestedAt` value handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// When the schedule next fires, if `spec.schedule` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_scheduled_time: Option<Time>,
+    /// The most recent runs, newest first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub history: Vec<RunRecord>,
+}
