@@ -1,0 +1,242 @@
+//! Commit latency of the git engine against `git http-backend`, versus the git CLI's
+//! clone + edit + commit + push on the same server, in one run (DESIGN §8).
+//!
+//! `cargo bench -p gco-controller --bench git_commit` (or `hack/bench-git.sh`). Not a timed
+//! test: it prints figures and ratios; budgets are checked by reading them.
+//! `GCO_BENCH_ITERATIONS` (default 40) and `GCO_BENCH_BASELINE_ITERATIONS` (default 5) tune
+//! the sample sizes.
+
+use std::{
+    io::Write as _,
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use gco_api::{WriteMode, paths::check_path};
+use gco_controller::{
+    git::{Author, Change, Credentials, GitEngine, ObjectRef, Outcome, RunId},
+    render::PlannedWrite,
+};
+use gco_tests::git::{
+    http::{Auth, GitHttpServer},
+    repos,
+};
+
+/// Files in every benchmark repository.
+const FILES: usize = 10_000;
+/// Objects (files) in one measured change.
+const OBJECTS_PER_CHANGE: usize = 10;
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter we do not support.
+    let iterations = env_number("GCO_BENCH_ITERATIONS", 40);
+    let baseline_iterations = env_number("GCO_BENCH_BASELINE_ITERATIONS", 5);
+    let root = tempfile::tempdir().expect("temporary folder");
+    let histories = [100, 5_000, 50_000];
+    for commits in histories {
+        let started = Instant::now();
+        generate(&root.path().join(format!("r{commits}.git")), commits);
+        eprintln!(
+            "generated {FILES} files / {commits} commits in {:.1?}",
+            started.elapsed()
+        );
+    }
+    let server = GitHttpServer::start(root.path(), Auth::Anonymous, None);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let mut engine_p50 = Vec::new();
+    println!(
+        "\nGit engine: warm commit of a {OBJECTS_PER_CHANGE}-object change, {FILES} files, smart HTTP (git http-backend)"
+    );
+    println!(
+        "{:>10} {:>10} {:>10} {:>10}",
+        "commits", "p50", "p95", "samples"
+    );
+    for commits in histories {
+        let url = server.url(&format!("r{commits}.git"));
+        let samples = runtime.block_on(engine_latencies(&url, iterations));
+        let (p50, p95) = (percentile(&samples, 50), percentile(&samples, 95));
+        println!(
+            "{commits:>10} {:>10} {:>10} {:>10}",
+            ms(p50),
+            ms(p95),
+            samples.len()
+        );
+        engine_p50.push((commits, p50));
+    }
+
+    let url = server.url("r5000.git");
+    let baseline = cli_latencies(&url, baseline_iterations);
+    let baseline_p50 = percentile(&baseline, 50);
+    println!(
+        "\nBaseline: git clone + edit {OBJECTS_PER_CHANGE} files + commit + push, 5000 commits"
+    );
+    println!("{:>10} {:>10} {:>10}", "p50", "p95", "samples");
+    println!(
+        "{:>10} {:>10} {:>10}",
+        ms(baseline_p50),
+        ms(percentile(&baseline, 95)),
+        baseline.len()
+    );
+
+    let p50_of = |n: usize| {
+        engine_p50
+            .iter()
+            .find(|(c, _)| *c == n)
+            .map_or(Duration::ZERO, |(_, d)| *d)
+    };
+    let speedup = baseline_p50.as_secs_f64() / p50_of(5_000).as_secs_f64().max(1e-9);
+    let flatness = p50_of(50_000).as_secs_f64() / p50_of(100).as_secs_f64().max(1e-9);
+    println!("\nRatios (same run):");
+    println!("  baseline p50 / engine p50 at 5000 commits = {speedup:.1}x   (budget: >= 20x)");
+    println!("  engine p50 50000 commits / 100 commits    = {flatness:.2}    (budget: <= 1.20)");
+}
+
+/// One warm-up commit (fills the cache), then `iterations` measured commits.
+async fn engine_latencies(url: &str, iterations: usize) -> Vec<Duration> {
+    let cache = tempfile::tempdir().expect("cache");
+    let engine = GitEngine::new(cache.path().to_path_buf());
+    let credentials = Credentials::anonymous();
+    let commit = |i: usize| {
+        let writes = (0..OBJECTS_PER_CHANGE)
+            .map(|o| PlannedWrite {
+                path: check_path(&format!("bench/objects/obj-{o}.yaml")).expect("path"),
+                content: format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj-{o}\ndata:\n  iteration: \"{i}\"\n").into_bytes(),
+                mode: WriteMode::Overwrite,
+            })
+            .collect();
+        Change {
+            object: ObjectRef {
+                namespace: "bench".into(),
+                kind: "GitCommit".into(),
+                name: "bench".into(),
+            },
+            run: RunId::new(&format!("bench-{i}")).expect("run id"),
+            author: Author::operator(),
+            message: format!("bench {i}"),
+            writes,
+        }
+    };
+    let warm = engine.commit(url, "main", &credentials, commit(0)).await;
+    assert!(
+        matches!(warm, Ok(Outcome::Committed { .. })),
+        "warm-up commit: {warm:?}"
+    );
+    let shallow = std::fs::read_dir(cache.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|repo| repo.path().join("shallow").exists());
+    let kind = if shallow { "shallow" } else { "a full clone" };
+    eprintln!("{url}: the engine's cache is {kind}");
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 1..=iterations {
+        let started = Instant::now();
+        let outcome = engine.commit(url, "main", &credentials, commit(i)).await;
+        samples.push(started.elapsed());
+        assert!(
+            matches!(outcome, Ok(Outcome::Committed { .. })),
+            "commit {i}: {outcome:?}"
+        );
+    }
+    samples
+}
+
+/// What the original operator does per run: a fresh clone, edit, commit, push.
+fn cli_latencies(url: &str, iterations: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let work = tempfile::tempdir().expect("worktree");
+        let started = Instant::now();
+        repos::git(work.path(), &["clone", "--quiet", url, "w"]);
+        let dir = work.path().join("w");
+        std::fs::create_dir_all(dir.join("baseline")).expect("mkdir");
+        for o in 0..OBJECTS_PER_CHANGE {
+            std::fs::write(
+                dir.join(format!("baseline/obj-{o}.yaml")),
+                format!("iteration: {i}\n"),
+            )
+            .expect("write");
+        }
+        repos::git(&dir, &["add", "-A"]);
+        repos::git(&dir, &["commit", "--quiet", "-m", &format!("baseline {i}")]);
+        repos::git(&dir, &["push", "--quiet", "origin", "HEAD:main"]);
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+/// A bare repository with [`FILES`] files and `commits` commits, written by `git fast-import`:
+/// the first commit adds every file, each later one changes one file.
+fn generate(path: &Path, commits: usize) {
+    let bare = repos::bare_repo(
+        path.parent().expect("parent"),
+        &path.file_name().expect("name").to_string_lossy(),
+    );
+    let mut child = repos::git_command(&bare)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+    let mut stream = |text: &str| {
+        stdin
+            .write_all(text.as_bytes())
+            .expect("write to fast-import")
+    };
+    for n in 0..commits {
+        let message = format!("commit {n}");
+        stream(&format!(
+            "commit refs/heads/main\ncommitter Gen <gen@example.com> {} +0000\ndata {}\n{message}\n",
+            1_700_000_000 + n,
+            message.len() + 1
+        ));
+        if n == 0 {
+            for f in 0..FILES {
+                let content = format!("file {f}\n");
+                stream(&format!(
+                    "M 100644 inline data/d{:03}/f{f}.txt\ndata {}\n{content}\n",
+                    f % 100,
+                    content.len()
+                ));
+            }
+        } else {
+            let f = n % FILES;
+            let content = format!("file {f} version {n}\n");
+            stream(&format!(
+                "M 100644 inline data/d{:03}/f{f}.txt\ndata {}\n{content}\n",
+                f % 100,
+                content.len()
+            ));
+        }
+    }
+    drop(stdin);
+    let status = child.wait().expect("fast-import");
+    assert!(status.success(), "fast-import failed");
+    // Packed like a server's repository, not thousands of loose objects.
+    repos::git(&bare, &["repack", "-adq"]);
+}
+
+fn percentile(samples: &[Duration], p: usize) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let index = ((sorted.len() * p).div_ceil(100))
+        .saturating_sub(1)
+        .min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

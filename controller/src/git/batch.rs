@@ -1,0 +1,140 @@
+//! Turning a batch of changes into commits on a tip, in memory.
+
+use std::collections::HashMap;
+
+use git2::{Oid, Repository, Signature};
+
+use super::{
+    GitError,
+    change::{Author, Change, RunId},
+    history::{commit_message, find_run},
+    tree::{apply_writes, empty_tree},
+};
+
+/// What building a batch decided for one change, before anything is pushed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Planned {
+    /// In the commit with this id (pushed with the batch's new tip).
+    InCommit(Oid),
+    /// Its files already match the tip.
+    NoChanges,
+    /// Its run is already on the branch in this commit.
+    AlreadyApplied(Oid),
+    /// It could not be applied (e.g. a path conflict); the others go ahead.
+    Failed(GitError),
+}
+
+/// The batch's new tip (`None` if nothing is to be pushed) and a decision per change.
+pub(crate) struct Built {
+    pub new_tip: Option<Oid>,
+    pub planned: Vec<Planned>,
+}
+
+/// Applies `changes` in order on top of `tip` (`None`: the branch is new). Consecutive
+/// changes by the same author share one commit; a new author starts the next commit.
+pub(crate) fn build(
+    repo: &Repository,
+    tip: Option<Oid>,
+    changes: &[Change],
+) -> Result<Built, GitError> {
+    let mut head = tip;
+    let mut tree = match tip {
+        Some(tip) => repo
+            .find_commit(tip)
+            .and_then(|c| c.tree())
+            .map(|t| t.id())
+            .map_err(GitError::repository)?,
+        None => empty_tree(repo)?,
+    };
+    let mut planned = vec![Planned::NoChanges; changes.len()];
+    let mut group: Vec<usize> = Vec::new();
+    let mut runs: HashMap<&RunId, usize> = HashMap::new();
+
+    for (index, change) in changes.iter().enumerate() {
+        if let Some(&first) = runs.get(&change.run) {
+            // The same run submitted twice (two workers raced): it lands once.
+            planned[index] = planned[first].clone();
+            continue;
+        }
+        runs.insert(&change.run, index);
+        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, &change.run)) {
+            planned[index] = Planned::AlreadyApplied(commit);
+            continue;
+        }
+        if group
+            .first()
+            .is_some_and(|&g| changes[g].author != change.author)
+        {
+            head = Some(commit_group(
+                repo,
+                head,
+                tree,
+                changes,
+                &group,
+                &mut planned,
+            )?);
+            group.clear();
+        }
+        let base = repo.find_tree(tree).map_err(GitError::repository)?;
+        match apply_writes(repo, &base, &change.writes) {
+            Ok(new_tree) if new_tree == tree => planned[index] = Planned::NoChanges,
+            Ok(new_tree) => {
+                tree = new_tree;
+                group.push(index);
+            }
+            Err(error) => planned[index] = Planned::Failed(error),
+        }
+    }
+    if !group.is_empty() {
+        head = Some(commit_group(
+            repo,
+            head,
+            tree,
+            changes,
+            &group,
+            &mut planned,
+        )?);
+    }
+    // Duplicates copied a decision made before their first's group was committed.
+    for index in 0..changes.len() {
+        if let Some(&first) = runs.get(&changes[index].run)
+            && first != index
+        {
+            planned[index] = planned[first].clone();
+        }
+    }
+    Ok(Built {
+        new_tip: if head == tip { None } else { head },
+        planned,
+    })
+}
+
+fn commit_group(
+    repo: &Repository,
+    parent: Option<Oid>,
+    tree: Oid,
+    changes: &[Change],
+    group: &[usize],
+    planned: &mut [Planned],
+) -> Result<Oid, GitError> {
+    let members: Vec<&Change> = group.iter().map(|&i| &changes[i]).collect();
+    let author = members
+        .first()
+        .map_or_else(Author::operator, |c| c.author.clone());
+    let signature = Signature::now(&author.name, &author.email).map_err(GitError::repository)?;
+    let tree = repo.find_tree(tree).map_err(GitError::repository)?;
+    let parent = parent
+        .map(|p| repo.find_commit(p))
+        .transpose()
+        .map_err(GitError::repository)?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let message = commit_message(&members);
+    // No update_ref: the commit is published by pushing a ref the caller sets.
+    let commit = repo
+        .commit(None, &signature, &signature, &message, &tree, &parents)
+        .map_err(GitError::repository)?;
+    for &index in group {
+        planned[index] = Planned::InCommit(commit);
+    }
+    Ok(commit)
+}

@@ -1,0 +1,204 @@
+//! OpenSSH `known_hosts`, as the auth Secret carries it: the only way an ssh host is trusted.
+
+use base64::Engine as _;
+use openssl::{hash::MessageDigest, pkey::PKey, sign::Signer};
+
+/// The parsed entries of a `known_hosts` file.
+#[derive(Debug)]
+pub(crate) struct KnownHosts {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    revoked: bool,
+    patterns: Vec<String>,
+    key: Vec<u8>,
+}
+
+impl KnownHosts {
+    /// Parses `text`; blank lines, comments and `@cert-authority` lines (host certificates are
+    /// not supported) are skipped. An error if no usable entry remains.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let mut entries = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split_whitespace();
+            let mut first = fields.next().unwrap_or_default();
+            let mut revoked = false;
+            match first {
+                "@cert-authority" => continue,
+                "@revoked" => {
+                    revoked = true;
+                    first = fields.next().unwrap_or_default();
+                }
+                _ => {}
+            }
+            let (Some(_key_type), Some(key)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let Ok(key) = base64::engine::general_purpose::STANDARD.decode(key) else {
+                continue;
+            };
+            entries.push(Entry {
+                revoked,
+                patterns: first.split(',').map(str::to_owned).collect(),
+                key,
+            });
+        }
+        if entries.iter().all(|e| e.revoked) {
+            return Err("`known_hosts` holds no host key (expected lines like `host ssh-ed25519 AAAA…`, as `ssh-keyscan` prints)".into());
+        }
+        Ok(KnownHosts { entries })
+    }
+
+    /// Ok if `key` (the raw public key blob the server sent) is listed for `host`/`port` and
+    /// not revoked. A host listed with other keys only means the key changed: refused too.
+    pub(crate) fn verify(&self, host: &str, port: Option<u16>, key: &[u8]) -> Result<(), String> {
+        let name = match port {
+            Some(port) if port != 22 => format!("[{host}]:{port}"),
+            _ => host.to_owned(),
+        };
+        let for_host: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| matches_host(&e.patterns, &name))
+            .collect();
+        if for_host
+            .iter()
+            .any(|e| e.revoked && memcmp::eq_len(&e.key, key))
+        {
+            return Err("the host key is marked @revoked in `known_hosts`".into());
+        }
+        if for_host
+            .iter()
+            .any(|e| !e.revoked && memcmp::eq_len(&e.key, key))
+        {
+            return Ok(());
+        }
+        if for_host.is_empty() {
+            Err(format!(
+                "{name} is not in the auth Secret's `known_hosts` (add the line `ssh-keyscan` prints for it)"
+            ))
+        } else {
+            Err(format!(
+                "the host key of {name} does not match `known_hosts`: it changed, or someone is in the middle"
+            ))
+        }
+    }
+}
+
+/// OpenSSH's rule: some positive pattern matches and no negated one does.
+fn matches_host(patterns: &[String], name: &str) -> bool {
+    let mut matched = false;
+    for pattern in patterns {
+        if let Some(negated) = pattern.strip_prefix('!') {
+            if pattern_matches(negated, name) {
+                return false;
+            }
+        } else if pattern_matches(pattern, name) {
+            matched = true;
+        }
+    }
+    matched
+}
+
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if let Some(hashed) = pattern.strip_prefix("|1|") {
+        return hashed_matches(hashed, name);
+    }
+    glob(
+        pattern.to_ascii_lowercase().as_bytes(),
+        name.to_ascii_lowercase().as_bytes(),
+    )
+}
+
+/// `|1|salt|hash`: HMAC-SHA1 of the name keyed with the salt (`HashKnownHosts yes`).
+fn hashed_matches(hashed: &str, name: &str) -> bool {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let Some((salt, hash)) = hashed.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (engine.decode(salt), engine.decode(hash)) else {
+        return false;
+    };
+    let digest = PKey::hmac(&salt).and_then(|key| {
+        let mut signer = Signer::new(MessageDigest::sha1(), &key)?;
+        signer.update(name.as_bytes())?;
+        signer.sign_to_vec()
+    });
+    digest.is_ok_and(|d| d.len() == hash.len() && memcmp::eq(&d, &hash))
+}
+
+/// `*` and `?` wildcards.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.split_first(), name.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => {
+            glob(rest, name) || (!name.is_empty() && glob(pattern, &name[1..]))
+        }
+        (Some((b'?', rest)), Some((_, name_rest))) => glob(rest, name_rest),
+        (Some((p, rest)), Some((n, name_rest))) if p == n => glob(rest, name_rest),
+        _ => false,
+    }
+}
+
+/// `memcmp::eq` panics on different lengths; keys of another type simply differ.
+mod memcmp {
+    pub(super) fn eq_len(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && openssl::memcmp::eq(a, b)
+    }
+    pub(super) use openssl::memcmp::eq;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+    fn key() -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(KEY)
+            .expect("b64")
+    }
+
+    #[test]
+    fn plain_port_and_wildcard_entries() {
+        let known = KnownHosts::parse(&format!(
+            "# comment\ngit.example.com ssh-ed25519 {KEY}\n[127.0.0.1]:2222 ssh-ed25519 {KEY}\n*.corp,!bad.corp ssh-ed25519 {KEY}\n"
+        ))
+        .expect("parse");
+        assert!(known.verify("git.example.com", None, &key()).is_ok());
+        assert!(known.verify("git.example.com", Some(22), &key()).is_ok());
+        assert!(known.verify("127.0.0.1", Some(2222), &key()).is_ok());
+        assert!(known.verify("127.0.0.1", None, &key()).is_err());
+        assert!(known.verify("x.corp", None, &key()).is_ok());
+        assert!(known.verify("bad.corp", None, &key()).is_err());
+        let changed = known
+            .verify("git.example.com", None, b"other")
+            .expect_err("changed");
+        assert!(changed.contains("does not match"), "{changed}");
+    }
+
+    #[test]
+    fn hashed_entries() {
+        // `ssh-keygen -H` form of "git.example.com", salt = 20 zero bytes.
+        let salt = [0u8; 20];
+        let key_hmac = PKey::hmac(&salt).expect("key");
+        let mut signer = Signer::new(MessageDigest::sha1(), &key_hmac).expect("signer");
+        signer.update(b"git.example.com").expect("update");
+        let hash = signer.sign_to_vec().expect("sign");
+        let engine = base64::engine::general_purpose::STANDARD;
+        let line = format!(
+            "|1|{}|{} ssh-ed25519 {KEY}",
+            engine.encode(salt),
+            engine.encode(hash)
+        );
+        let known = KnownHosts::parse(&line).expect("parse");
+        assert!(known.verify("git.example.com", None, &key()).is_ok());
+        assert!(known.verify("other.example.com", None, &key()).is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! The git engine (DESIGN §4): one cached bare repository per URL, commits built in memory,
+//! pushes that never force, retries on lost races, and a [`PushLane`] per branch that
+//! serialises and coalesces the work of many objects.
+//!
+//! libgit2 blocks, so every operation runs on tokio's blocking pool.
+
+mod batch;
+mod cache;
+mod change;
+mod credentials;
+mod diff;
+mod error;
+mod history;
+mod known_hosts;
+mod lane;
+pub mod redact;
+mod remote;
+mod session;
+mod tls;
+mod tree;
+mod url;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+pub use cache::RepoCache;
+pub use change::{
+    Author, Change, DEFAULT_AUTHOR, OBJECT_TRAILER, ObjectRef, Outcome, RUN_TRAILER, RunId,
+};
+pub use credentials::Credentials;
+pub use diff::diff_against_branch;
+pub use error::GitError;
+pub use history::RUN_LOOKBACK;
+pub use lane::MAX_BATCH;
+pub(crate) use lane::PushLane;
+pub use session::MAX_PUSH_ATTEMPTS;
+pub use url::RepoUrl;
+
+/// The engine: a cache and the push lanes of every branch in use.
+pub struct GitEngine {
+    cache: Arc<RepoCache>,
+    lanes: Mutex<HashMap<(String, String), Arc<PushLane>>>,
+}
+
+impl GitEngine {
+    /// An engine whose cached repositories live under `cache_dir`.
+    pub fn new(cache_dir: PathBuf) -> Self {
+        GitEngine {
+            cache: Arc::new(RepoCache::new(cache_dir)),
+            lanes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Commits `change` to `branch` of `url` and pushes it, without force, coalesced with
+    /// whatever else is queued for that branch. Returns once the push is done.
+    pub async fn commit(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        change: Change,
+    ) -> Result<Outcome, GitError> {
+        let url = RepoUrl::parse(url)?;
+        session::check_branch(branch)?;
+        let lane = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = (url.as_str().to_owned(), branch.to_owned());
+            Arc::clone(lanes.entry(key).or_insert_with(|| {
+                Arc::new(PushLane::new(
+                    url.clone(),
+                    branch.to_owned(),
+                    Arc::clone(&self.cache),
+                ))
+            }))
+        };
+        lane.submit(credentials.clone(), change).await
+    }
+
+    /// Commits `change` to a pull request's `head` branch, created from `base` if absent,
+    /// and updated only while the remote head is still `expected_head` (the commit the
+    /// operator last pushed): otherwise [`GitError::HeadBranchDiverged`].
+    pub async fn commit_head_branch(
+        &self,
+        url: &str,
+        base: &str,
+        head: &str,
+        expected_head: Option<&str>,
+        credentials: &Credentials,
+        change: Change,
+    ) -> Result<Outcome, GitError> {
+        let url = RepoUrl::parse(url)?;
+        let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
+        let (base, head) = (base.to_owned(), head.to_owned());
+        let expected = expected_head.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            session::commit_head_branch(
+                &cache,
+                &url,
+                &credentials,
+                &base,
+                &head,
+                expected.as_deref(),
+                &change,
+            )
+        })
+        .await
+        .unwrap_or(Err(GitError::Cancelled))
+    }
+
+    /// Whether run `run` is already on `branch` (within the last [`RUN_LOOKBACK`] commits):
+    /// the commit that carries it, if so.
+    pub async fn find_run(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        run: &RunId,
+    ) -> Result<Option<String>, GitError> {
+        let url = RepoUrl::parse(url)?;
+        let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
+        let (branch, run) = (branch.to_owned(), run.clone());
+        tokio::task::spawn_blocking(move || {
+            session::find_run_on_branch(&cache, &url, &credentials, &branch, &run)
+        })
+        .await
+        .unwrap_or(Err(GitError::Cancelled))
+    }
+}

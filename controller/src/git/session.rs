@@ -1,0 +1,242 @@
+//! One batch against one repository, start to finish, on a blocking thread: fetch, build,
+//! push, and on a lost race fetch and build again.
+
+use std::{thread, time::Duration};
+
+use git2::Oid;
+
+use super::{
+    Credentials, GitError, RepoCache,
+    batch::{self, Planned},
+    change::{Change, Outcome, RunId},
+    history::find_run,
+    remote::{PushFailure, Remote},
+    url::RepoUrl,
+};
+
+/// Attempts at pushing one batch before giving up on a branch that keeps moving.
+pub const MAX_PUSH_ATTEMPTS: u32 = 10;
+/// First back-off after a lost race; doubles each time, with jitter, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Commits `changes` to `branch` (never forcing) and reports what became of each.
+pub(crate) fn commit_batch(
+    cache: &RepoCache,
+    url: &RepoUrl,
+    credentials: &Credentials,
+    branch: &str,
+    changes: &[Change],
+) -> Result<Vec<Result<Outcome, GitError>>, GitError> {
+    check_branch(branch)?;
+    credentials.check_for(url)?;
+    let cached = cache.open(url)?;
+    let _guard = cached.lock();
+    let remote = Remote {
+        repo: &cached.repo,
+        url,
+        credentials,
+    };
+    let local_ref = lane_ref(branch);
+    // The first attempt builds on the tip this cache last saw and lets the push's ref
+    // advertisement confirm it: one round trip less than fetch-then-push when nobody else
+    // pushed, which is the common case.
+    let mut cached_tip = tracking_tip(&cached.repo, branch);
+    for attempt in 0..MAX_PUSH_ATTEMPTS {
+        let (tip, verified) = match cached_tip.take() {
+            Some(tip) => (Some(tip), false),
+            None => (remote.fetch(&[branch])?.into_iter().next().flatten(), true),
+        };
+        // A branch that does not exist yet starts at the default branch's tip.
+        let base = match tip {
+            Some(tip) => Some(tip),
+            None => remote.fetch_default_branch()?,
+        };
+        let built = batch::build(&cached.repo, base, changes)?;
+        let Some(new_tip) = built.new_tip else {
+            if verified {
+                return Ok(outcomes(built.planned, tip));
+            }
+            // "No changes" against a cached tip proves nothing: check the real one.
+            continue;
+        };
+        set_ref(&cached.repo, &local_ref, new_tip)?;
+        match remote.push(&local_ref, branch, tip) {
+            Ok(()) => {
+                // Later runs fetch from here without downloading what we just made.
+                set_ref(&cached.repo, &Remote::tracking_ref(branch), new_tip)?;
+                return Ok(outcomes(built.planned, Some(new_tip)));
+            }
+            Err(PushFailure::Moved(reason)) => {
+                tracing::debug!(url = %url.redacted(), %branch, attempt, %reason, "branch moved; fetching and applying again");
+                if verified {
+                    thread::sleep(backoff(attempt));
+                }
+            }
+            Err(PushFailure::Failed(error)) => return Err(error),
+        }
+    }
+    Err(GitError::RetriesExhausted {
+        branch: branch.to_owned(),
+        attempts: MAX_PUSH_ATTEMPTS,
+    })
+}
+
+/// Commits `change` to a pull request's head branch under a lease: only if the remote head
+/// is absent or still `expected_head` (what the operator last pushed). A new head branch
+/// starts at the base branch's tip.
+pub(crate) fn commit_head_branch(
+    cache: &RepoCache,
+    url: &RepoUrl,
+    credentials: &Credentials,
+    base: &str,
+    head: &str,
+    expected_head: Option<&str>,
+    change: &Change,
+) -> Result<Outcome, GitError> {
+    check_branch(base)?;
+    check_branch(head)?;
+    credentials.check_for(url)?;
+    let cached = cache.open(url)?;
+    let _guard = cached.lock();
+    let remote = Remote {
+        repo: &cached.repo,
+        url,
+        credentials,
+    };
+    let tips = remote.fetch(&[base, head])?;
+    let (base_tip, head_tip) = (
+        tips.first().copied().flatten(),
+        tips.get(1).copied().flatten(),
+    );
+    let diverged = |found: Option<Oid>| GitError::HeadBranchDiverged {
+        branch: head.to_owned(),
+        expected: expected_head.unwrap_or("(absent)").to_owned(),
+        found: found.map_or_else(|| "(absent)".to_owned(), |o| o.to_string()),
+    };
+    if let Some(found) = head_tip
+        && expected_head != Some(found.to_string().as_str())
+    {
+        return Err(diverged(Some(found)));
+    }
+    let parent = head_tip.or(base_tip);
+    let built = batch::build(&cached.repo, parent, std::slice::from_ref(change))?;
+    let planned = built
+        .planned
+        .into_iter()
+        .next()
+        .unwrap_or(Planned::NoChanges);
+    let Some(new_tip) = built.new_tip else {
+        // Nothing new; a head branch that does not exist yet is not created for nothing.
+        return single(planned, head_tip);
+    };
+    let local_ref = lane_ref(head);
+    set_ref(&cached.repo, &local_ref, new_tip)?;
+    match remote.push(&local_ref, head, head_tip) {
+        Ok(()) => {
+            set_ref(&cached.repo, &Remote::tracking_ref(head), new_tip)?;
+            single(planned, Some(new_tip))
+        }
+        // Someone pushed between our fetch and our push: the lease is broken.
+        Err(PushFailure::Moved(_)) => {
+            let found = remote
+                .fetch(&[head])
+                .ok()
+                .and_then(|t| t.into_iter().next().flatten());
+            Err(diverged(found))
+        }
+        Err(PushFailure::Failed(error)) => Err(error),
+    }
+}
+
+/// The commit on `branch` (within recent history) that carries `run`, if any.
+pub(crate) fn find_run_on_branch(
+    cache: &RepoCache,
+    url: &RepoUrl,
+    credentials: &Credentials,
+    branch: &str,
+    run: &RunId,
+) -> Result<Option<String>, GitError> {
+    check_branch(branch)?;
+    credentials.check_for(url)?;
+    let cached = cache.open(url)?;
+    let _guard = cached.lock();
+    let remote = Remote {
+        repo: &cached.repo,
+        url,
+        credentials,
+    };
+    let tip = remote.fetch(&[branch])?.into_iter().next().flatten();
+    Ok(tip
+        .and_then(|tip| find_run(&cached.repo, tip, run))
+        .map(|o| o.to_string()))
+}
+
+/// Refuses branch names git would refuse, and so anything that could smuggle a second
+/// refspec (`:`, `*`, a leading `+`) into a fetch or push.
+pub(crate) fn check_branch(branch: &str) -> Result<(), GitError> {
+    let valid = !branch.starts_with(['+', '-'])
+        && git2::Reference::is_valid_name(&format!("refs/heads/{branch}"));
+    if valid {
+        Ok(())
+    } else {
+        Err(GitError::InvalidBranch {
+            branch: branch.chars().take(256).collect(),
+            reason: "write a name like `main` or `backups/production` (no spaces, `:`, `*`, `~`, `^`, `?`, `[`, `..` or `\\`)".into(),
+        })
+    }
+}
+
+fn single(planned: Planned, tip: Option<Oid>) -> Result<Outcome, GitError> {
+    outcomes(vec![planned], tip)
+        .into_iter()
+        .next()
+        .unwrap_or(Err(GitError::Cancelled))
+}
+
+fn outcomes(planned: Vec<Planned>, tip: Option<Oid>) -> Vec<Result<Outcome, GitError>> {
+    planned
+        .into_iter()
+        .map(|p| match p {
+            Planned::InCommit(commit) => Ok(Outcome::Committed {
+                commit: commit.to_string(),
+            }),
+            Planned::AlreadyApplied(commit) => Ok(Outcome::AlreadyApplied {
+                commit: commit.to_string(),
+            }),
+            Planned::NoChanges => Ok(Outcome::NoChanges {
+                tip: tip.map(|t| t.to_string()),
+            }),
+            Planned::Failed(error) => Err(error),
+        })
+        .collect()
+}
+
+/// The branch tip this cache last fetched or pushed, if any.
+fn tracking_tip(repo: &git2::Repository, branch: &str) -> Option<Oid> {
+    repo.find_reference(&Remote::tracking_ref(branch))
+        .ok()
+        .and_then(|r| r.target())
+}
+
+/// The private ref a batch's commit is pushed from (libgit2 pushes refs, not object ids).
+fn lane_ref(branch: &str) -> String {
+    format!("refs/gco/lanes/{branch}")
+}
+
+fn set_ref(repo: &git2::Repository, name: &str, target: Oid) -> Result<(), GitError> {
+    repo.reference(name, target, true, "git-change-operator")
+        .map(drop)
+        .map_err(GitError::repository)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.min(10))
+        .min(MAX_BACKOFF);
+    // Jitter from the clock's nanoseconds: enough to de-synchronise competing writers.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + Duration::from_nanos(u64::from(nanos) % (base.as_nanos() as u64).max(1))
+}

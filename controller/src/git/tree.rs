@@ -1,0 +1,96 @@
+//! Building trees in memory: planned writes become blobs and tree entries, never files in a
+//! worktree, so nothing in the repository (a symlink, a hook) can redirect a write.
+
+use std::{collections::BTreeMap, path::Path};
+
+use gco_api::WriteMode;
+use git2::{FileMode, ObjectType, Oid, Repository, Tree, build::TreeUpdateBuilder};
+
+use crate::render::PlannedWrite;
+
+use super::GitError;
+
+/// The tree `base` becomes with `writes` applied in order. `append` reads the file as it is in
+/// `base` (or as an earlier write left it) and adds to it, inserting a newline if needed.
+pub(crate) fn apply_writes(
+    repo: &Repository,
+    base: &Tree<'_>,
+    writes: &[PlannedWrite],
+) -> Result<Oid, GitError> {
+    let mut staged: BTreeMap<&str, (Vec<u8>, FileMode)> = BTreeMap::new();
+    for write in writes {
+        let path = write.path.as_str();
+        let (current, mode) = match staged.remove(path) {
+            Some(entry) => entry,
+            None => read_file(repo, base, path)?,
+        };
+        let content = match write.mode {
+            WriteMode::Overwrite => write.content.clone(),
+            WriteMode::Append => append(current, &write.content),
+        };
+        staged.insert(path, (content, mode));
+    }
+    let mut update = TreeUpdateBuilder::new();
+    for (path, (content, mode)) in &staged {
+        let blob = repo.blob(content).map_err(GitError::repository)?;
+        update.upsert(*path, blob, *mode);
+    }
+    update
+        .create_updated(repo, base)
+        .map_err(|error| GitError::PathConflict {
+            path: staged.keys().copied().collect::<Vec<_>>().join(", "),
+            detail: format!(
+                "a file and a folder of the same name on the branch ({})",
+                error.message()
+            ),
+        })
+}
+
+/// The empty tree, the base of a branch's first commit.
+pub(crate) fn empty_tree(repo: &Repository) -> Result<Oid, GitError> {
+    repo.treebuilder(None)
+        .and_then(|b| b.write())
+        .map_err(GitError::repository)
+}
+
+/// A file's content and mode at `path` in `tree`: empty and a plain file if absent. An
+/// executable keeps its bit; a symlink is replaced by a plain file, never followed.
+fn read_file(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    path: &str,
+) -> Result<(Vec<u8>, FileMode), GitError> {
+    let entry = match tree.get_path(Path::new(path)) {
+        Ok(entry) => entry,
+        Err(error) if error.code() == git2::ErrorCode::NotFound => {
+            return Ok((Vec::new(), FileMode::Blob));
+        }
+        Err(error) => return Err(GitError::repository(error)),
+    };
+    match entry.kind() {
+        Some(ObjectType::Blob) if entry.filemode() == i32::from(FileMode::Link) => {
+            Ok((Vec::new(), FileMode::Blob))
+        }
+        Some(ObjectType::Blob) => {
+            let blob = repo.find_blob(entry.id()).map_err(GitError::repository)?;
+            let mode = if entry.filemode() == i32::from(FileMode::BlobExecutable) {
+                FileMode::BlobExecutable
+            } else {
+                FileMode::Blob
+            };
+            Ok((blob.content().to_vec(), mode))
+        }
+        _ => Err(GitError::PathConflict {
+            path: path.to_owned(),
+            detail: "the branch has a folder (or submodule) at this path".into(),
+        }),
+    }
+}
+
+fn append(mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
+    if !current.is_empty() && !current.ends_with(b"\n") {
+        current.push(b'\n');
+    }
+    current.extend_from_slice(addition);
+    current
+}

@@ -1,0 +1,230 @@
+//! `gco-controller render`: what a GitCommit or PullRequest would write, offline.
+//!
+//! It renders with exactly the code the controller runs, so it refuses what the controller
+//! would refuse (unsafe paths, unknown placeholders) with the same messages. Objects come from
+//! manifest files instead of a cluster; with a repository it also shows the diff against the
+//! branch tip. Nothing is pushed.
+
+use std::path::{Path, PathBuf};
+
+use gco_api::{ExportSpec, ResourceReference};
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::{
+    git::{Credentials, GitError, RepoCache, diff_against_branch},
+    render::{PlannedWrite, RenderError, render},
+};
+
+/// What to preview.
+#[derive(Clone, Debug)]
+pub struct PreviewRequest {
+    /// The GitCommit or PullRequest manifest.
+    pub spec_file: PathBuf,
+    /// Manifest files, or folders of `*.yaml` / `*.yml` / `*.json`, holding the referenced objects.
+    pub objects: Vec<PathBuf>,
+    /// A repository path or URL to diff against (anonymous access only).
+    pub repo: Option<String>,
+    /// The run's instant for placeholders.
+    pub at: Timestamp,
+    /// Where to cache the repository; a temporary folder if `None`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why a preview failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is not a GitCommit or PullRequest: {reason}")]
+    Spec { path: String, reason: String },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// Renders the request into the text the subcommand prints.
+pub fn run(request: &PreviewRequest) -> Result<String, PreviewError> {
+    let spec_path = request.spec_file.display().to_string();
+    let manifest: Value = parse_documents(&request.spec_file)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| PreviewError::Spec {
+            path: spec_path.clone(),
+            reason: "the file is empty".into(),
+        })?;
+    let spec_error = |reason: String| PreviewError::Spec {
+        path: spec_path.clone(),
+        reason,
+    };
+    let kind = manifest
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind != "GitCommit" && kind != "PullRequest" {
+        return Err(spec_error(format!("its kind is {kind:?}")));
+    }
+    let spec_value = manifest.get("spec").cloned().unwrap_or(Value::Null);
+    let spec: ExportSpec =
+        serde_json::from_value(spec_value.clone()).map_err(|e| spec_error(e.to_string()))?;
+    let namespace = manifest
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+
+    let mut objects = Vec::new();
+    for path in &request.objects {
+        objects.extend(load_objects(path)?);
+    }
+    let found: Vec<Option<Value>> = spec
+        .resource_references
+        .iter()
+        .map(|reference| find_object(&objects, reference, namespace).cloned())
+        .collect();
+    let writes = render(&spec, &found, request.at)?;
+
+    let mut out = format_writes(&writes);
+    if let Some(repo) = &request.repo {
+        let branch_key = if kind == "GitCommit" {
+            "/repository/branch"
+        } else {
+            "/repository/baseBranch"
+        };
+        let branch = spec_value
+            .pointer(branch_key)
+            .and_then(Value::as_str)
+            .unwrap_or("main");
+        let url = repository_url(repo);
+        let temporary = tempfile_dir()?;
+        let cache_dir = request
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| temporary.path().to_path_buf());
+        let cache = RepoCache::new(cache_dir);
+        out.push('\n');
+        out.push_str(&diff_against_branch(
+            &cache,
+            &url,
+            &Credentials::anonymous(),
+            branch,
+            &writes,
+        )?);
+    }
+    Ok(out)
+}
+
+fn format_writes(writes: &[PlannedWrite]) -> String {
+    let mut out = String::new();
+    for write in writes {
+        let mode = format!("{:?}", write.mode).to_lowercase();
+        out.push_str(&format!(
+            "=== {} ({mode}, {} bytes)\n",
+            write.path,
+            write.content.len()
+        ));
+        match std::str::from_utf8(&write.content) {
+            Ok(text) => {
+                out.push_str(text);
+                if !text.is_empty() && !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            Err(_) => out.push_str("<binary content>\n"),
+        }
+    }
+    if writes.is_empty() {
+        out.push_str("(no files)\n");
+    }
+    out
+}
+
+/// The object a reference names: same apiVersion, kind and name, and the reference's
+/// namespace (default: the spec's) unless the object has none (cluster-scoped).
+fn find_object<'a>(
+    objects: &'a [Value],
+    reference: &ResourceReference,
+    namespace: &str,
+) -> Option<&'a Value> {
+    let wanted_ns = reference.namespace.as_deref().unwrap_or(namespace);
+    objects.iter().find(|o| {
+        let text = |p: &str| o.pointer(p).and_then(Value::as_str);
+        text("/apiVersion") == Some(reference.api_version.as_str())
+            && text("/kind") == Some(reference.kind.as_str())
+            && text("/metadata/name") == Some(reference.name.as_str())
+            && text("/metadata/namespace").is_none_or(|ns| ns == wanted_ns)
+    })
+}
+
+/// Every object in a file or folder; `List` objects are unpacked.
+fn load_objects(path: &Path) -> Result<Vec<Value>, PreviewError> {
+    let read_error = |reason: String| PreviewError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| read_error(e.to_string()))?;
+        for entry in entries {
+            let file = entry.map_err(|e| read_error(e.to_string()))?.path();
+            let manifest = file
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+            if manifest && file.is_file() {
+                files.push(file);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut objects = Vec::new();
+    for file in files {
+        for document in parse_documents(&file)? {
+            match document.get("items").and_then(Value::as_array) {
+                Some(items)
+                    if document
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| k.ends_with("List")) =>
+                {
+                    objects.extend(items.iter().cloned());
+                }
+                _ => objects.push(document),
+            }
+        }
+    }
+    Ok(objects)
+}
+
+fn parse_documents(path: &Path) -> Result<Vec<Value>, PreviewError> {
+    let read_error = |reason: String| PreviewError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| read_error(e.to_string()))?;
+    Ok(documents.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// A local path becomes a `file://` URL; anything else is taken as a URL.
+fn repository_url(repo: &str) -> String {
+    let path = Path::new(repo);
+    if !repo.contains("://") && path.exists() {
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        format!("file://{}", absolute.display())
+    } else {
+        repo.to_owned()
+    }
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir, PreviewError> {
+    tempfile::Builder::new()
+        .prefix("gco-preview-")
+        .tempdir()
+        .map_err(|e| PreviewError::Read {
+            path: "a temporary folder".into(),
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,259 @@
+//! Rendering: Kubernetes objects and a spec's `files` / `resourceReferences` become the list of
+//! files a run writes (DESIGN §3.6). Pure: no I/O, no clock (the run's instant is passed in).
+//!
+//! Placeholders in paths and contents are rendered first, then every path goes through
+//! [`gco_api::paths::check_path`], so a write that leaves this module is safe to put in a tree.
+
+mod clean;
+mod fields;
+
+use gco_api::{
+    ExportSpec, FileSpec, ResourceReference, Strategy, WriteMode,
+    paths::{PathError, SafePath, check_path},
+    placeholders::{self, PlaceholderError},
+};
+use jiff::Timestamp;
+use serde_json::Value;
+
+pub use clean::{clean_for_apply, to_yaml};
+
+/// One file a run writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedWrite {
+    /// Where, relative to the repository root.
+    pub path: SafePath,
+    /// What: the whole file for `overwrite`, the part to add for `append`.
+    pub content: Vec<u8>,
+    /// How it meets a file already on the branch.
+    pub mode: WriteMode,
+}
+
+/// Why a spec could not be rendered. Each names the spec field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{field}: {source}")]
+    Placeholder {
+        field: String,
+        source: PlaceholderError,
+    },
+    #[error("{field}: {source}")]
+    Path { field: String, source: PathError },
+    #[error(
+        "{field}: {kind} {namespace}/{name} was not found (set `optional: true` to skip it when missing)"
+    )]
+    ReferenceNotFound {
+        field: String,
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    #[error(
+        "{field}: {kind} {name} has no `data` or `binaryData`: use `strategy: dump` or `single-field` with a path such as `spec.replicas`"
+    )]
+    NoDataFields {
+        field: String,
+        kind: String,
+        name: String,
+    },
+    #[error(
+        "{field}: {kind} {name} has no key or field {path:?}: name a `data`/`binaryData` key, or a dotted path such as `spec.replicas` or `metadata.labels.app`"
+    )]
+    FieldNotFound {
+        field: String,
+        kind: String,
+        name: String,
+        path: String,
+    },
+    #[error(
+        "{field}: `single-field` needs `field`: name a `data`/`binaryData` key or a dotted path such as `spec.replicas`"
+    )]
+    MissingField { field: String },
+    #[error("{field}: key {key:?} is not valid base64: {reason}")]
+    BadBase64 {
+        field: String,
+        key: String,
+        reason: String,
+    },
+    #[error("{field}: the object cannot be written as YAML: {reason}")]
+    Yaml { field: String, reason: String },
+    #[error(
+        "{field}: path {path:?} is written twice in one run (also by {other}); give each file its own path, or use `writeMode: append` for both"
+    )]
+    DuplicatePath {
+        field: String,
+        other: String,
+        path: String,
+    },
+}
+
+/// Renders a whole spec. `objects[i]` is the live object for `spec.resourceReferences[i]`,
+/// `None` when it does not exist (skipped if the reference is `optional`). `at` is the run's
+/// one instant, used by every placeholder.
+pub fn render(
+    spec: &ExportSpec,
+    objects: &[Option<Value>],
+    at: Timestamp,
+) -> Result<Vec<PlannedWrite>, RenderError> {
+    let mut writes = Vec::new();
+    let mut owners: Vec<String> = Vec::new();
+    for (index, file) in spec.files.iter().enumerate() {
+        let field = format!("spec.files[{index}]");
+        writes.push(render_file(file, spec.write_mode, at, &field)?);
+        owners.push(field);
+    }
+    for (index, reference) in spec.resource_references.iter().enumerate() {
+        let field = format!("spec.resourceReferences[{index}]");
+        let object = match objects.get(index).and_then(Option::as_ref) {
+            Some(object) => object,
+            None if reference.optional => continue,
+            None => {
+                return Err(RenderError::ReferenceNotFound {
+                    kind: reference.kind.clone(),
+                    namespace: reference.namespace.clone().unwrap_or_default(),
+                    name: reference.name.clone(),
+                    field,
+                });
+            }
+        };
+        for write in render_reference(reference, object, spec.write_mode, at, &field)? {
+            writes.push(write);
+            owners.push(field.clone());
+        }
+    }
+    check_duplicates(&writes, &owners)?;
+    Ok(writes)
+}
+
+/// Renders one inline file; `field` is its spec path, e.g. `spec.files[0]`.
+pub fn render_file(
+    file: &FileSpec,
+    default_mode: WriteMode,
+    at: Timestamp,
+    field: &str,
+) -> Result<PlannedWrite, RenderError> {
+    let path = render_path(&file.path, at, &format!("{field}.path"))?;
+    let content =
+        placeholders::render(&file.content, at).map_err(|source| RenderError::Placeholder {
+            field: format!("{field}.content"),
+            source,
+        })?;
+    Ok(PlannedWrite {
+        path,
+        content: content.into_bytes(),
+        mode: file.write_mode.unwrap_or(default_mode),
+    })
+}
+
+/// Renders one referenced object with its strategy; `field` is the reference's spec path.
+pub fn render_reference(
+    reference: &ResourceReference,
+    object: &Value,
+    default_mode: WriteMode,
+    at: Timestamp,
+    field: &str,
+) -> Result<Vec<PlannedWrite>, RenderError> {
+    let mode = reference.write_mode.unwrap_or(default_mode);
+    let path_field = format!("{field}.output.path");
+    let raw_path = placeholders::render(&reference.output.path, at).map_err(|source| {
+        RenderError::Placeholder {
+            field: path_field.clone(),
+            source,
+        }
+    })?;
+    let who = Who::of(reference, object);
+    let planned = |path: &str, content: Vec<u8>| -> Result<PlannedWrite, RenderError> {
+        let path = check_path(path).map_err(|source| RenderError::Path {
+            field: path_field.clone(),
+            source,
+        })?;
+        Ok(PlannedWrite {
+            path,
+            content,
+            mode,
+        })
+    };
+    match reference.strategy {
+        Strategy::Dump => {
+            let path = match raw_path.strip_suffix('/') {
+                Some(folder) => format!("{folder}/{}.yaml", who.name),
+                None => raw_path,
+            };
+            let yaml = to_yaml(&clean_for_apply(object)).map_err(|reason| RenderError::Yaml {
+                field: field.to_owned(),
+                reason,
+            })?;
+            Ok(vec![planned(&path, yaml.into_bytes())?])
+        }
+        Strategy::Fields => {
+            let folder = raw_path.trim_end_matches('/');
+            fields::data_entries(object, field, &who)?
+                .into_iter()
+                .map(|(key, content)| planned(&format!("{folder}/{key}"), content))
+                .collect()
+        }
+        Strategy::SingleField => {
+            let Some(name) = reference.field.as_deref() else {
+                return Err(RenderError::MissingField {
+                    field: format!("{field}.field"),
+                });
+            };
+            let content = fields::single_field(object, name, field, &who)?;
+            Ok(vec![planned(&raw_path, content)?])
+        }
+    }
+}
+
+/// Kind and name of an object, for messages and `dump`'s `<name>.yaml`.
+pub(crate) struct Who {
+    pub kind: String,
+    pub name: String,
+}
+
+impl Who {
+    fn of(reference: &ResourceReference, object: &Value) -> Self {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(&reference.name);
+        Who {
+            kind: reference.kind.clone(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+fn render_path(template: &str, at: Timestamp, field: &str) -> Result<SafePath, RenderError> {
+    let rendered =
+        placeholders::render(template, at).map_err(|source| RenderError::Placeholder {
+            field: field.to_owned(),
+            source,
+        })?;
+    check_path(&rendered).map_err(|source| RenderError::Path {
+        field: field.to_owned(),
+        source,
+    })
+}
+
+/// Two writes to one path are only meaningful when both append (in spec order).
+fn check_duplicates(writes: &[PlannedWrite], owners: &[String]) -> Result<(), RenderError> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (index, write) in writes.iter().enumerate() {
+        if let Some(&first) = seen.get(write.path.as_str()) {
+            let both_append =
+                write.mode == WriteMode::Append && writes[first].mode == WriteMode::Append;
+            if !both_append {
+                return Err(RenderError::DuplicatePath {
+                    field: owners[index].clone(),
+                    other: owners[first].clone(),
+                    path: write.path.to_string(),
+                });
+            }
+        } else {
+            seen.insert(write.path.as_str(), index);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
