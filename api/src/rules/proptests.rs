@@ -1,0 +1,66 @@
+//! Properties of the evaluator: it never panics, and every violation names a `spec.` field.
+
+use proptest::prelude::*;
+
+use super::tests::{commit, reference};
+use super::*;
+use crate::common::{FileSpec, Strategy};
+use crate::policy::{GitExportPolicySpec, Limits, PathRules, RepositoryRule, SecretRules};
+
+fn strategy() -> impl proptest::strategy::Strategy<Value = Strategy> {
+    prop_oneof![
+        Just(Strategy::Dump),
+        Just(Strategy::Fields),
+        Just(Strategy::SingleField)
+    ]
+}
+
+proptest! {
+    #[test]
+    fn never_panics_and_always_names_a_spec_field(
+        url in "\\PC{0,40}",
+        branch in "\\PC{0,20}",
+        message in "\\PC{0,30}",
+        paths in proptest::collection::vec("\\PC{0,30}", 0..4),
+        policy in proptest::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,10}", "\\PC{0,10}", any::<bool>(), 0u32..3)),
+        kinds in proptest::collection::vec(("(Secret|ConfigMap|\\PC{0,8})", strategy(), proptest::option::of("\\PC{0,10}"), "\\PC{0,20}", proptest::option::of("\\PC{0,8}")), 0..4),
+    ) {
+        let mut spec = commit();
+        spec.repository.url = url;
+        spec.repository.branch = branch;
+        spec.commit.get_or_insert_with(Default::default).message = Some(message);
+        spec.export.files = paths.into_iter().map(|path| FileSpec { path, content: String::new(), write_mode: None }).collect();
+        spec.export.resource_references = kinds
+            .into_iter()
+            .map(|(kind, strategy, field, path, namespace)| {
+                let mut r = reference(&kind, strategy, field.as_deref(), &path);
+                r.namespace = namespace;
+                r
+            })
+            .collect();
+        let policy = policy.map(|(url, branch, prefix, field, cross, max_files)| {
+            GitExportPolicy::new("p", GitExportPolicySpec {
+                repositories: vec![RepositoryRule { url, branches: vec![branch] }],
+                paths: Some(PathRules { allowed_prefixes: vec![prefix] }),
+                secrets: Some(SecretRules { allowed_fields: vec![field] }),
+                cross_namespace_references: cross,
+                require_requester_access: true,
+                limits: Some(Limits { max_files: Some(max_files), max_file_bytes: Some(1) }),
+                ..Default::default()
+            })
+        });
+        let policies: Vec<&GitExportPolicy> = policy.iter().collect();
+        let request = ExportRequest::git_commit("team", &spec);
+        let _ = defaults(&request, &policies);
+        if let Some(policy) = &policy {
+            let _ = validate_policy(&policy.spec);
+        }
+        if let Err(violations) = evaluate(&request, &policies) {
+            prop_assert!(!violations.is_empty());
+            for violation in violations.iter() {
+                prop_assert!(violation.field.starts_with("spec."), "{violation}");
+                prop_assert!(!violation.fix.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Rules on `spec.resourceReferences`: Secrets, denied kinds, cross-namespace references,
+//! and the access checks the requesting user must pass.
+
+use kube::ResourceExt;
+
+use super::{ExportRequest, Rule, Violation, Violations, repository::short};
+use crate::common::{ResourceReference, Strategy};
+use crate::policy::GitExportPolicy;
+
+/// Secret keys `single-field` may export with no policy: public certificate material.
+pub const BUILTIN_SECRET_FIELDS: [&str; 2] = ["tls.crt", "ca.crt"];
+
+/// One `get` the requesting user must be allowed, checked by the webhook with a
+/// SubjectAccessReview.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AccessCheck {
+    /// The reference, e.g. `spec.resourceReferences[2]`.
+    pub field: String,
+    /// API group of the object (`""` for the core group).
+    pub group: String,
+    /// API version of the object (`v1`).
+    pub version: String,
+    /// Kind of the object; the checker resolves it to a resource.
+    pub kind: String,
+    /// The namespace the object is read from (ignored for cluster-scoped kinds).
+    pub namespace: String,
+    pub name: String,
+    /// Always `get`: what the controller does with it.
+    pub verb: &'static str,
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}
+
+fn is_secret(reference: &ResourceReference) -> bool {
+    let (group, _) = split_api_version(&reference.api_version);
+    group.is_empty() && reference.kind.eq_ignore_ascii_case("Secret")
+}
+
+/// Checks every reference and returns the access checks to run.
+pub(super) fn check(
+    request: &ExportRequest<'_>,
+    policies: &[&GitExportPolicy],
+    out: &mut Violations,
+) -> Vec<AccessCheck> {
+    let allowed_fields: Vec<&str> = BUILTIN_SECRET_FIELDS
+        .into_iter()
+        .chain(policies.iter().flat_map(|p| {
+            p.spec
+                .secrets
+                .iter()
+                .flat_map(|s| s.allowed_fields.iter().map(String::as_str))
+        }))
+        .collect();
+    let mut checks = Vec::new();
+    for (index, reference) in request.export.resource_references.iter().enumerate() {
+        let field = format!("spec.resourceReferences[{index}]");
+        if is_secret(reference) {
+            check_secret(&field, reference, &allowed_fields, request.namespace, out);
+        }
+        check_denied_kind(&field, reference, policies, out);
+        let namespace = reference.namespace.as_deref().unwrap_or(request.namespace);
+        if namespace != request.namespace {
+            check_cross_namespace(&field, namespace, request.namespace, policies, out);
+        }
+        let (group, version) = split_api_version(&reference.api_version);
+        checks.push(AccessCheck {
+            field,
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: reference.kind.clone(),
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            verb: "get",
+        });
+    }
+    checks
+}
+
+fn check_secret(
+    field: &str,
+    reference: &ResourceReference,
+    allowed: &[&str],
+    namespace: &str,
+    out: &mut Violations,
+) {
+    match reference.strategy {
+        Strategy::Dump | Strategy::Fields => out.push(Violation::new(
+            format!("{field}.strategy"),
+            Rule::SecretStrategy,
+            format!(
+                "Secret {:?} cannot be exported with `{}`: that would write every key, private keys and passwords included",
+                reference.name,
+                if reference.strategy == Strategy::Dump { "dump" } else { "fields" }
+            ),
+            format!(
+                "use `strategy: single-field` with `field` set to an allowed key ({allowed:?}); keys beyond those are added by a cluster admin in `spec.secrets.allowedFields` of a GitExportPolicy"
+            ),
+        )),
+        Strategy::SingleField => {
+            let key = reference.field.as_deref().unwrap_or_default();
+            if !allowed.contains(&key) {
+                out.push(Violation::new(
+                    format!("{field}.field"),
+                    Rule::SecretField,
+                    format!(
+                        "Secret key {:?} of Secret {:?} may not be exported: only {allowed:?} are allowed",
+                        short(key),
+                        reference.name
+                    ),
+                    format!(
+                        "export one of {allowed:?}, or ask a cluster admin to add {:?} to `spec.secrets.allowedFields` of a GitExportPolicy that selects namespace {namespace:?}",
+                        short(key)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn check_denied_kind(
+    field: &str,
+    reference: &ResourceReference,
+    policies: &[&GitExportPolicy],
+    out: &mut Violations,
+) {
+    let (group, _) = split_api_version(&reference.api_version);
+    for policy in policies {
+        let denied = policy
+            .spec
+            .denied_kinds
+            .iter()
+            .any(|gk| gk.group == group && gk.kind.eq_ignore_ascii_case(&reference.kind));
+        if denied {
+            let name = policy.name_any();
+            out.push(Violation::new(
+                format!("{field}.kind"),
+                Rule::DeniedKind,
+                format!(
+                    "kind {:?} (group {group:?}) may not be exported: GitExportPolicy {name:?} denies it",
+                    reference.kind
+                ),
+                format!(
+                    "remove this reference, or ask a cluster admin to remove it from `spec.deniedKinds` of GitExportPolicy {name:?}"
+                ),
+            ));
+        }
+    }
+}
+
+fn check_cross_namespace(
+    field: &str,
+    namespace: &str,
+    own: &str,
+    policies: &[&GitExportPolicy],
+    out: &mut Violations,
+) {
+    for policy in policies
+        .iter()
+        .filter(|p| !p.spec.cross_namespace_references)
+    {
+        let name = policy.name_any();
+        out.push(Violation::new(
+            format!("{field}.namespace"),
+            Rule::CrossNamespace,
+            format!(
+                "namespace {namespace:?} is not this object's namespace {own:?}, and GitExportPolicy {name:?} forbids cross-namespace references"
+            ),
+            format!(
+                "reference objects in {own:?} only (leave `namespace` out), create the export in {namespace:?}, or ask a cluster admin to set `spec.crossNamespaceReferences: true` on GitExportPolicy {name:?}"
+            ),
+        ));
+    }
+}

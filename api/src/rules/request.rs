@@ -1,0 +1,90 @@
+//! The view of a GitCommit or PullRequest that the rules read: the parts both kinds share,
+//! plus the few that only a PullRequest has.
+
+use crate::common::{CommitSpec, ExportSpec};
+use crate::gitcommit::GitCommitSpec;
+use crate::pullrequest::{ForgeProvider, PullRequestOptions, PullRequestSpec};
+
+/// Which kind is being checked; it decides field names and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExportKind {
+    GitCommit,
+    PullRequest,
+}
+
+impl ExportKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportKind::GitCommit => "GitCommit",
+            ExportKind::PullRequest => "PullRequest",
+        }
+    }
+
+    /// The kind for a Kubernetes kind name, if it is one of ours that exports.
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        match kind {
+            "GitCommit" => Some(ExportKind::GitCommit),
+            "PullRequest" => Some(ExportKind::PullRequest),
+            _ => None,
+        }
+    }
+
+    /// The field that holds the branch the policy's `branches` globs apply to.
+    pub fn branch_field(self) -> &'static str {
+        match self {
+            ExportKind::GitCommit => "spec.repository.branch",
+            ExportKind::PullRequest => "spec.repository.baseBranch",
+        }
+    }
+}
+
+/// One export to check: where it is, what it writes, where to.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportRequest<'a> {
+    /// Namespace of the GitCommit or PullRequest.
+    pub namespace: &'a str,
+    pub kind: ExportKind,
+    /// `spec.repository.url`.
+    pub url: &'a str,
+    /// GitCommit `spec.repository.branch` / PullRequest `spec.repository.baseBranch`.
+    pub branch: &'a str,
+    /// `spec.commit`.
+    pub commit: Option<&'a CommitSpec>,
+    /// The flattened files, references, write mode and schedule.
+    pub export: &'a ExportSpec,
+    /// PullRequest `spec.pullRequest`.
+    pub pull_request: Option<&'a PullRequestOptions>,
+    /// PullRequest `spec.repository.provider`.
+    pub provider: Option<ForgeProvider>,
+}
+
+impl<'a> ExportRequest<'a> {
+    /// The view of a GitCommit spec in `namespace`.
+    pub fn git_commit(namespace: &'a str, spec: &'a GitCommitSpec) -> Self {
+        Self {
+            namespace,
+            kind: ExportKind::GitCommit,
+            url: &spec.repository.url,
+            branch: &spec.repository.branch,
+            commit: spec.commit.as_ref(),
+            export: &spec.export,
+            pull_request: None,
+            provider: None,
+        }
+    }
+
+    /// The view of a PullRequest spec in `namespace`.
+    pub fn pull_request(namespace: &'a str, spec: &'a PullRequestSpec) -> Self {
+        Self {
+            namespace,
+            kind: ExportKind::PullRequest,
+            url: &spec.repository.url,
+            branch: &spec.repository.base_branch,
+            commit: spec.commit.as_ref(),
+            export: &spec.export,
+            pull_request: Some(&spec.pull_request),
+            provider: spec.repository.provider,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! What the webhook needs from the cluster: the policies, a namespace's labels, and whether a
+//! user may `get` an object. [`KubeCluster`] is the real one (reflectors and
+//! SubjectAccessReviews); unit tests use a fixed one.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use gco_api::{GitExportPolicy, rules::AccessCheck};
+use k8s_openapi::api::{
+    authentication::v1::UserInfo,
+    authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
+    core::v1::Namespace,
+};
+use kube::{
+    Api, Client,
+    api::{GroupVersionKind, PostParams},
+    discovery::{self, ApiResource, Scope},
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, ObjectRef, Store},
+        watcher,
+    },
+};
+
+use crate::access_cache::AccessCache;
+
+/// How long a kind that discovery does not know (a CRD not installed yet) keeps its guessed
+/// resource name before discovery is asked again.
+const UNKNOWN_KIND_TTL: Duration = Duration::from_secs(30);
+
+/// A failure to ask the cluster; the webhook denies (fails closed) rather than guess.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read namespace {namespace:?}: {source}")]
+    Namespace {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot run a SubjectAccessReview for {kind} {name:?}: {source}")]
+    AccessReview {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The cluster as the webhook sees it.
+pub trait Cluster: Send + Sync + 'static {
+    /// Every GitExportPolicy, current as of the last watch event.
+    fn policies(&self) -> Vec<Arc<GitExportPolicy>>;
+
+    /// The labels of `namespace` (empty when it has none).
+    fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, ClusterError>> + Send;
+
+    /// Whether `user` may do `check` (a `get` of one object).
+    fn allowed(
+        &self,
+        user: &UserInfo,
+        check: &AccessCheck,
+    ) -> impl Future<Output = Result<bool, ClusterError>> + Send;
+}
+
+/// A kind resolved to its resource: plural name and scope.
+#[derive(Clone, Debug)]
+struct Resolved {
+    plural: String,
+    namespaced: bool,
+    /// Set for guesses, which expire.
+    guessed_at: Option<Instant>,
+}
+
+/// The real cluster: policies and namespaces through reflectors (a change takes effect with the
+/// next watch event, no restart), access through SubjectAccessReviews.
+pub struct KubeCluster {
+    client: Client,
+    policies: Store<GitExportPolicy>,
+    namespaces: Store<Namespace>,
+    resources: Mutex<HashMap<(String, String, String), Resolved>>,
+    access: AccessCache,
+}
+
+impl KubeCluster {
+    /// Starts the policy and namespace reflectors on the current tokio runtime.
+    pub fn start(client: Client) -> Self {
+        let policies = reflect(Api::<GitExportPolicy>::all(client.clone()));
+        let namespaces = reflect(Api::<Namespace>::all(client.clone()));
+        Self {
+            client,
+            policies,
+            namespaces,
+            resources: Mutex::new(HashMap::new()),
+            access: AccessCache::default(),
+        }
+    }
+
+    /// Waits until both reflectors have listed once; until then `/readyz` fails.
+    pub async fn wait_until_ready(&self) {
+        let _ = self.policies.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+    }
+
+    /// Resolves a kind to its resource with discovery, caching the answer. A kind discovery
+    /// does not know gets the conventional plural (RBAC rules can name a resource before its
+    /// CRD exists), which is what the SubjectAccessReview then checks.
+    async fn resolve(&self, check: &AccessCheck) -> Resolved {
+        let key = (
+            check.group.clone(),
+            check.version.clone(),
+            check.kind.clone(),
+        );
+        if let Ok(cache) = self.resources.lock()
+            && let Some(found) = cache.get(&key)
+            && found
+                .guessed_at
+                .is_none_or(|at| at.elapsed() < UNKNOWN_KIND_TTL)
+        {
+            return found.clone();
+        }
+        let gvk = GroupVersionKind::gvk(&check.group, &check.version, &check.kind);
+        let resolved = match discovery::pinned_kind(&self.client, &gvk).await {
+            Ok((resource, capabilities)) => Resolved {
+                plural: resource.plural,
+                namespaced: capabilities.scope == Scope::Namespaced,
+                guessed_at: None,
+            },
+            Err(_) => Resolved {
+                plural: ApiResource::from_gvk(&gvk).plural,
+                namespaced: true,
+                guessed_at: Some(Instant::now()),
+            },
+        };
+        if let Ok(mut cache) = self.resources.lock() {
+            cache.insert(key, resolved.clone());
+        }
+        resolved
+    }
+}
+
+fn reflect<K>(api: Api<K>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects();
+    tokio::spawn(stream.for_each(|_| futures::future::ready(())));
+    reader
+}
+
+impl Cluster for KubeCluster {
+    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
+        self.policies.state()
+    }
+
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, String>, ClusterError> {
+        if let Some(found) = self.namespaces.get(&ObjectRef::new(namespace)) {
+            return Ok(found.metadata.labels.clone().unwrap_or_default());
+        }
+        // A namespace created a moment ago may not have reached the reflector yet.
+        let api = Api::<Namespace>::all(self.client.clone());
+        match api.get_opt(namespace).await {
+            Ok(found) => Ok(found.and_then(|n| n.metadata.labels).unwrap_or_default()),
+            Err(source) => Err(ClusterError::Namespace {
+                namespace: namespace.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn allowed(&self, user: &UserInfo, check: &AccessCheck) -> Result<bool, ClusterError> {
+        if let Some(allowed) = self.access.get(user, check) {
+            return Ok(allowed);
+        }
+        let resolved = self.resolve(check).await;
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: user.username.clone(),
+                uid: user.uid.clone(),
+                groups: user.groups.clone(),
+                extra: user.extra.clone(),
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some(check.group.clone()),
+                    version: Some(check.version.clone()),
+                    resource: Some(resolved.plural),
+                    namespace: resolved.namespaced.then(|| check.namespace.clone()),
+                    name: Some(check.name.clone()),
+                    verb: Some(check.verb.to_owned()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api = Api::<SubjectAccessReview>::all(self.client.clone());
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|source| ClusterError::AccessReview {
+                kind: check.kind.clone(),
+                name: check.name.clone(),
+                source,
+            })?;
+        let allowed = answer.status.is_some_and(|status| status.allowed);
+        self.access.put(user, check, allowed);
+        Ok(allowed)
+    }
+}
+
+/// A shared cluster view is a cluster view (the readiness probe holds a second handle).
+impl<C: Cluster> Cluster for Arc<C> {
+    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
+        self.as_ref().policies()
+    }
+
+    fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, ClusterError>> + Send {
+        self.as_ref().namespace_labels(namespace)
+    }
+
+    fn allowed(
+        &self,
+        user: &UserInfo,
+        check: &AccessCheck,
+    ) -> impl Future<Output = Result<bool, ClusterError>> + Send {
+        self.as_ref().allowed(user, check)
+    }
+}

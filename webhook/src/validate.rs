@@ -1,0 +1,98 @@
+//! `/validate`: every rule of [`gco_api::rules`], then the requester-access checks.
+
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use gco_api::{
+    GitExportPolicy, GitExportPolicySpec,
+    rules::{self, AccessCheck, ExportKind},
+};
+use k8s_openapi::api::authentication::v1::UserInfo;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{cluster::Cluster, spec::AdmittedSpec};
+
+/// Why an object is refused: the message the user sees.
+#[derive(Debug)]
+pub struct Denied(pub String);
+
+/// Validates a GitCommit or PullRequest `object` in `namespace`, requested by `user`.
+pub async fn validate_export<C: Cluster>(
+    cluster: &C,
+    kind: ExportKind,
+    namespace: &str,
+    user: &UserInfo,
+    object: &Value,
+) -> Result<(), Denied> {
+    let typed = AdmittedSpec::read(kind, object).map_err(Denied)?;
+    let labels = cluster
+        .namespace_labels(namespace)
+        .await
+        .map_err(|error| Denied(format!("{error}; retry in a moment")))?;
+    let all = cluster.policies();
+    let policies: Vec<&GitExportPolicy> = rules::matching(all.iter().map(AsRef::as_ref), &labels);
+    let requirements =
+        rules::evaluate(&typed.request(namespace), &policies).map_err(|v| Denied(v.to_string()))?;
+    check_access(cluster, user, requirements.access_checks).await
+}
+
+/// Runs the access checks concurrently (one SubjectAccessReview per distinct object) and
+/// refuses with every object the user may not read.
+async fn check_access<C: Cluster>(
+    cluster: &C,
+    user: &UserInfo,
+    checks: Vec<AccessCheck>,
+) -> Result<(), Denied> {
+    let mut seen = HashSet::new();
+    let distinct: Vec<AccessCheck> = checks
+        .into_iter()
+        .filter(|c| {
+            seen.insert((
+                c.group.clone(),
+                c.kind.clone(),
+                c.namespace.clone(),
+                c.name.clone(),
+            ))
+        })
+        .collect();
+    let answers = join_all(distinct.iter().map(|check| cluster.allowed(user, check))).await;
+    let mut refusals = Vec::new();
+    for (check, answer) in distinct.iter().zip(answers) {
+        match answer {
+            Ok(true) => {}
+            Ok(false) => refusals.push(format!(
+                "{}: user {:?} may not get {} {:?} in namespace {:?}, so may not export it (rule requester-access); fix: reference an object you can read, or ask a cluster admin for `get` on it (an admin may also set `spec.requireRequesterAccess: false` on every GitExportPolicy that selects this namespace)",
+                check.field,
+                user.username.as_deref().unwrap_or("(unknown)"),
+                check.kind,
+                check.name,
+                check.namespace
+            )),
+            Err(error) => refusals.push(format!("{}: {error}; retry in a moment", check.field)),
+        }
+    }
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let count = refusals.len();
+    let plural = if count == 1 { "" } else { "s" };
+    Err(Denied(format!(
+        "{count} policy violation{plural}:\n- {}",
+        refusals.join("\n- ")
+    )))
+}
+
+/// Validates a GitExportPolicy `object`.
+pub fn validate_policy(object: &Value) -> Result<(), Denied> {
+    let spec = object.get("spec").unwrap_or(&Value::Null);
+    let spec = GitExportPolicySpec::deserialize(spec)
+        .map_err(|error| Denied(format!("spec cannot be read: {error}")))?;
+    rules::validate_policy(&spec).map_err(|v| Denied(v.to_string()))
+}
+
+/// Whether an update leaves the spec alone (finalizers, labels, annotations): such updates
+/// are not checked against the updater, who may be the controller removing a finalizer.
+pub fn spec_unchanged(object: &Value, old_object: Option<&Value>) -> bool {
+    old_object.is_some_and(|old| old.get("spec") == object.get("spec"))
+}
