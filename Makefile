@@ -11,6 +11,8 @@ demo:
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	# The integration tests run the controller and webhook binaries as real processes.
+	$(CARGO) build --workspace --bins --locked
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 deps:

@@ -9,8 +9,11 @@
 pub mod common;
 pub mod crd;
 pub mod gitcommit;
+pub mod paths;
+pub mod placeholders;
 pub mod policy;
 pub mod pullrequest;
+pub mod rules;
 pub mod status;
 
 pub use common::{
@@ -22,7 +25,9 @@ pub use pullrequest::{
     ForgeProvider, PullRequest, PullRequestOptions, PullRequestRepository, PullRequestSpec,
     PullRequestState, PullRequestStatus,
 };
-pub use status::{ConditionReason, ConditionType, ExportStatus, Phase, RunRecord, RunResult};
+pub use status::{
+    ConditionReason, ConditionType, ExportStatus, Phase, RunRecord, RunResult, RunState,
+};
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "gco.galos.one";

@@ -133,8 +133,26 @@ pub struct ExportStatus {
     /// When the schedule next fires, if `spec.schedule` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_scheduled_time: Option<Time>,
+    /// The current or last run: its identity and the one instant its placeholders render, kept
+    /// so that a retried or resumed run renders the same `$(date)` values and is recognised on
+    /// the branch by its `Gco-Run` trailer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunState>,
     /// The most recent runs, newest first (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
     pub history: Vec<RunRecord>,
+}
+
+/// The identity and instant of a run, recorded before it pushes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunState {
+    /// The run's identity, also written as the commit's `Gco-Run` trailer.
+    pub id: String,
+    /// The instant every placeholder of the run renders.
+    pub time: Time,
+    /// True once the run has pushed, or found the branch already up to date.
+    #[serde(default)]
+    pub done: bool,
 }

@@ -2,9 +2,16 @@
 //! built by `hack/testenv.sh`), certificates, and the fixtures every test shares.
 #![forbid(unsafe_code)]
 
+pub mod admission;
+pub mod controller;
 pub mod fixtures;
+pub mod git;
+pub mod http_sink;
 pub mod pki;
+pub mod procs;
+pub mod scenario;
 pub mod testenv;
+pub mod webhook;
 
 use std::path::PathBuf;
 

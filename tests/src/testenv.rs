@@ -2,21 +2,18 @@
 //! `hack/testenv.sh`, started on free 127.0.0.1 ports with envtest-style flags.
 //!
 //! One control plane serves a whole test binary ([`ControlPlane::shared`]); each test takes a
-//! fresh namespace ([`ControlPlane::namespace`]). Every process is started under
-//! `setpriv --pdeathsig KILL` from a thread that lives as long as the test binary, so nothing
-//! outlives the tests, not even after a panic or a SIGKILL of the test binary, where no `Drop`
-//! runs.
+//! fresh namespace ([`ControlPlane::namespace`]). Every process is started through
+//! [`crate::procs`], so nothing outlives the tests, not even after a panic or a SIGKILL of the
+//! test binary, where no `Drop` runs.
 
 use std::{
     fs,
     io::{Read, Seek, SeekFrom},
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         OnceLock,
         atomic::{AtomicU32, Ordering},
-        mpsc,
     },
     thread,
     time::{Duration, Instant},
@@ -33,7 +30,11 @@ use kube::{
 };
 use tempfile::TempDir;
 
-use crate::{pki::Ca, workspace_root};
+use crate::{
+    pki::Ca,
+    procs::{self, Guarded},
+    workspace_root,
+};
 
 /// How long etcd and kube-apiserver may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
@@ -48,7 +49,7 @@ pub struct ControlPlane {
     server: String,
     ca: Ca,
     kubeconfig: PathBuf,
-    processes: Vec<Child>,
+    processes: Vec<Guarded>,
 }
 
 impl ControlPlane {
@@ -57,24 +58,9 @@ impl ControlPlane {
     /// Panics (failing the calling test with the reason) when it cannot start.
     pub fn shared() -> &'static ControlPlane {
         static SHARED: OnceLock<ControlPlane> = OnceLock::new();
-        SHARED.get_or_init(|| {
-            // PR_SET_PDEATHSIG fires when the spawning *thread* exits, and test threads exit
-            // after every test: spawn from a thread that parks until the process ends.
-            let (tx, rx) = mpsc::channel();
-            thread::Builder::new()
-                .name("testenv".into())
-                .spawn(move || {
-                    let _ = tx.send(ControlPlane::start());
-                    loop {
-                        thread::park();
-                    }
-                })
-                .expect("spawn the testenv thread");
-            match rx.recv() {
-                Ok(Ok(plane)) => plane,
-                Ok(Err(error)) => panic!("the local control plane did not start: {error:#}"),
-                Err(_) => panic!("the testenv thread died while starting the control plane"),
-            }
+        SHARED.get_or_init(|| match ControlPlane::start() {
+            Ok(plane) => plane,
+            Err(error) => panic!("the local control plane did not start: {error:#}"),
         })
     }
 
@@ -106,7 +92,8 @@ impl ControlPlane {
             dir,
         };
 
-        let (etcd_client, etcd_peer, secure_port) = (free_port()?, free_port()?, free_port()?);
+        let (etcd_client, etcd_peer, secure_port) =
+            (procs::free_port(), procs::free_port(), procs::free_port());
         let etcd_url = format!("http://127.0.0.1:{etcd_client}");
         let peer_url = format!("http://127.0.0.1:{etcd_peer}");
         plane.spawn(
@@ -189,6 +176,19 @@ impl ControlPlane {
         client_from(&path).await
     }
 
+    /// A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's, from
+    /// `kubectl create token`).
+    pub fn token_kubeconfig(&self, name: &str, token: &str) -> Result<PathBuf> {
+        let path = self.dir.path().join(format!("{name}.token.kubeconfig"));
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: testenv\n  context:\n    cluster: testenv\n    user: {name}\ncurrent-context: testenv\n",
+            server = self.server,
+            ca = self.dir.path().join("ca.crt").display(),
+        );
+        fs::write(&path, yaml)?;
+        Ok(path)
+    }
+
     /// `kubectl` with the admin kubeconfig.
     pub fn kubectl(&self) -> Command {
         let mut cmd =
@@ -215,19 +215,14 @@ impl ControlPlane {
     }
 
     fn spawn(&mut self, name: &str, command: &mut Command) -> Result<()> {
-        let log = fs::File::create(self.dir.path().join(format!("{name}.log")))?;
-        let program = command.get_program().to_owned();
-        let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
-        let child = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--"])
-            .arg(&program)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("start {name} ({})", Path::new(&program).display()))?;
-        self.processes.push(child);
+        let log = self.dir.path().join(format!("{name}.log"));
+        let process = procs::spawn_logged(command, Some(&log)).with_context(|| {
+            format!(
+                "start {name} ({})",
+                Path::new(command.get_program()).display()
+            )
+        })?;
+        self.processes.push(process);
         Ok(())
     }
 
@@ -287,9 +282,8 @@ impl ControlPlane {
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         // The apiserver first, so it does not log a storm of etcd errors on the way down.
-        for child in self.processes.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for process in self.processes.iter_mut().rev() {
+            process.kill();
         }
     }
 }
@@ -382,10 +376,6 @@ fn sweep_orphaned_dirs() {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn tail(path: &Path) -> String {

@@ -1,0 +1,96 @@
+//! Prometheus metrics of the controller (prometheus-client, text exposition format).
+
+use std::sync::Arc;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+/// Every metric the controller exports. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub reconcile_duration: Family<KindLabels, Histogram>,
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
+    pub git_operation_duration: Family<OperationLabels, Histogram>,
+    pub pushes: Family<ResultLabels, Counter>,
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new([
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gco");
+        let reconcile_duration =
+            Family::<KindLabels, Histogram>::new_with_constructor(seconds_histogram as fn() -> _);
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let git_operation_duration = Family::<OperationLabels, Histogram>::new_with_constructor(
+            seconds_histogram as fn() -> _,
+        );
+        let pushes = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconciles, by kind",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles, by kind and condition reason",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "git_operation_duration_seconds",
+            "Duration of git operations (commit = fetch, build, push), by operation",
+            git_operation_duration.clone(),
+        );
+        registry.register(
+            "pushes",
+            "Runs that reached the git engine, by result (committed, no-changes, already-applied, failed)",
+            pushes.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            reconcile_duration,
+            reconcile_errors,
+            git_operation_duration,
+            pushes,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

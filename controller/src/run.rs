@@ -1,0 +1,288 @@
+//! `gco-controller run`: the operator itself. Wires the Kubernetes client, the git engine, the
+//! watches, leader election, metrics and health endpoints, and runs the reconcilers until
+//! SIGTERM.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use gco_api::{GitCommit, GitExportPolicy};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client, Config,
+    api::PartialObjectMeta,
+    config::{KubeConfigOptions, Kubeconfig},
+    runtime::{
+        Controller, Predicate, WatchStreamExt, controller, predicates,
+        reflector::{self, ObjectRef},
+        watcher,
+    },
+};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tracing::{info, warn};
+
+use crate::{
+    controller::{Context, gitcommit},
+    events::Announcer,
+    flux::FluxNotifier,
+    git::GitEngine,
+    leader::LeaderElector,
+    metrics::Metrics,
+    references::KindResolver,
+    server::{self, Readiness},
+    telemetry::LogFormat,
+    watches::{OwnerKind, ReferenceWatches},
+};
+
+/// Flags of `gco-controller run`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// Kubeconfig to use; default: in-cluster configuration, else $KUBECONFIG / ~/.kube/config.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Folder of the cached bare repositories (an emptyDir in a Pod).
+    #[arg(long, default_value = "/var/cache/git-change-operator")]
+    pub cache_dir: PathBuf,
+    /// Flux notification-controller events address, e.g.
+    /// http://notification-controller.flux-system.svc.cluster.local./ ; default: off.
+    #[arg(long)]
+    pub events_addr: Option<String>,
+    /// Reconcile objects in this namespace only; default: all namespaces.
+    #[arg(long)]
+    pub watch_namespace: Option<String>,
+    /// Reconcile only objects matching this label selector (sharding); default: all.
+    #[arg(long)]
+    pub watch_label_selector: Option<String>,
+    /// Objects reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+    /// Reconcile only while holding the leader Lease (run several replicas for HA).
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the leader Lease; default: $POD_NAMESPACE, else git-change-operator-system.
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        default_value = "git-change-operator-system"
+    )]
+    pub leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "git-change-operator")]
+    pub leader_election_id: String,
+    /// This replica's name in events and the Lease; default: $POD_NAME, else the host name.
+    #[arg(long, env = "POD_NAME")]
+    pub instance: Option<String>,
+    /// Address of /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Address of /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    pub health_addr: SocketAddr,
+    /// Log format: `json` (one object per line) or `text`.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// Test hook: exit right after a push, before the status write.
+    #[arg(long, hide = true)]
+    pub crash_after_push: bool,
+}
+
+pub async fn run(args: RunArgs) -> Result<()> {
+    let client = client(args.kubeconfig.as_deref()).await?;
+    let instance = args.instance.clone().unwrap_or_else(hostname);
+    let metrics = Metrics::default();
+    let readiness = Readiness::default();
+    spawn_servers(&args, &metrics, &readiness);
+
+    let flux = args
+        .events_addr
+        .clone()
+        .map(FluxNotifier::spawn)
+        .transpose()
+        .context("start the Flux event client")?;
+    let (watches, mut triggers) = ReferenceWatches::new(client.clone());
+    std::fs::create_dir_all(&args.cache_dir)
+        .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
+    let engine = GitEngine::new(args.cache_dir.clone());
+    // Policies and namespace labels, for the reconcile-time policy check. A policy change
+    // re-evaluates every object.
+    let (policies, policy_writer) = reflector::store::<GitExportPolicy>();
+    let policy_changes = watcher(
+        Api::<GitExportPolicy>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(policy_writer)
+    .applied_objects()
+    .filter_map(|policy| async move { policy.ok().map(|_| ()) });
+    let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+    let namespace_watch = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(namespace_writer)
+    .for_each(|_| async {});
+    tokio::spawn(namespace_watch);
+
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        engine,
+        kinds: KindResolver::default(),
+        watches,
+        announcer: Announcer::new(client.clone(), &instance, flux),
+        metrics,
+        policies: policies.clone(),
+        namespaces: namespaces.clone(),
+        failures: Default::default(),
+        crash_after_push: args.crash_after_push,
+    });
+
+    let elector = args.leader_elect.then(|| {
+        LeaderElector::new(
+            client.clone(),
+            &args.leader_election_namespace,
+            &args.leader_election_id,
+            &instance,
+        )
+    });
+    let mut shutdown = Shutdown::listen()?;
+    if let Some(elector) = &elector {
+        info!(lease = %args.leader_election_id, %instance, "waiting for leadership");
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = shutdown.wait() => return Ok(()),
+        }
+    }
+    namespaces
+        .wait_until_ready()
+        .await
+        .context("namespace cache")?;
+    readiness.set_ready();
+
+    let gitcommits: Api<GitCommit> = match &args.watch_namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &args.watch_label_selector {
+        config = config.labels(selector);
+    }
+    // Status writes do not trigger a reconcile: only spec (generation) and annotation changes
+    // (reconcile requests, retry settings) do, besides references, schedules and policies.
+    let (store, writer) = reflector::store::<GitCommit>();
+    let gitcommit_changes = watcher(gitcommits, config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
+    let referenced = UnboundedReceiverStream::new(take(&mut triggers, OwnerKind::GitCommit))
+        .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let gitcommit_controller = Controller::for_stream(gitcommit_changes, store)
+        .with_config(controller::Config::default().concurrency(args.concurrency))
+        .reconcile_on(referenced)
+        .reconcile_all_on(policy_changes)
+        .graceful_shutdown_on(async move {
+            let _ = stop_rx.await;
+        })
+        .run(gitcommit::reconcile, gitcommit::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "GitCommit reconcile error");
+            }
+        });
+    info!(%instance, "git-change-operator controller running");
+
+    let lost_leadership = async {
+        match &elector {
+            Some(elector) => elector.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(gitcommit_controller);
+    tokio::select! {
+        _ = &mut gitcommit_controller => {}
+        _ = shutdown.wait() => {
+            info!("SIGTERM: finishing the runs in flight");
+            let _ = stop_tx.send(());
+            gitcommit_controller.await;
+        }
+        _ = lost_leadership => {
+            // Another replica may already be reconciling: stop at once, without a status write.
+            anyhow::bail!("lost the leader Lease; exiting so that only the leader reconciles");
+        }
+    }
+    if let Some(elector) = &elector {
+        elector.release().await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+fn take<T>(receivers: &mut HashMap<OwnerKind, T>, kind: OwnerKind) -> T {
+    receivers
+        .remove(&kind)
+        .expect("ReferenceWatches::new returns a receiver per owner kind")
+}
+
+async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("read kubeconfig {}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?
+        }
+        None => Config::infer()
+            .await
+            .context("no in-cluster configuration and no kubeconfig")?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+fn spawn_servers(args: &RunArgs, metrics: &Metrics, readiness: &Readiness) {
+    let addresses = if args.metrics_addr == args.health_addr {
+        vec![args.metrics_addr]
+    } else {
+        vec![args.metrics_addr, args.health_addr]
+    };
+    for addr in addresses {
+        let (metrics, readiness) = (metrics.clone(), readiness.clone());
+        tokio::spawn(async move {
+            if let Err(error) = server::serve(addr, metrics, readiness).await {
+                warn!(%addr, %error, "HTTP endpoint stopped");
+            }
+        });
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "gco-controller".into())
+}
+
+/// SIGTERM or SIGINT.
+struct Shutdown {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
+}
