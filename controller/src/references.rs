@@ -15,6 +15,8 @@ use kube::{
 };
 use serde_json::Value;
 
+use crate::watches::ReferenceWatches;
+
 /// How long a "no such kind" answer is believed: a CRD may be installed a moment later.
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 
@@ -132,6 +134,7 @@ pub fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
 pub async fn read_all(
     client: &Client,
     resolver: &KindResolver,
+    cache: &ReferenceWatches,
     references: &[ResourceReference],
     default_namespace: &str,
 ) -> Result<Vec<ReadReference>, ReferenceError> {
@@ -159,12 +162,23 @@ pub async fn read_all(
         } else {
             ""
         };
-        let api: Api<DynamicObject> = if kind.namespaced {
-            Api::namespaced_with(client.clone(), namespace, &kind.resource)
-        } else {
-            Api::all_with(client.clone(), &kind.resource)
+        let key = ObjectKey {
+            group: gvk.group.clone(),
+            kind: gvk.kind.clone(),
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
         };
-        let object = api.get_opt(&reference.name).await.map_err(read_error)?;
+        let object = match cache.cached(&key, &kind.resource) {
+            Some(cached) => cached.map(|o| (*o).clone()),
+            None => {
+                let api: Api<DynamicObject> = if kind.namespaced {
+                    Api::namespaced_with(client.clone(), namespace, &kind.resource)
+                } else {
+                    Api::all_with(client.clone(), &kind.resource)
+                };
+                api.get_opt(&reference.name).await.map_err(read_error)?
+            }
+        };
         let resource_version = object
             .as_ref()
             .and_then(|o| o.metadata.resource_version.clone());
@@ -173,12 +187,7 @@ pub async fn read_all(
             .transpose()
             .map_err(|e| read_error(kube::Error::SerdeError(e)))?;
         read.push(ReadReference {
-            key: ObjectKey {
-                group: gvk.group.clone(),
-                kind: gvk.kind.clone(),
-                namespace: namespace.to_owned(),
-                name: reference.name.clone(),
-            },
+            key,
             kind,
             object,
             resource_version,

@@ -2,19 +2,25 @@
 //! GitCommits and PullRequests that reference it.
 //!
 //! The set of kinds is only known at run time (any kind may be referenced), so watches start as
-//! reconciles discover new kinds. They are metadata-only: a changed resourceVersion is all a
-//! trigger needs, and it keeps memory flat with thousands of watched objects.
+//! reconciles discover new kinds. A watch keeps its objects in a cache that reconciles read
+//! instead of asking the apiserver again: every trigger would otherwise cost one GET per
+//! reference. Secrets are the exception: their watch is metadata-only, so no Secret value is
+//! ever held in memory, and reconciles read them when they need them.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::{
     Api, Client, ResourceExt,
-    api::{DynamicObject, PartialObjectMeta},
-    runtime::{WatchStreamExt, watcher},
+    api::{ApiResource, DynamicObject, PartialObjectMeta},
+    runtime::{
+        WatchStreamExt,
+        reflector::{ObjectRef, Store, store::Writer},
+        watcher,
+    },
 };
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -41,6 +47,8 @@ struct Index {
     keys_of: HashMap<Owner, Vec<ObjectKey>>,
     /// `(group, kind)` pairs with a running watch.
     watched: HashSet<(String, String)>,
+    /// The caches of the watched kinds (all but Secrets).
+    caches: HashMap<(String, String), Store<DynamicObject>>,
 }
 
 /// The reference index and its watches. Cheap to clone.
@@ -100,42 +108,61 @@ impl ReferenceWatches {
         self.lock().forget(owner);
     }
 
+    /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
+    /// not exist, `None` when there is no complete cache of its kind (read it from the API).
+    pub fn cached(&self, key: &ObjectKey, resource: &ApiResource) -> Option<Option<Arc<DynamicObject>>> {
+        let cache = self.lock().caches.get(&(key.group.clone(), key.kind.clone()))?.clone();
+        cache.wait_until_ready().now_or_never()?.ok()?;
+        let mut reference = ObjectRef::new_with(&key.name, resource.clone());
+        if !key.namespace.is_empty() {
+            reference = reference.within(&key.namespace);
+        }
+        Some(cache.get(&reference))
+    }
+
     /// Number of objects referenced by at least one owner (for metrics and tests).
     pub fn referenced_objects(&self) -> usize {
         self.lock().owners_of.len()
     }
 
     fn spawn_watch(&self, kind: ResolvedKind) {
-        // `PartialObjectMeta` makes the watch metadata-only.
-        let api: Api<PartialObjectMeta<DynamicObject>> =
-            Api::all_with(self.client.clone(), &kind.resource);
-        let (group, kind_name) = (kind.resource.group.clone(), kind.resource.kind.clone());
+        let resource = kind.resource.clone();
+        let (group, kind_name) = (resource.group.clone(), resource.kind.clone());
+        debug!(%group, kind = %kind_name, "watching referenced kind");
+        let key_of = move |namespace: Option<String>, name: String| ObjectKey {
+            group: group.clone(),
+            kind: kind_name.clone(),
+            namespace: namespace.unwrap_or_default(),
+            name,
+        };
+        let changed: futures::stream::BoxStream<'static, ObjectKey> = if is_secret(&resource) {
+            let api: Api<PartialObjectMeta<DynamicObject>> =
+                Api::all_with(self.client.clone(), &resource);
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects()
+                .filter_map(move |o| std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any())))))
+                .boxed()
+        } else {
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+            let writer = Writer::new(resource.clone());
+            self.lock()
+                .caches
+                .insert((resource.group.clone(), resource.kind.clone()), writer.as_reader());
+            // The cache is written before the trigger is sent: a reconcile it starts reads the
+            // version that triggered it, or a newer one.
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .reflect(writer)
+                .touched_objects()
+                .filter_map(move |o| std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any())))))
+                .boxed()
+        };
         let index = self.index.clone();
         let triggers = self.triggers.clone();
-        debug!(%group, kind = %kind_name, "watching referenced kind");
         tokio::spawn(async move {
-            let mut events = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
-            while let Some(event) = events.next().await {
-                let object = match event {
-                    Ok(
-                        watcher::Event::Apply(o)
-                        | watcher::Event::Delete(o)
-                        | watcher::Event::InitApply(o),
-                    ) => o,
-                    Ok(_) => continue,
-                    Err(error) => {
-                        warn!(%group, kind = %kind_name, %error, "watch of a referenced kind failed; retrying");
-                        continue;
-                    }
-                };
-                let key = ObjectKey {
-                    group: group.clone(),
-                    kind: kind_name.clone(),
-                    namespace: object.namespace().unwrap_or_default(),
-                    name: object.name_any(),
-                };
+            let mut changed = changed;
+            while let Some(key) = changed.next().await {
                 let owners: Vec<Owner> = {
                     let index = index.lock().unwrap_or_else(|p| p.into_inner());
                     index
@@ -157,6 +184,21 @@ impl ReferenceWatches {
         self.index
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn is_secret(resource: &ApiResource) -> bool {
+    resource.group.is_empty() && resource.kind == "Secret"
+}
+
+/// Watch errors are retried by the backoff; log them and carry on.
+fn keep(item: Result<ObjectKey, watcher::Error>) -> Option<ObjectKey> {
+    match item {
+        Ok(key) => Some(key),
+        Err(error) => {
+            warn!(%error, "watch of a referenced kind failed; retrying");
+            None
+        }
     }
 }
 

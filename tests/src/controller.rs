@@ -20,22 +20,24 @@ pub struct ControllerProcess {
     log: PathBuf,
 }
 
-/// The controller binary next to the test binaries (`make test` builds it first).
+/// The controller binary of the same build: next to this executable (a `[[bin]]`) or one folder
+/// up (a test binary in `deps/`). `make test` builds it first.
 pub fn controller_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    // target/debug/deps/<test> → target/debug/gco-controller
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary outside target/")?;
-    let binary = dir.join("gco-controller");
-    if !binary.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build -p gco-controller` (make test does)",
-            binary.display()
-        );
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("gco-controller"))
+        .collect();
+    match candidates.iter().find(|c| c.exists()) {
+        Some(binary) => Ok(binary.clone()),
+        None => bail!(
+            "gco-controller is missing next to {}: build it with `cargo build -p gco-controller` \
+             (make test does)",
+            exe.display()
+        ),
     }
-    Ok(binary)
 }
 
 impl ControllerProcess {
@@ -66,17 +68,23 @@ impl ControllerProcess {
             .arg(kubeconfig)
             .arg("--cache-dir")
             .arg(work_dir.join(format!("{name}-cache")))
-            .args([
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--health-addr",
-                "127.0.0.1:0",
-            ])
             .args(["--log-format", "text", "--instance", name])
             .args(extra)
+            // Endpoints on ports of their own, unless the test chose them.
+            .args(
+                ["--metrics-addr", "--health-addr"]
+                    .into_iter()
+                    .filter(|flag| !extra.contains(flag))
+                    .flat_map(|flag| [flag, "127.0.0.1:0"]),
+            )
             .env("RUST_LOG", "info,gco_controller=debug");
         let process = procs::spawn_logged(&command, Some(&log)).context("start gco-controller")?;
         Ok(Self { process, log })
+    }
+
+    /// The process id (setpriv execs the controller, so it is the controller's).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
     }
 
     /// SIGKILL: no chance to finish anything.

@@ -10,10 +10,10 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use gco_api::{GitCommit, GitExportPolicy};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::{core::v1::ConfigMap, events::v1::Event};
 use kube::{
     Api, Client,
-    api::{Patch, PatchParams, PostParams},
+    api::{ListParams, Patch, PatchParams, PostParams},
 };
 use serde_json::{Value, json};
 
@@ -197,6 +197,34 @@ impl Scenario {
     pub fn work_dir(&self) -> &Path {
         &self.work
     }
+
+    /// The Kubernetes events with `reason` in the scenario's namespace.
+    pub async fn events(&self, reason: &str) -> Vec<Event> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+        list.into_iter().filter(|e| e.reason.as_deref() == Some(reason)).collect()
+    }
+}
+
+/// A GitCommit named `name` committing to `url` with `spec` fields merged over a default
+/// commit message that uses a placeholder.
+pub fn gitcommit(name: &str, url: &str, spec: Value) -> Value {
+    let mut object = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+        "metadata": { "name": name },
+        "spec": { "repository": { "url": url }, "commit": { "message": "sync $(date +%Y-%m-%d)" } }
+    });
+    if let Some(fields) = spec.as_object() {
+        for (key, value) in fields {
+            object["spec"][key] = value.clone();
+        }
+    }
+    object
+}
+
+/// A reference exporting ConfigMap `name` with `strategy: fields` under `path`.
+pub fn configmap_fields(name: &str, path: &str) -> Value {
+    json!({ "apiVersion": "v1", "kind": "ConfigMap", "name": name, "strategy": "fields", "output": { "path": path } })
 }
 
 /// `(status, reason)` of a condition.

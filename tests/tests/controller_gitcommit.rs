@@ -3,38 +3,9 @@
 
 use std::time::Duration;
 
-use gco_tests::scenario::{Scenario, condition};
-use k8s_openapi::api::events::v1::Event;
-use kube::{
-    Api,
-    api::{ListParams, Patch, PatchParams},
-};
+use gco_tests::scenario::{Scenario, condition, configmap_fields as cm_fields, gitcommit};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
-
-fn gitcommit(name: &str, url: &str, spec: serde_json::Value) -> serde_json::Value {
-    let mut object = json!({
-        "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
-        "metadata": { "name": name },
-        "spec": { "repository": { "url": url }, "commit": { "message": "sync $(date +%Y-%m-%d)" } }
-    });
-    for (key, value) in spec.as_object().expect("spec fields") {
-        object["spec"][key] = value.clone();
-    }
-    object
-}
-
-fn cm_fields(name: &str, path: &str) -> serde_json::Value {
-    json!({ "apiVersion": "v1", "kind": "ConfigMap", "name": name, "strategy": "fields", "output": { "path": path } })
-}
-
-async fn events(s: &Scenario, reason: &str) -> Vec<Event> {
-    let api: Api<Event> = Api::namespaced(s.client.clone(), &s.namespace);
-    let list = api.list(&ListParams::default()).await.expect("events");
-    list.items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .collect()
-}
 
 #[tokio::test]
 async fn a_configmap_change_makes_exactly_one_commit_and_a_touch_none() {
@@ -66,7 +37,7 @@ async fn a_configmap_change_makes_exactly_one_commit_and_a_touch_none() {
         "placeholder rendered: {:?}",
         s.history()
     );
-    assert_eq!(events(&s, "CommitPushed").await.len(), 1);
+    assert_eq!(s.events("CommitPushed").await.len(), 1);
 
     // A label changes the resourceVersion but not the rendered files: no commit.
     let label = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "app", "labels": { "touched": "yes" } } });
@@ -158,7 +129,7 @@ async fn a_missing_reference_is_reported_and_recovers_when_created() {
         "{message}"
     );
     assert_eq!(s.file("opt/marker").as_deref(), Some("x"));
-    assert!(!events(&s, "ReferenceSkipped").await.is_empty());
+    assert!(!s.events("ReferenceSkipped").await.is_empty());
 }
 
 #[tokio::test]
@@ -396,7 +367,7 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
         .expect("works with config/rbac alone");
     assert_eq!(s.file("cm/k").as_deref(), Some("v"));
     assert_eq!(
-        events(&s, "CommitPushed").await.len(),
+        s.events("CommitPushed").await.len(),
         1,
         "events are allowed"
     );

@@ -146,6 +146,7 @@ impl<'a> Run<'a> {
         let references = match read_all(
             &self.ctx.client,
             &self.ctx.kinds,
+            &self.ctx.watches,
             &spec.export.resource_references,
             &self.namespace,
         )

@@ -1,0 +1,196 @@
+//! The controller at scale (DESIGN §8), against the real apiserver and git daemon, in one run:
+//!
+//! - floor: creating N GitCommits and server-side applying a status to each, with no operator;
+//! - operator: the same N GitCommits (each exporting M ConfigMaps to files of its own, all on
+//!   one branch) created with the controller running, until every one is Ready;
+//! - pushes: commits on the branch per object (coalescing);
+//! - the controller's peak RSS with N GitCommits and the ConfigMaps watched.
+//!
+//! `hack/bench-controller.sh [OBJECTS] [CONFIGMAPS_PER_OBJECT]` (defaults 1000 and 5).
+//! Figures, not a test: budgets are ratios read from the output.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use futures::{StreamExt, TryStreamExt, stream};
+use gco_api::GitCommit;
+use gco_tests::{
+    controller::ControllerProcess,
+    git::{GitDaemon, bare_repo, git},
+    scenario::{configmap_fields, gitcommit},
+    testenv::{ControlPlane, TEST_MANAGER, install_crds},
+};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{
+    Api, Client,
+    api::{ListParams, Patch, PatchParams, PostParams},
+};
+use serde_json::{Value, json};
+
+/// Requests in flight at once from the benchmark itself.
+const CLIENT_CONCURRENCY: usize = 32;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let objects: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
+    let per_object: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
+    let plane = ControlPlane::start()?;
+    let client = plane.client().await?;
+    install_crds(&client).await?;
+    let policy = json!({ "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": { "name": "bench-allow-git-daemon" }, "spec": { "allowedSchemes": ["git"] } });
+    Api::<gco_api::GitExportPolicy>::all(client.clone())
+        .patch("bench-allow-git-daemon", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&policy))
+        .await?;
+    let work = plane.scratch_dir("bench")?;
+    let repos = work.join("repos");
+    let repo = bare_repo(&repos, "bench.git");
+    let daemon = GitDaemon::start(&repos);
+
+    let configmaps = objects * per_object;
+    eprintln!("creating {configmaps} ConfigMaps…");
+    let cm_namespace = plane.namespace(&client, "bench-cm").await?;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &cm_namespace);
+    each(0..configmaps, |i| {
+        let cms = cms.clone();
+        async move {
+            let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("cm-{i}") },
+                             "data": { "value": format!("{i}\n") } });
+            cms.create(&PostParams::default(), &serde_json::from_value(cm)?).await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // Warm the apiserver's paths for GitCommits (create, server-side apply of status), so the
+    // floor does not pay first-request costs the operator run would not.
+    let warmup = plane.namespace(&client, "bench-warmup").await?;
+    create_gitcommits(&client, &warmup, 50, per_object, &cm_namespace, &daemon.url("bench.git"), true).await?;
+
+    eprintln!("floor: {objects} GitCommits created and their status applied, no operator…");
+    let floor_namespace = plane.namespace(&client, "bench-floor").await?;
+    let floor = create_gitcommits(&client, &floor_namespace, objects, per_object, &cm_namespace, &daemon.url("bench.git"), true).await?;
+
+    eprintln!("operator: {objects} GitCommits with the controller running…");
+    let namespace = plane.namespace(&client, "bench").await?;
+    let mut controller = ControllerProcess::start(
+        &plane,
+        &work,
+        "bench-controller",
+        &["--watch-namespace", &namespace, "--concurrency", "64"],
+    )?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    create_gitcommits(&client, &namespace, objects, per_object, &cm_namespace, &daemon.url("bench.git"), false).await?;
+    let created = started.elapsed();
+    wait_all_ready(&client, &namespace, objects, &controller).await?;
+    let operator = started.elapsed();
+    let rss = peak_rss_kib(&controller)?;
+    controller.kill();
+
+    let commits: usize = git(&repo, &["rev-list", "--count", "main"]).trim().parse()?;
+    let files: usize = git(&repo, &["ls-tree", "-r", "--name-only", "main"]).lines().count();
+    println!("objects: {objects} GitCommits, {configmaps} ConfigMaps referenced and watched");
+    println!("floor (create + status, no operator): {:>8.2} s", floor.as_secs_f64());
+    println!("operator (create → all Ready):        {:>8.2} s   (creating alone took {:.2} s)", operator.as_secs_f64(), created.as_secs_f64());
+    println!("ratio operator / floor:               {:>8.2}   (budget ≤ 3)", operator.as_secs_f64() / floor.as_secs_f64());
+    println!("commits on the branch:                {commits:>8}   ({:.1} objects per push; budget ≥ 10)", objects as f64 / commits.max(1) as f64);
+    println!("files on the branch:                  {files:>8}");
+    println!("controller peak RSS:                  {:>8.1} MiB (budget < 64)", rss as f64 / 1024.0);
+    if files != configmaps {
+        bail!("expected {configmaps} files on the branch, found {files}");
+    }
+    Ok(())
+}
+
+async fn each<F, Fut>(range: std::ops::Range<usize>, f: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    stream::iter(range.map(f))
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+}
+
+/// Creates `count` GitCommits; with `apply_status`, also applies a status to each the way the
+/// controller would (the floor). Returns the time taken.
+async fn create_gitcommits(
+    client: &Client,
+    namespace: &str,
+    count: usize,
+    per_object: usize,
+    cm_namespace: &str,
+    url: &str,
+    apply_status: bool,
+) -> Result<Duration> {
+    let api: Api<GitCommit> = Api::namespaced(client.clone(), namespace);
+    let started = Instant::now();
+    each(0..count, |i| {
+        let api = api.clone();
+        let references: Vec<Value> = (0..per_object)
+            .map(|j| {
+                let mut reference = configmap_fields(&format!("cm-{}", i * per_object + j), &format!("gc-{i}/cm-{j}"));
+                reference["namespace"] = json!(cm_namespace);
+                reference
+            })
+            .collect();
+        let object = gitcommit(&format!("gc-{i}"), url, json!({ "resourceReferences": references }));
+        async move {
+            let object: GitCommit = serde_json::from_value(object)?;
+            api.create(&PostParams::default(), &object).await?;
+            if apply_status {
+                let status = json!({ "apiVersion": "gco.galos.one/v1", "kind": "GitCommit", "status": {
+                    "observedGeneration": 1, "phase": "Committed", "commitSHA": "0000000000000000000000000000000000000000",
+                    "conditions": [{ "type": "Ready", "status": "True", "reason": "Succeeded", "message": "floor",
+                                     "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1 }] } });
+                api.patch_status(&format!("gc-{i}"), &PatchParams::apply("gco-controller").force(), &Patch::Apply(&status))
+                    .await?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(started.elapsed())
+}
+
+async fn wait_all_ready(client: &Client, namespace: &str, count: usize, controller: &ControllerProcess) -> Result<()> {
+    let api: Api<GitCommit> = Api::namespaced(client.clone(), namespace);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let list = api.list(&ListParams::default()).await?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|o| {
+                o.status.as_ref().is_some_and(|s| {
+                    s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                })
+            })
+            .count();
+        if ready == count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {ready}/{count} Ready; controller log tail:\n{}", tail(&controller.log()));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn peak_rss_kib(controller: &ControllerProcess) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", controller.pid()))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
+}
+
+fn tail(log: &str) -> String {
+    log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+}
