@@ -34,7 +34,8 @@ down:
 	else echo "no control plane running"; fi
 
 crds:
-	$(CARGO) run --quiet -p gco-api --bin crdgen -- config/crd/bases
+	$(CARGO) run --quiet -p gco-api --bin crdgen
+	$(CARGO) run --quiet -p gco-api --bin apidocs -- docs/api.md
 
 fmt:
 	$(CARGO) fmt --all

@@ -13,6 +13,7 @@ pub mod paths;
 pub mod placeholders;
 pub mod policy;
 pub mod pullrequest;
+pub mod reference;
 pub mod rules;
 pub mod status;
 

@@ -41,7 +41,11 @@ async fn main() -> Result<()> {
     let policy = json!({ "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
         "metadata": { "name": "bench-allow-git-daemon" }, "spec": { "allowedSchemes": ["git"] } });
     Api::<gco_api::GitExportPolicy>::all(client.clone())
-        .patch("bench-allow-git-daemon", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&policy))
+        .patch(
+            "bench-allow-git-daemon",
+            &PatchParams::apply(TEST_MANAGER),
+            &Patch::Apply(&policy),
+        )
         .await?;
     let work = plane.scratch_dir("bench")?;
     let repos = work.join("repos");
@@ -66,11 +70,29 @@ async fn main() -> Result<()> {
     // Warm the apiserver's paths for GitCommits (create, server-side apply of status), so the
     // floor does not pay first-request costs the operator run would not.
     let warmup = plane.namespace(&client, "bench-warmup").await?;
-    create_gitcommits(&client, &warmup, 50, per_object, &cm_namespace, &daemon.url("bench.git"), true).await?;
+    create_gitcommits(
+        &client,
+        &warmup,
+        50,
+        per_object,
+        &cm_namespace,
+        &daemon.url("bench.git"),
+        true,
+    )
+    .await?;
 
     eprintln!("floor: {objects} GitCommits created and their status applied, no operator…");
     let floor_namespace = plane.namespace(&client, "bench-floor").await?;
-    let floor = create_gitcommits(&client, &floor_namespace, objects, per_object, &cm_namespace, &daemon.url("bench.git"), true).await?;
+    let floor = create_gitcommits(
+        &client,
+        &floor_namespace,
+        objects,
+        per_object,
+        &cm_namespace,
+        &daemon.url("bench.git"),
+        true,
+    )
+    .await?;
 
     eprintln!("operator: {objects} GitCommits with the controller running…");
     let namespace = plane.namespace(&client, "bench").await?;
@@ -82,22 +104,51 @@ async fn main() -> Result<()> {
     )?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
-    create_gitcommits(&client, &namespace, objects, per_object, &cm_namespace, &daemon.url("bench.git"), false).await?;
+    create_gitcommits(
+        &client,
+        &namespace,
+        objects,
+        per_object,
+        &cm_namespace,
+        &daemon.url("bench.git"),
+        false,
+    )
+    .await?;
     let created = started.elapsed();
     wait_all_ready(&client, &namespace, objects, &controller).await?;
     let operator = started.elapsed();
     let rss = peak_rss_kib(&controller)?;
     controller.kill();
 
-    let commits: usize = git(&repo, &["rev-list", "--count", "main"]).trim().parse()?;
-    let files: usize = git(&repo, &["ls-tree", "-r", "--name-only", "main"]).lines().count();
+    let commits: usize = git(&repo, &["rev-list", "--count", "main"])
+        .trim()
+        .parse()?;
+    let files: usize = git(&repo, &["ls-tree", "-r", "--name-only", "main"])
+        .lines()
+        .count();
     println!("objects: {objects} GitCommits, {configmaps} ConfigMaps referenced and watched");
-    println!("floor (create + status, no operator): {:>8.2} s", floor.as_secs_f64());
-    println!("operator (create → all Ready):        {:>8.2} s   (creating alone took {:.2} s)", operator.as_secs_f64(), created.as_secs_f64());
-    println!("ratio operator / floor:               {:>8.2}   (budget ≤ 3)", operator.as_secs_f64() / floor.as_secs_f64());
-    println!("commits on the branch:                {commits:>8}   ({:.1} objects per push; budget ≥ 10)", objects as f64 / commits.max(1) as f64);
+    println!(
+        "floor (create + status, no operator): {:>8.2} s",
+        floor.as_secs_f64()
+    );
+    println!(
+        "operator (create → all Ready):        {:>8.2} s   (creating alone took {:.2} s)",
+        operator.as_secs_f64(),
+        created.as_secs_f64()
+    );
+    println!(
+        "ratio operator / floor:               {:>8.2}   (budget ≤ 3)",
+        operator.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "commits on the branch:                {commits:>8}   ({:.1} objects per push; budget ≥ 10)",
+        objects as f64 / commits.max(1) as f64
+    );
     println!("files on the branch:                  {files:>8}");
-    println!("controller peak RSS:                  {:>8.1} MiB (budget < 64)", rss as f64 / 1024.0);
+    println!(
+        "controller peak RSS:                  {:>8.1} MiB (budget < 64)",
+        rss as f64 / 1024.0
+    );
     if files != configmaps {
         bail!("expected {configmaps} files on the branch, found {files}");
     }
@@ -157,7 +208,12 @@ async fn create_gitcommits(
     Ok(started.elapsed())
 }
 
-async fn wait_all_ready(client: &Client, namespace: &str, count: usize, controller: &ControllerProcess) -> Result<()> {
+async fn wait_all_ready(
+    client: &Client,
+    namespace: &str,
+    count: usize,
+    controller: &ControllerProcess,
+) -> Result<()> {
     let api: Api<GitCommit> = Api::namespaced(client.clone(), namespace);
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
@@ -167,7 +223,9 @@ async fn wait_all_ready(client: &Client, namespace: &str, count: usize, controll
             .iter()
             .filter(|o| {
                 o.status.as_ref().is_some_and(|s| {
-                    s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                    s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
                 })
             })
             .count();
@@ -175,7 +233,10 @@ async fn wait_all_ready(client: &Client, namespace: &str, count: usize, controll
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("only {ready}/{count} Ready; controller log tail:\n{}", tail(&controller.log()));
+            bail!(
+                "only {ready}/{count} Ready; controller log tail:\n{}",
+                tail(&controller.log())
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -192,5 +253,12 @@ fn peak_rss_kib(controller: &ControllerProcess) -> Result<u64> {
 }
 
 fn tail(log: &str) -> String {
-    log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    log.lines()
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
