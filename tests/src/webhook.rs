@@ -150,7 +150,15 @@ async fn serve(
 /// calls it.
 pub async fn register(client: &Client) -> Result<&'static WebhookServer> {
     let server = WebhookServer::shared();
-    let ca = ByteString(ControlPlane::shared().ca().cert_pem().into_bytes());
+    let ca = ControlPlane::shared().ca().cert_pem();
+    register_at(client, &format!("https://127.0.0.1:{}", server.port), &ca).await?;
+    Ok(server)
+}
+
+/// Registers a webhook served at `base` (`https://127.0.0.1:<port>`, a certificate signed by
+/// `ca_pem`) for the gco.galos.one resources, and waits until the apiserver calls it.
+pub async fn register_at(client: &Client, base: &str, ca_pem: &str) -> Result<()> {
+    let ca = ByteString(ca_pem.as_bytes().to_vec());
     let rules = |resources: &[&str]| {
         json!([{
             "apiGroups": ["gco.galos.one"], "apiVersions": ["v1"],
@@ -160,7 +168,7 @@ pub async fn register(client: &Client) -> Result<&'static WebhookServer> {
     let webhook = |name: &str, path: &str, resources: &[&str]| {
         json!({
             "name": name,
-            "clientConfig": {"url": server.url(path), "caBundle": ca},
+            "clientConfig": {"url": format!("{base}{path}"), "caBundle": ca},
             "rules": rules(resources),
             "failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": 5,
             "admissionReviewVersions": ["v1"], "matchPolicy": "Equivalent"
@@ -191,8 +199,7 @@ pub async fn register(client: &Client) -> Result<&'static WebhookServer> {
         .patch(CONFIGURATION, &params, &Patch::Apply(&validating))
         .await
         .context("apply the ValidatingWebhookConfiguration")?;
-    wait_until_called(client).await?;
-    Ok(server)
+    wait_until_called(client).await
 }
 
 /// Polls a dry-run create that only the webhook refuses until the webhook refuses it.

@@ -2,7 +2,7 @@
 
 use std::{path::Path, process::Command};
 
-use crate::procs::{Guarded, free_port, spawn, wait_for_port};
+use crate::procs::{Guarded, free_port, spawn_logged, wait_for_port};
 
 /// A running `git daemon` serving the repositories under a root; stopped on drop.
 pub struct GitDaemon {
@@ -26,7 +26,9 @@ impl GitDaemon {
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", root.display()))
             .arg(root);
-        let process = spawn(&command).expect("start git daemon");
+        // Its log (a "hung up" line per readiness probe) goes to a file beside the repositories.
+        let log = root.with_extension("git-daemon.log");
+        let process = spawn_logged(&command, Some(&log)).expect("start git daemon");
         wait_for_port(port, "git daemon");
         GitDaemon {
             port,
