@@ -1,18 +1,29 @@
 //! Announcing outcomes: a Kubernetes event (events.k8s.io/v1) on the object for every outcome a
 //! human should hear about, and the same event forwarded to Flux (all but `NoChanges`).
+//!
+//! Events are created one per outcome rather than through kube's `Recorder`: the recorder
+//! folds events with the same reason into one series and keeps the first note, so the second
+//! `CommitPushed` would still name the first commit. Floods are not a concern: runs are
+//! triggered by changes and failures back off.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{ObjectMeta, PostParams},
+};
 use tracing::warn;
 
 use crate::flux::{
     FluxEvent, FluxNotifier, InvolvedObject, REPORTING_CONTROLLER, REVISION_KEY, Severity,
     TOKEN_KEY,
 };
+
+/// events.k8s.io allows a 1 kB note.
+const NOTE_LIMIT: usize = 1000;
 
 /// Event reasons of successful outcomes; failures use their condition reason.
 pub mod reason {
@@ -38,19 +49,15 @@ pub struct Announcement {
 /// Publishes announcements as Kubernetes events and, if configured, Flux events.
 #[derive(Clone)]
 pub struct Announcer {
-    recorder: Recorder,
+    client: Client,
     flux: Option<FluxNotifier>,
     instance: String,
 }
 
 impl Announcer {
     pub fn new(client: Client, instance: &str, flux: Option<FluxNotifier>) -> Self {
-        let reporter = Reporter {
-            controller: REPORTING_CONTROLLER.into(),
-            instance: Some(instance.to_owned()),
-        };
         Self {
-            recorder: Recorder::new(client, reporter),
+            client,
             flux,
             instance: instance.to_owned(),
         }
@@ -60,19 +67,38 @@ impl Announcer {
     where
         K: Resource<DynamicType = ()>,
     {
-        let reference: ObjectReference = object.object_ref(&());
+        let namespace = object.namespace().unwrap_or_default();
+        let now = Timestamp::now();
         let event = Event {
-            type_: if announcement.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
+            metadata: ObjectMeta {
+                // As client-go names events: the object's name and a unique hex suffix.
+                name: Some(format!(
+                    "{}.{:x}",
+                    object.name_any(),
+                    now.as_nanosecond().unsigned_abs()
+                )),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
             },
-            reason: announcement.reason.clone(),
-            note: Some(truncate(&announcement.message, 1000)),
-            action: "Reconcile".into(),
-            secondary: None,
+            event_time: Some(MicroTime(now)),
+            type_: Some(
+                if announcement.warning {
+                    "Warning"
+                } else {
+                    "Normal"
+                }
+                .into(),
+            ),
+            reason: Some(announcement.reason.clone()),
+            note: Some(truncate(&announcement.message, NOTE_LIMIT)),
+            action: Some("Reconcile".into()),
+            regarding: Some(object.object_ref(&())),
+            reporting_controller: Some(REPORTING_CONTROLLER.into()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Event::default()
         };
-        if let Err(error) = self.recorder.publish(&event, &reference).await {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(error) = events.create(&PostParams::default(), &event).await {
             warn!(%error, reason = %announcement.reason, "cannot record event");
         }
         if let Some(flux) = &self.flux

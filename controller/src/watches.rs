@@ -110,8 +110,16 @@ impl ReferenceWatches {
 
     /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
     /// not exist, `None` when there is no complete cache of its kind (read it from the API).
-    pub fn cached(&self, key: &ObjectKey, resource: &ApiResource) -> Option<Option<Arc<DynamicObject>>> {
-        let cache = self.lock().caches.get(&(key.group.clone(), key.kind.clone()))?.clone();
+    pub fn cached(
+        &self,
+        key: &ObjectKey,
+        resource: &ApiResource,
+    ) -> Option<Option<Arc<DynamicObject>>> {
+        let cache = self
+            .lock()
+            .caches
+            .get(&(key.group.clone(), key.kind.clone()))?
+            .clone();
         cache.wait_until_ready().now_or_never()?.ok()?;
         let mut reference = ObjectRef::new_with(&key.name, resource.clone());
         if !key.namespace.is_empty() {
@@ -141,21 +149,26 @@ impl ReferenceWatches {
             watcher(api, watcher::Config::default())
                 .default_backoff()
                 .touched_objects()
-                .filter_map(move |o| std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any())))))
+                .filter_map(move |o| {
+                    std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
+                })
                 .boxed()
         } else {
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
             let writer = Writer::new(resource.clone());
-            self.lock()
-                .caches
-                .insert((resource.group.clone(), resource.kind.clone()), writer.as_reader());
+            self.lock().caches.insert(
+                (resource.group.clone(), resource.kind.clone()),
+                writer.as_reader(),
+            );
             // The cache is written before the trigger is sent: a reconcile it starts reads the
             // version that triggered it, or a newer one.
             watcher(api, watcher::Config::default())
                 .default_backoff()
                 .reflect(writer)
                 .touched_objects()
-                .filter_map(move |o| std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any())))))
+                .filter_map(move |o| {
+                    std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
+                })
                 .boxed()
         };
         let index = self.index.clone();

@@ -201,8 +201,14 @@ impl Scenario {
     /// The Kubernetes events with `reason` in the scenario's namespace.
     pub async fn events(&self, reason: &str) -> Vec<Event> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let list = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
-        list.into_iter().filter(|e| e.reason.as_deref() == Some(reason)).collect()
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        list.into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .collect()
     }
 }
 
