@@ -26,3 +26,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$root/hack/testenv.sh"
+"$root/hack/tools.sh"
+"$root/hack/forge.sh"

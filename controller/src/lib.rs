@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod controller;
 pub mod events;
 pub mod flux;
+pub mod forge;
 pub mod git;
 pub mod leader;
 pub mod metrics;

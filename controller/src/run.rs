@@ -6,7 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt;
-use gco_api::{GitCommit, GitExportPolicy};
+use gco_api::{GitCommit, GitExportPolicy, PullRequest};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, Config,
@@ -23,7 +23,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{info, warn};
 
 use crate::{
-    controller::{Context, gitcommit},
+    controller::{Context, gitcommit, pullrequest},
     events::Announcer,
     flux::FluxNotifier,
     git::GitEngine,
@@ -107,14 +107,24 @@ pub async fn run(args: RunArgs) -> Result<()> {
     // Policies and namespace labels, for the reconcile-time policy check. A policy change
     // re-evaluates every object.
     let (policies, policy_writer) = reflector::store::<GitExportPolicy>();
-    let policy_changes = watcher(
+    let policy_watch = watcher(
         Api::<GitExportPolicy>::all(client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
     .reflect(policy_writer)
-    .applied_objects()
-    .filter_map(|policy| async move { policy.ok().map(|_| ()) });
+    .applied_objects();
+    // One policy watch feeds the store and tells every controller to re-evaluate its objects.
+    let (gitcommit_policy_tx, gitcommit_policies) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (pullrequest_policy_tx, pullrequest_policies) =
+        tokio::sync::mpsc::unbounded_channel::<()>();
+    tokio::spawn(policy_watch.for_each(move |policy| {
+        if policy.is_ok() {
+            let _ = gitcommit_policy_tx.send(());
+            let _ = pullrequest_policy_tx.send(());
+        }
+        async {}
+    }));
     let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
     let namespace_watch = watcher(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
@@ -160,41 +170,28 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .context("namespace cache")?;
     readiness.set_ready();
 
-    let gitcommits: Api<GitCommit> = match &args.watch_namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &args.watch_label_selector {
-        config = config.labels(selector);
-    }
-    // Status writes do not trigger a reconcile: only spec (generation) and annotation changes
-    // (reconcile requests, retry settings) do, besides references, schedules and policies.
-    let (store, writer) = reflector::store::<GitCommit>();
-    let gitcommit_changes = watcher(gitcommits, config)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::annotations),
-            Default::default(),
-        );
-    let referenced = UnboundedReceiverStream::new(take(&mut triggers, OwnerKind::GitCommit))
-        .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let gitcommit_controller = Controller::for_stream(gitcommit_changes, store)
-        .with_config(controller::Config::default().concurrency(args.concurrency))
-        .reconcile_on(referenced)
-        .reconcile_all_on(policy_changes)
-        .graceful_shutdown_on(async move {
-            let _ = stop_rx.await;
-        })
-        .run(gitcommit::reconcile, gitcommit::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                warn!(%error, "GitCommit reconcile error");
-            }
-        });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let gitcommit_controller = reconciler::<GitCommit, _, _, _>(
+        &args,
+        &client,
+        take(&mut triggers, OwnerKind::GitCommit),
+        gitcommit_policies,
+        stop_rx.clone(),
+        ctx.clone(),
+        gitcommit::reconcile,
+        gitcommit::error_policy,
+    );
+    let pullrequest_controller = reconciler::<PullRequest, _, _, _>(
+        &args,
+        &client,
+        take(&mut triggers, OwnerKind::PullRequest),
+        pullrequest_policies,
+        stop_rx,
+        ctx,
+        pullrequest::reconcile,
+        pullrequest::error_policy,
+    );
+    let controllers = futures::future::join(gitcommit_controller, pullrequest_controller);
     info!(%instance, "git-change-operator controller running");
 
     let lost_leadership = async {
@@ -203,13 +200,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
             None => std::future::pending().await,
         }
     };
-    tokio::pin!(gitcommit_controller);
+    tokio::pin!(controllers);
     tokio::select! {
-        _ = &mut gitcommit_controller => {}
+        _ = &mut controllers => {}
         _ = shutdown.wait() => {
             info!("SIGTERM: finishing the runs in flight");
-            let _ = stop_tx.send(());
-            gitcommit_controller.await;
+            let _ = stop_tx.send(true);
+            controllers.await;
         }
         _ = lost_leadership => {
             // Another replica may already be reconciling: stop at once, without a status write.
@@ -221,6 +218,69 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// One kind's controller: its watch (spec and annotation changes only; status writes do not
+/// trigger), the objects it references, and every policy change.
+#[allow(clippy::too_many_arguments)]
+fn reconciler<K, R, F, E>(
+    args: &RunArgs,
+    client: &Client,
+    referenced: tokio::sync::mpsc::UnboundedReceiver<crate::watches::Owner>,
+    policy_changes: tokio::sync::mpsc::UnboundedReceiver<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    ctx: Arc<Context>,
+    reconcile: R,
+    error_policy: E,
+) -> impl std::future::Future<Output = ()>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    R: FnMut(Arc<K>, Arc<Context>) -> F,
+    F: std::future::Future<
+            Output = Result<kube::runtime::controller::Action, crate::controller::Error>,
+        > + Send
+        + 'static,
+    E: Fn(Arc<K>, &crate::controller::Error, Arc<Context>) -> kube::runtime::controller::Action,
+{
+    let api: Api<K> = match &args.watch_namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &args.watch_label_selector {
+        config = config.labels(selector);
+    }
+    let (store, writer) = reflector::store::<K>();
+    let changes = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
+    let referenced = UnboundedReceiverStream::new(referenced)
+        .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
+    let policies = UnboundedReceiverStream::new(policy_changes);
+    Controller::for_stream(changes, store)
+        .with_config(controller::Config::default().concurrency(args.concurrency))
+        .reconcile_on(referenced)
+        .reconcile_all_on(policies)
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(kind = K::kind(&()).as_ref(), %error, "reconcile error");
+            }
+        })
 }
 
 fn take<T>(receivers: &mut HashMap<OwnerKind, T>, kind: OwnerKind) -> T {

@@ -5,12 +5,15 @@
 pub mod admission;
 pub mod controller;
 pub mod fixtures;
+pub mod flux;
+pub mod forge;
 pub mod git;
 pub mod http_sink;
 pub mod pki;
 pub mod procs;
 pub mod scenario;
 pub mod testenv;
+pub mod tools;
 pub mod webhook;
 
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! The reconcilers and what they share: the [`Context`], the error type, status writing.
 
+mod export;
 pub mod gitcommit;
+pub mod pullrequest;
 mod status;
 
 use std::{

@@ -1,0 +1,176 @@
+//! GitLab merge requests (gitlab.com and self-managed, API v4).
+
+use reqwest::{Method, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ForgeError, ForgePullRequest, Proposal, Target, github::encode, http::Api};
+use gco_api::PullRequestState;
+
+pub const NAME: &str = "gitlab";
+
+#[derive(Deserialize)]
+struct MergeRequestJson {
+    iid: i64,
+    web_url: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    state: String,
+}
+
+impl From<MergeRequestJson> for ForgePullRequest {
+    fn from(mr: MergeRequestJson) -> Self {
+        ForgePullRequest {
+            number: mr.iid,
+            url: mr.web_url,
+            title: mr.title,
+            body: mr.description.unwrap_or_default(),
+            state: match mr.state.as_str() {
+                "opened" | "locked" => PullRequestState::Open,
+                "merged" => PullRequestState::Merged,
+                _ => PullRequestState::Closed,
+            },
+        }
+    }
+}
+
+/// A branch as GitLab reports it: its tip is `commit.id`.
+#[derive(Deserialize)]
+struct BranchJson {
+    commit: CommitId,
+}
+
+#[derive(Deserialize)]
+struct CommitId {
+    id: String,
+}
+
+pub struct Gitlab {
+    api: Api,
+    /// The URL-encoded project path, GitLab's project id in URLs.
+    project: String,
+}
+
+impl Gitlab {
+    pub fn new(
+        target: &Target,
+        api_url: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Self, ForgeError> {
+        let base = api_url.map_or_else(|| format!("{}/api/v4", target.origin()), str::to_owned);
+        // GitLab accepts personal, project and group access tokens as OAuth-style bearers.
+        let auth = token.map(|t| (header::AUTHORIZATION, format!("Bearer {t}")));
+        Ok(Gitlab {
+            api: Api::new(NAME, &base, auth, &[(header::ACCEPT, "application/json")])?,
+            project: encode(&target.path),
+        })
+    }
+
+    fn mr_path(&self, iid: i64) -> String {
+        format!("/projects/{}/merge_requests/{iid}", self.project)
+    }
+
+    pub async fn find_open(
+        &self,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<ForgePullRequest>, ForgeError> {
+        let op = "list merge requests";
+        let path = format!(
+            "/projects/{}/merge_requests?state=opened&source_branch={}&target_branch={}",
+            self.project,
+            encode(head),
+            encode(base)
+        );
+        let answer = self.api.send(Method::GET, &path, op, None).await?;
+        match answer.status {
+            StatusCode::OK => {
+                let mrs: Vec<MergeRequestJson> = self.api.decode(op, &answer)?;
+                Ok(mrs.into_iter().next().map(Into::into))
+            }
+            StatusCode::NOT_FOUND => Err(self.api.not_found("project")),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+
+    /// `Ok(None)`: GitLab says one is already open for this source branch (409).
+    pub async fn create(&self, p: &Proposal) -> Result<Option<ForgePullRequest>, ForgeError> {
+        let op = "create merge request";
+        let body = json!({
+            "source_branch": p.head, "target_branch": p.base, "title": p.title, "description": p.body,
+        });
+        let path = format!("/projects/{}/merge_requests", self.project);
+        let answer = self.api.send(Method::POST, &path, op, Some(&body)).await?;
+        match answer.status {
+            StatusCode::CREATED => Ok(Some(
+                self.api.decode::<MergeRequestJson>(op, &answer)?.into(),
+            )),
+            StatusCode::CONFLICT => Ok(None),
+            StatusCode::NOT_FOUND => Err(self.api.not_found("project")),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+
+    pub async fn update(
+        &self,
+        iid: i64,
+        title: &str,
+        body: &str,
+    ) -> Result<ForgePullRequest, ForgeError> {
+        let op = "update merge request";
+        let put = json!({ "title": title, "description": body });
+        let answer = self
+            .api
+            .send(Method::PUT, &self.mr_path(iid), op, Some(&put))
+            .await?;
+        match answer.status {
+            StatusCode::OK => Ok(self.api.decode::<MergeRequestJson>(op, &answer)?.into()),
+            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("merge request !{iid}"))),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+
+    pub async fn get(&self, iid: i64) -> Result<ForgePullRequest, ForgeError> {
+        let op = "get merge request";
+        let answer = self
+            .api
+            .send(Method::GET, &self.mr_path(iid), op, None)
+            .await?;
+        match answer.status {
+            StatusCode::OK => Ok(self.api.decode::<MergeRequestJson>(op, &answer)?.into()),
+            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("merge request !{iid}"))),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+
+    pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, ForgeError> {
+        let op = "get branch";
+        let path = format!(
+            "/projects/{}/repository/branches/{}",
+            self.project,
+            encode(branch)
+        );
+        let answer = self.api.send(Method::GET, &path, op, None).await?;
+        match answer.status {
+            StatusCode::OK => Ok(Some(self.api.decode::<BranchJson>(op, &answer)?.commit.id)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+
+    pub async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
+        let op = "delete source branch";
+        let path = format!(
+            "/projects/{}/repository/branches/{}",
+            self.project,
+            encode(branch)
+        );
+        let answer = self.api.send(Method::DELETE, &path, op, None).await?;
+        match answer.status {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(self.api.unexpected(op, &answer)),
+        }
+    }
+}

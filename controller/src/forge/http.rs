@@ -1,0 +1,249 @@
+//! One forge REST API: authentication, JSON, and waiting out rate limits (GitHub's primary
+//! and secondary limits, GitLab's and Gitea's 429s) the way their docs ask.
+
+use std::time::Duration;
+
+use reqwest::{
+    Method, StatusCode,
+    header::{HeaderMap, HeaderName, HeaderValue},
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::info;
+
+use super::ForgeError;
+
+/// The longest wait a rate limit may impose inside one reconcile; a longer one becomes
+/// [`ForgeError::RateLimited`] and the reconciler requeues after it instead.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Attempts per request: rate limits and 5xx answers are retried, nothing else.
+const MAX_ATTEMPTS: u32 = 3;
+/// GitHub: a secondary rate limit without `Retry-After` means "wait at least one minute".
+const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_secs(30);
+const USER_AGENT: &str = concat!("git-change-operator/", env!("CARGO_PKG_VERSION"));
+
+/// A forge's REST API at `base`, authenticated by a header that never appears in any output.
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    provider: &'static str,
+}
+
+/// A finished exchange: the status and the body the caller still has to interpret.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Api {
+    /// `auth` is the header that carries the token (marked sensitive, so no `Debug` shows it).
+    pub fn new(
+        provider: &'static str,
+        base: &str,
+        auth: Option<(HeaderName, String)>,
+        extra: &[(HeaderName, &'static str)],
+    ) -> Result<Self, ForgeError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in extra {
+            headers.insert(name.clone(), HeaderValue::from_static(value));
+        }
+        if let Some((name, value)) = auth {
+            let mut value =
+                HeaderValue::from_str(&value).map_err(|_| ForgeError::Unauthorized {
+                    provider,
+                    api: base.to_owned(),
+                    status: 0,
+                })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        // reqwest panics without a process-wide rustls provider; `main` installs ring, and so
+        // does this for any other caller (tests, tools), since ring is the only one linked.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(USER_AGENT)
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| ForgeError::Network {
+                provider,
+                api: base.to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(Api {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            provider,
+        })
+    }
+
+    /// Sends `method path` with an optional JSON body. Rate limits are waited out (up to
+    /// [`MAX_WAIT`]) and 5xx answers retried; 401/403 become [`ForgeError::Unauthorized`];
+    /// every other status is returned for the caller to interpret.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        operation: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ForgeError> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.request(method.clone(), &url);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| ForgeError::Network {
+                provider: self.provider,
+                api: self.base.clone(),
+                detail: e.without_url().to_string(),
+            })?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap_or_default();
+            if let Some(wait) = rate_limit_wait(status, &headers, &text) {
+                if attempt < MAX_ATTEMPTS && wait <= MAX_WAIT {
+                    info!(provider = self.provider, %operation, wait_secs = wait.as_secs(), "forge rate limit: waiting");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                return Err(ForgeError::RateLimited {
+                    provider: self.provider,
+                    retry_after_secs: wait.as_secs().max(1),
+                });
+            }
+            if status.is_server_error() && attempt < MAX_ATTEMPTS {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                continue;
+            }
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Err(ForgeError::Unauthorized {
+                    provider: self.provider,
+                    api: self.base.clone(),
+                    status: status.as_u16(),
+                });
+            }
+            return Ok(Answer { status, body: text });
+        }
+    }
+
+    /// The error for an answer the caller did not expect.
+    pub fn unexpected(&self, operation: &str, answer: &Answer) -> ForgeError {
+        ForgeError::Http {
+            provider: self.provider,
+            operation: operation.to_owned(),
+            status: answer.status.as_u16(),
+            detail: message_of(&answer.body),
+        }
+    }
+
+    /// Decodes an answer's JSON body.
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        answer: &Answer,
+    ) -> Result<T, ForgeError> {
+        serde_json::from_str(&answer.body).map_err(|e| ForgeError::InvalidResponse {
+            provider: self.provider,
+            operation: operation.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn not_found(&self, what: impl Into<String>) -> ForgeError {
+        ForgeError::NotFound {
+            provider: self.provider,
+            api: self.base.clone(),
+            what: what.into(),
+        }
+    }
+}
+
+/// How long a rate-limited answer asks us to wait; `None` if it is not a rate limit.
+fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+    let exhausted = header("x-ratelimit-remaining") == Some("0");
+    let limited = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN
+            && (retry_after.is_some()
+                || exhausted
+                || body.to_ascii_lowercase().contains("rate limit")));
+    if !limited {
+        return None;
+    }
+    if let Some(secs) = retry_after {
+        return Some(Duration::from_secs(secs));
+    }
+    if exhausted
+        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
+    {
+        let now = jiff::Timestamp::now().as_second();
+        return Some(Duration::from_secs(
+            u64::try_from(reset - now).unwrap_or(0).max(1),
+        ));
+    }
+    Some(SECONDARY_LIMIT_WAIT)
+}
+
+/// The human part of an error body (`message` on GitHub/Gitea, `message`/`error` on GitLab),
+/// kept short.
+pub fn message_of(body: &str) -> String {
+    let text = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            let field = v.get("message").or_else(|| v.get("error"))?;
+            Some(match field {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })
+        .unwrap_or_else(|| body.to_owned());
+    let mut short: String = text.chars().take(300).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert_eq!(rate_limit_wait(StatusCode::FORBIDDEN, &h, "{}"), None);
+        assert_eq!(
+            rate_limit_wait(
+                StatusCode::FORBIDDEN,
+                &h,
+                r#"{"message":"You have exceeded a secondary rate limit"}"#
+            ),
+            Some(SECONDARY_LIMIT_WAIT)
+        );
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(
+            rate_limit_wait(StatusCode::FORBIDDEN, &h, ""),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &h, ""),
+            Some(Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn messages_are_short() {
+        assert_eq!(
+            message_of(r#"{"message":"Validation Failed"}"#),
+            "Validation Failed"
+        );
+        assert_eq!(message_of(&"x".repeat(400)).chars().count(), 301);
+    }
+}
