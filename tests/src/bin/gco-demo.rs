@@ -13,9 +13,10 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
-use gco_api::GitCommit;
+use gco_api::{GitCommit, PullRequest};
 use gco_tests::{
     controller::{ControllerProcess, controller_binary},
+    forge::{self, Gitea},
     git::{GitDaemon, bare_repo, git},
     procs::{self, free_port, wait_for_port},
     testenv::{ControlPlane, ensure_namespace, install_crds},
@@ -55,8 +56,11 @@ async fn main() -> Result<()> {
         "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
         "metadata": { "name": "demo-policy" },
         "spec": {
-            "allowedSchemes": ["git"],
-            "repositories": [{ "url": "git://127.0.0.1:*/*", "branches": ["main"] }],
+            "allowedSchemes": ["git", "http"],
+            "repositories": [
+                { "url": "git://127.0.0.1:*/*", "branches": ["main"] },
+                { "url": "http://127.0.0.1:*/**", "branches": ["main"] }
+            ],
             "paths": { "allowedPrefixes": ["clusters/", "reports/"] },
             "defaults": { "author": "Demo Cluster <demo@example.com>" }
         }
@@ -123,6 +127,8 @@ async fn main() -> Result<()> {
     wait_ready(&client, "app-config-sync", &controller).await?;
     kubectl(&plane, &["get", "gitcommits,pullrequests", "-n", NAMESPACE])?;
 
+    pull_request(&plane, &client, &work).await?;
+
     step("What reached the repository (git log --stat)");
     print!(
         "{}",
@@ -183,6 +189,64 @@ async fn main() -> Result<()> {
     }
     controller.kill();
     Ok(())
+}
+
+/// The PullRequest part, against a real Gitea when `hack/forge.sh` could build one.
+async fn pull_request(plane: &ControlPlane, client: &Client, work: &Path) -> Result<()> {
+    step("Starting a forge (Gitea, built from source) with a repository gitops-apps");
+    let gitea = match forge::binaries().and_then(|_| Gitea::start(&work.join("gitea"))) {
+        Ok(gitea) => gitea,
+        Err(error) => {
+            println!("  no forge available ({error:#}): skipping the PullRequest");
+            return Ok(());
+        }
+    };
+    gitea.create_repo("gitops-apps")?;
+    println!("  {}", gitea.url("gitops-apps"));
+    apply_yaml(
+        plane,
+        &json!({ "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "name": "gitea-token", "namespace": NAMESPACE },
+        "stringData": { "token": gitea.token } }),
+    )?;
+
+    step("A PullRequest that proposes the ConfigMap to the GitOps repository");
+    apply_yaml(
+        plane,
+        &json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "PullRequest",
+            "metadata": { "name": "app-config-to-gitops", "namespace": NAMESPACE },
+            "spec": {
+                "repository": { "url": gitea.url("gitops-apps"), "provider": "gitea" },
+                "auth": { "secretName": "gitea-token" },
+                "pullRequest": { "title": "Sync app-config from the demo cluster",
+                                 "body": "Proposed by git-change-operator on $(date)." },
+                "resourceReferences": [{ "apiVersion": "v1", "kind": "ConfigMap", "name": "app-config",
+                                         "output": { "path": "clusters/demo/app-config.yaml" } }]
+            }
+        }),
+    )?;
+    let api: Api<PullRequest> = Api::namespaced(client.clone(), NAMESPACE);
+    for _ in 0..240 {
+        let pr = api.get("app-config-to-gitops").await?;
+        let status = pr.status.unwrap_or_default();
+        if let Some(url) = status.pull_request_url.filter(|_| {
+            status
+                .export
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        }) {
+            kubectl(plane, &["get", "pullrequests", "-n", NAMESPACE])?;
+            println!(
+                "  the pull request: {url} (head branch {})",
+                status.head_branch.unwrap_or_default()
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("the PullRequest did not become Ready within 60 s");
 }
 
 fn step(text: &str) {
