@@ -9,7 +9,7 @@ use futures::StreamExt;
 use gco_api::{GitCommit, GitExportPolicy, PullRequest};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
-    Api, Client, Config,
+    Api, Client, Config, ResourceExt,
     api::PartialObjectMeta,
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{
@@ -54,8 +54,9 @@ pub struct RunArgs {
     /// Reconcile only objects matching this label selector (sharding); default: all.
     #[arg(long)]
     pub watch_label_selector: Option<String>,
-    /// Objects reconciled at once.
-    #[arg(long, default_value_t = 4)]
+    /// Objects reconciled at once. Runs are I/O-bound and those waiting for the same branch
+    /// share its next push, so a high number means fewer, larger pushes.
+    #[arg(long, default_value_t = 64)]
     pub concurrency: u16,
     /// Reconcile only while holding the leader Lease (run several replicas for HA).
     #[arg(long)]
@@ -259,6 +260,8 @@ where
     let (store, writer) = reflector::store::<K>();
     let changes = watcher(api, config)
         .default_backoff()
+        // The controller never reads managedFields; the cache need not hold them.
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(

@@ -100,7 +100,7 @@ async fn main() -> Result<()> {
         &plane,
         &work,
         "bench-controller",
-        &["--watch-namespace", &namespace, "--concurrency", "64"],
+        &["--watch-namespace", &namespace],
     )?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
