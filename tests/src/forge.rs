@@ -10,7 +10,6 @@ use std::{
     net::TcpStream,
     path::{Path, PathBuf},
     process::Command,
-    sync::OnceLock,
     time::Duration,
 };
 
@@ -28,33 +27,16 @@ use crate::{
     procs::{Guarded, free_port, spawn_logged},
     scenario::{CONVERGE, Scenario},
     testenv::TEST_MANAGER,
-    workspace_root,
 };
 
 /// The admin the forge is seeded with (it owns the test repositories).
 pub const ADMIN: &str = "gco-admin";
 const ADMIN_PASSWORD: &str = "gco-Test-passw0rd";
 
-/// The folder holding `gitea`, built on demand (a no-op when fresh).
+/// The folder holding `gitea`, built on demand (a no-op when fresh). `GCO_FORGE_BIN` points
+/// elsewhere.
 pub fn binaries() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("GCO_FORGE_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = workspace_root();
-            let status = Command::new("bash")
-                .arg(root.join("hack/forge.sh"))
-                .status()
-                .map_err(|e| format!("cannot run hack/forge.sh: {e}"))?;
-            if !status.success() {
-                return Err(format!("hack/forge.sh failed with {status}"));
-            }
-            Ok(root.join("bin/forge"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    crate::go_built("hack/forge.sh", "bin/forge", "GCO_FORGE_BIN")
 }
 
 /// A running Gitea; killed on drop.

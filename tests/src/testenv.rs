@@ -289,25 +289,9 @@ impl Drop for ControlPlane {
 }
 
 /// The folder holding kube-apiserver, etcd and kubectl, built on demand (a no-op when fresh).
+/// `GCO_TESTENV_BIN` points elsewhere.
 pub fn binaries() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("GCO_TESTENV_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = workspace_root();
-            let status = Command::new("bash")
-                .arg(root.join("hack/testenv.sh"))
-                .status()
-                .map_err(|e| format!("cannot run hack/testenv.sh: {e}"))?;
-            if !status.success() {
-                return Err(format!("hack/testenv.sh failed with {status}"));
-            }
-            Ok(root.join("bin/testenv"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    crate::go_built("hack/testenv.sh", "bin/testenv", "GCO_TESTENV_BIN")
 }
 
 async fn client_from(kubeconfig: &Path) -> Result<Client> {

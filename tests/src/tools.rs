@@ -11,35 +11,15 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::OnceLock,
 };
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
 
-use crate::workspace_root;
-
 /// The folder holding helm, kubeconform and notification-controller, built on demand (a no-op
 /// when fresh). `GCO_TOOLS_BIN` points elsewhere.
 pub fn tools_bin() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("GCO_TOOLS_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = workspace_root();
-            let status = Command::new("bash")
-                .arg(root.join("hack/tools.sh"))
-                .status()
-                .map_err(|e| format!("cannot run hack/tools.sh: {e}"))?;
-            if !status.success() {
-                return Err(format!("hack/tools.sh failed with {status}"));
-            }
-            Ok(root.join("bin/tools"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    crate::go_built("hack/tools.sh", "bin/tools", "GCO_TOOLS_BIN")
 }
 
 /// A command for one of the tools, with no inherited Helm configuration.

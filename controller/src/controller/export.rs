@@ -234,10 +234,10 @@ impl<'a, K: ExportKind> Run<'a, K> {
             .zip(&references)
             .filter(|(_, read)| read.object.is_none())
             .collect();
-        if let Some((reference, read)) = missing.iter().find(|(r, _)| !r.optional) {
+        if let Some((_, read)) = missing.iter().find(|(r, _)| !r.optional) {
+            // The key reads `<namespace>/<Kind>/<name>`: it names the kind already.
             let message = format!(
-                "{} {} does not exist: create it, or mark the reference `optional: true`",
-                reference.kind,
+                "{} does not exist: create it, or mark the reference `optional: true`",
                 read.key.display()
             );
             let (generation, now) = (self.generation, self.now);
