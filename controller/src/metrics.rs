@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -37,6 +37,7 @@ pub struct Metrics {
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub git_operation_duration: Family<OperationLabels, Histogram>,
     pub pushes: Family<ResultLabels, Counter>,
+    pub referenced_objects: Gauge,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -55,6 +56,7 @@ impl Default for Metrics {
             seconds_histogram as fn() -> _,
         );
         let pushes = Family::<ResultLabels, Counter>::default();
+        let referenced_objects = Gauge::default();
         registry.register(
             "reconcile_duration_seconds",
             "Duration of reconciles, by kind",
@@ -75,12 +77,18 @@ impl Default for Metrics {
             "Runs that reached the git engine, by result (committed, no-changes, already-applied, failed)",
             pushes.clone(),
         );
+        registry.register(
+            "referenced_objects",
+            "Objects referenced (and so watched) by at least one GitCommit or PullRequest",
+            referenced_objects.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconcile_duration,
             reconcile_errors,
             git_operation_duration,
             pushes,
+            referenced_objects,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context as _, Result};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use gco_api::{GitCommit, GitExportPolicy, PullRequest};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
@@ -32,7 +32,7 @@ use crate::{
     references::KindResolver,
     server::{self, Readiness},
     telemetry::LogFormat,
-    watches::{OwnerKind, ReferenceWatches},
+    watches::{Owner, OwnerKind, ReferenceWatches},
 };
 
 /// Flags of `gco-controller run`.
@@ -101,7 +101,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .map(FluxNotifier::spawn)
         .transpose()
         .context("start the Flux event client")?;
-    let (watches, mut triggers) = ReferenceWatches::new(client.clone());
+    let (watches, mut triggers) =
+        ReferenceWatches::new(client.clone(), metrics.referenced_objects.clone());
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
     let engine = GitEngine::new(args.cache_dir.clone());
@@ -263,6 +264,21 @@ where
         // The controller never reads managedFields; the cache need not hold them.
         .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
+        .inspect_ok({
+            // A deleted owner no longer keeps its references watched.
+            let watches = ctx.watches.clone();
+            move |event| {
+                if let (watcher::Event::Delete(object), Some(kind)) =
+                    (event, OwnerKind::of(&K::kind(&())))
+                {
+                    watches.forget(&Owner {
+                        kind,
+                        namespace: object.namespace().unwrap_or_default(),
+                        name: object.name_any(),
+                    });
+                }
+            }
+        })
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::annotations),

@@ -22,6 +22,7 @@ use kube::{
         watcher,
     },
 };
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -41,6 +42,17 @@ pub enum OwnerKind {
     PullRequest,
 }
 
+impl OwnerKind {
+    /// The owner kind of a Kubernetes kind name, if it is one.
+    pub fn of(kind: &str) -> Option<Self> {
+        match kind {
+            "GitCommit" => Some(Self::GitCommit),
+            "PullRequest" => Some(Self::PullRequest),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Index {
     owners_of: HashMap<ObjectKey, BTreeSet<Owner>>,
@@ -55,13 +67,18 @@ struct Index {
 #[derive(Clone)]
 pub struct ReferenceWatches {
     client: Client,
+    /// Objects referenced by at least one owner, exported as a metric.
+    referenced: Gauge,
     index: Arc<Mutex<Index>>,
     triggers: Arc<HashMap<OwnerKind, mpsc::UnboundedSender<Owner>>>,
 }
 
 impl ReferenceWatches {
     /// Returns the watches and, per owner kind, the stream of owners to reconcile.
-    pub fn new(client: Client) -> (Self, HashMap<OwnerKind, mpsc::UnboundedReceiver<Owner>>) {
+    pub fn new(
+        client: Client,
+        referenced: Gauge,
+    ) -> (Self, HashMap<OwnerKind, mpsc::UnboundedReceiver<Owner>>) {
         let mut senders = HashMap::new();
         let mut receivers = HashMap::new();
         for kind in [OwnerKind::GitCommit, OwnerKind::PullRequest] {
@@ -71,6 +88,7 @@ impl ReferenceWatches {
         }
         let watches = Self {
             client,
+            referenced,
             index: Arc::default(),
             triggers: Arc::new(senders),
         };
@@ -97,6 +115,7 @@ impl ReferenceWatches {
                 owner.clone(),
                 references.iter().map(|(k, _)| k.clone()).collect(),
             );
+            self.referenced.set(index.owners_of.len() as i64);
         }
         for kind in new_kinds {
             self.spawn_watch(kind);
@@ -105,7 +124,9 @@ impl ReferenceWatches {
 
     /// Forgets a deleted owner.
     pub fn forget(&self, owner: &Owner) {
-        self.lock().forget(owner);
+        let mut index = self.lock();
+        index.forget(owner);
+        self.referenced.set(index.owners_of.len() as i64);
     }
 
     /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
@@ -126,11 +147,6 @@ impl ReferenceWatches {
             reference = reference.within(&key.namespace);
         }
         Some(cache.get(&reference))
-    }
-
-    /// Number of objects referenced by at least one owner (for metrics and tests).
-    pub fn referenced_objects(&self) -> usize {
-        self.lock().owners_of.len()
     }
 
     fn spawn_watch(&self, kind: ResolvedKind) {

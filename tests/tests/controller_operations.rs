@@ -228,13 +228,14 @@ async fn metrics_health_and_a_graceful_shutdown() {
         &["--metrics-addr", &metrics, "--health-addr", &health],
     )
     .expect("controller");
-    s.create_gitcommit(gitcommit(
-        "m",
-        &s.url(),
-        json!({ "files": [{ "path": "m", "content": "1" }] }),
-    ))
-    .await
-    .expect("create");
+    s.put_configmap("watched", &[("k", "v")]).await.expect("cm");
+    let spec = json!({
+        "files": [{ "path": "m", "content": "1" }],
+        "resourceReferences": [configmap_fields("watched", "w/")]
+    });
+    s.create_gitcommit(gitcommit("m", &s.url(), spec))
+        .await
+        .expect("create");
     let ready = s.wait_ready("m", "True", None).await.expect("ready");
     assert!(condition(&ready, "Reconciling").is_none());
 
@@ -254,6 +255,28 @@ async fn metrics_health_and_a_graceful_shutdown() {
         "gco_git_operation_duration_seconds_count{operation=\"commit\"} 1",
     ] {
         assert!(body.contains(metric), "no {metric} in:\n{body}");
+    }
+    assert!(
+        body.contains("gco_referenced_objects 1"),
+        "one watched reference:\n{body}"
+    );
+
+    // Deleting the GitCommit releases its references.
+    s.gitcommits()
+        .delete("m", &Default::default())
+        .await
+        .expect("delete");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = get(format!("http://{metrics}/metrics")).await;
+        if body.contains("gco_referenced_objects 0") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "references kept after delete:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let exit = s.controllers[0].terminate().expect("SIGTERM");
