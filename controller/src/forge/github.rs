@@ -131,40 +131,28 @@ impl Github {
         title: &str,
         body: &str,
     ) -> Result<ForgePullRequest, ForgeError> {
-        let op = "update pull request";
         let patch = json!({ "title": title, "body": body });
-        let answer = self
-            .api
-            .send(
+        let path = format!("/repos/{}/pulls/{number}", self.repo);
+        let missing = format!("pull request #{number}");
+        self.api
+            .fetch::<PullJson>(
                 Method::PATCH,
-                &format!("/repos/{}/pulls/{number}", self.repo),
-                op,
+                &path,
+                "update pull request",
                 Some(&patch),
+                &missing,
             )
-            .await?;
-        match answer.status {
-            StatusCode::OK => Ok(self.api.decode::<PullJson>(op, &answer)?.into()),
-            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("pull request #{number}"))),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+            .await
+            .map(Into::into)
     }
 
     pub async fn get(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
-        let op = "get pull request";
-        let answer = self
-            .api
-            .send(
-                Method::GET,
-                &format!("/repos/{}/pulls/{number}", self.repo),
-                op,
-                None,
-            )
-            .await?;
-        match answer.status {
-            StatusCode::OK => Ok(self.api.decode::<PullJson>(op, &answer)?.into()),
-            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("pull request #{number}"))),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+        let path = format!("/repos/{}/pulls/{number}", self.repo);
+        let missing = format!("pull request #{number}");
+        self.api
+            .fetch::<PullJson>(Method::GET, &path, "get pull request", None, &missing)
+            .await
+            .map(Into::into)
     }
 
     pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, ForgeError> {
@@ -176,14 +164,12 @@ impl Github {
         struct Branch {
             commit: Commit,
         }
-        let op = "get branch";
         let path = format!("/repos/{}/branches/{branch}", self.repo);
-        let answer = self.api.send(Method::GET, &path, op, None).await?;
-        match answer.status {
-            StatusCode::OK => Ok(Some(self.api.decode::<Branch>(op, &answer)?.commit.sha)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+        let branch: Option<Branch> = self
+            .api
+            .fetch_opt(Method::GET, &path, "get branch", None)
+            .await?;
+        Ok(branch.map(|b| b.commit.sha))
     }
 
     pub async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {

@@ -119,45 +119,45 @@ impl Gitlab {
         title: &str,
         body: &str,
     ) -> Result<ForgePullRequest, ForgeError> {
-        let op = "update merge request";
         let put = json!({ "title": title, "description": body });
-        let answer = self
-            .api
-            .send(Method::PUT, &self.mr_path(iid), op, Some(&put))
-            .await?;
-        match answer.status {
-            StatusCode::OK => Ok(self.api.decode::<MergeRequestJson>(op, &answer)?.into()),
-            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("merge request !{iid}"))),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+        let missing = format!("merge request !{iid}");
+        self.api
+            .fetch::<MergeRequestJson>(
+                Method::PUT,
+                &self.mr_path(iid),
+                "update merge request",
+                Some(&put),
+                &missing,
+            )
+            .await
+            .map(Into::into)
     }
 
     pub async fn get(&self, iid: i64) -> Result<ForgePullRequest, ForgeError> {
-        let op = "get merge request";
-        let answer = self
-            .api
-            .send(Method::GET, &self.mr_path(iid), op, None)
-            .await?;
-        match answer.status {
-            StatusCode::OK => Ok(self.api.decode::<MergeRequestJson>(op, &answer)?.into()),
-            StatusCode::NOT_FOUND => Err(self.api.not_found(format!("merge request !{iid}"))),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+        let missing = format!("merge request !{iid}");
+        self.api
+            .fetch::<MergeRequestJson>(
+                Method::GET,
+                &self.mr_path(iid),
+                "get merge request",
+                None,
+                &missing,
+            )
+            .await
+            .map(Into::into)
     }
 
     pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, ForgeError> {
-        let op = "get branch";
         let path = format!(
             "/projects/{}/repository/branches/{}",
             self.project,
             encode(branch)
         );
-        let answer = self.api.send(Method::GET, &path, op, None).await?;
-        match answer.status {
-            StatusCode::OK => Ok(Some(self.api.decode::<BranchJson>(op, &answer)?.commit.id)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.api.unexpected(op, &answer)),
-        }
+        let branch: Option<BranchJson> = self
+            .api
+            .fetch_opt(Method::GET, &path, "get branch", None)
+            .await?;
+        Ok(branch.map(|b| b.commit.id))
     }
 
     pub async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {

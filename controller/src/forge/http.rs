@@ -132,6 +132,37 @@ impl Api {
         }
     }
 
+    /// Sends a request whose answer is a `T` (200, or 201 as Gitea answers some edits); 404
+    /// becomes [`ForgeError::NotFound`] naming `missing`.
+    pub async fn fetch<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        operation: &str,
+        body: Option<&Value>,
+        missing: &str,
+    ) -> Result<T, ForgeError> {
+        self.fetch_opt(method, path, operation, body)
+            .await?
+            .ok_or_else(|| self.not_found(missing))
+    }
+
+    /// As [`fetch`](Self::fetch), with 404 as `None`.
+    pub async fn fetch_opt<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        operation: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<T>, ForgeError> {
+        let answer = self.send(method, path, operation, body).await?;
+        match answer.status {
+            StatusCode::OK | StatusCode::CREATED => self.decode(operation, &answer).map(Some),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.unexpected(operation, &answer)),
+        }
+    }
+
     /// The error for an answer the caller did not expect.
     pub fn unexpected(&self, operation: &str, answer: &Answer) -> ForgeError {
         ForgeError::Http {
