@@ -22,6 +22,27 @@ pub fn tools_bin() -> Result<PathBuf> {
     crate::go_built("hack/tools.sh", "bin/tools", "GCO_TOOLS_BIN")
 }
 
+/// Panics naming the first of `objects` (rendered manifests) the apiserver does not have.
+pub fn assert_installed(plane: &crate::testenv::ControlPlane, objects: &[Value]) {
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let group = object["apiVersion"]
+            .as_str()
+            .and_then(|v| v.split_once('/'))
+            .map(|(g, _)| format!(".{g}"))
+            .unwrap_or_default();
+        let mut get = plane.kubectl();
+        get.args(["get", &format!("{kind}{group}"), name, "-o", "name"]);
+        if let Some(ns) = object["metadata"]["namespace"].as_str() {
+            get.args(["--namespace", ns]);
+        }
+        if let Err(error) = run(&mut get) {
+            panic!("{kind} {name} missing: {error:#}");
+        }
+    }
+}
+
 /// A command for one of the tools, with no inherited Helm configuration.
 pub fn tool(name: &str) -> Result<Command> {
     let mut command = Command::new(tools_bin()?.join(name));

@@ -10,7 +10,7 @@ use std::{path::PathBuf, sync::OnceLock};
 
 use gco_tests::{
     testenv::{ControlPlane, ensure_namespace},
-    tools::{kinds, run, schema_location, tool, write_schemas, yaml_documents},
+    tools::{assert_installed, kinds, run, schema_location, tool, write_schemas, yaml_documents},
     workspace_root,
 };
 use serde_json::{Value, json};
@@ -340,21 +340,7 @@ fn helm_install_creates_every_object_in_a_real_apiserver() {
         assert!(counts.contains_key(kind), "no {kind} installed: {counts:?}");
     }
     // Every object Helm recorded exists in the apiserver.
-    for object in &objects {
-        let kind = object["kind"].as_str().expect("kind");
-        let name = object["metadata"]["name"].as_str().expect("name");
-        let group = object["apiVersion"]
-            .as_str()
-            .and_then(|v| v.split_once('/'))
-            .map(|(g, _)| format!(".{g}"))
-            .unwrap_or_default();
-        let mut get = plane.kubectl();
-        get.args(["get", &format!("{kind}{group}"), name, "-o", "name"]);
-        if let Some(ns) = object["metadata"]["namespace"].as_str() {
-            get.args(["--namespace", ns]);
-        }
-        run(&mut get).unwrap_or_else(|e| panic!("{kind} {name} missing: {e:#}"));
-    }
+    assert_installed(plane, &objects);
     // The CRDs came from the chart's crds/ folder.
     for crd in gco_api::crd::all().into_iter().map(|(_, c)| c) {
         let name = crd.metadata.name.expect("CRD name");

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use gco_tests::{
     testenv::ControlPlane,
-    tools::{kinds, run, tool, yaml_documents},
+    tools::{assert_installed, kinds, run, tool, yaml_documents},
     workspace_root,
 };
 use serde_json::{Value, json};
@@ -36,21 +36,7 @@ fn config_default_installs_every_object() {
     let warnings = String::from_utf8_lossy(&applied.stderr);
     assert!(!warnings.contains("PodSecurity"), "{warnings}");
     let objects = render("config/default");
-    for object in &objects {
-        let kind = object["kind"].as_str().expect("kind");
-        let name = object["metadata"]["name"].as_str().expect("name");
-        let group = object["apiVersion"]
-            .as_str()
-            .and_then(|v| v.split_once('/'))
-            .map(|(g, _)| format!(".{g}"))
-            .unwrap_or_default();
-        let mut get = plane.kubectl();
-        get.args(["get", &format!("{kind}{group}"), name, "-o", "name"]);
-        if let Some(ns) = object["metadata"]["namespace"].as_str() {
-            get.args(["--namespace", ns]);
-        }
-        run(&mut get).unwrap_or_else(|e| panic!("{kind} {name} missing: {e:#}"));
-    }
+    assert_installed(plane, &objects);
     let namespace = objects
         .iter()
         .find(|o| o["kind"] == "Namespace")
