@@ -326,40 +326,26 @@ impl SelfManaged {
         let mut changed = false;
         if let Some(name) = &self.mutating_webhook {
             let api = Api::<MutatingWebhookConfiguration>::all(self.client.clone());
-            let bundles = match api.get_opt(name).await {
-                Ok(found) => found
-                    .and_then(|c| c.webhooks)
-                    .unwrap_or_default()
+            let bundles = read_bundles(&api, name, "MutatingWebhookConfiguration", |c| {
+                c.webhooks
                     .into_iter()
+                    .flatten()
                     .map(|w| w.client_config.ca_bundle)
-                    .collect(),
-                Err(source) => {
-                    return Err(SelfManagedError::WebhookConfiguration {
-                        kind: "MutatingWebhookConfiguration",
-                        name: name.clone(),
-                        source,
-                    });
-                }
-            };
+                    .collect()
+            })
+            .await?;
             changed |= patch(&api, name, bundles, &wanted, "MutatingWebhookConfiguration").await?;
         }
         if let Some(name) = &self.validating_webhook {
             let api = Api::<ValidatingWebhookConfiguration>::all(self.client.clone());
-            let bundles = match api.get_opt(name).await {
-                Ok(found) => found
-                    .and_then(|c| c.webhooks)
-                    .unwrap_or_default()
+            let bundles = read_bundles(&api, name, "ValidatingWebhookConfiguration", |c| {
+                c.webhooks
                     .into_iter()
+                    .flatten()
                     .map(|w| w.client_config.ca_bundle)
-                    .collect(),
-                Err(source) => {
-                    return Err(SelfManagedError::WebhookConfiguration {
-                        kind: "ValidatingWebhookConfiguration",
-                        name: name.clone(),
-                        source,
-                    });
-                }
-            };
+                    .collect()
+            })
+            .await?;
             changed |= patch(
                 &api,
                 name,
@@ -370,6 +356,26 @@ impl SelfManaged {
             .await?;
         }
         Ok(changed)
+    }
+}
+
+/// The `caBundle` of each webhook of configuration `name` (none if it does not exist).
+async fn read_bundles<K>(
+    api: &Api<K>,
+    name: &str,
+    kind: &'static str,
+    bundles_of: impl FnOnce(K) -> Vec<Option<ByteString>>,
+) -> Result<Vec<Option<ByteString>>, SelfManagedError>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    match api.get_opt(name).await {
+        Ok(found) => Ok(found.map(bundles_of).unwrap_or_default()),
+        Err(source) => Err(SelfManagedError::WebhookConfiguration {
+            kind,
+            name: name.to_owned(),
+            source,
+        }),
     }
 }
 
