@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps testenv up down crds fmt lint unit
+.PHONY: demo test deps testenv up down crds docs fmt lint unit
 
 demo:
 	hack/demo.sh
@@ -36,6 +36,10 @@ down:
 crds:
 	$(CARGO) run --quiet -p gco-api --bin crdgen
 	$(CARGO) run --quiet -p gco-api --bin apidocs -- docs/api.md
+
+# Generated documentation besides the API reference: the condition table of docs/controller.md.
+docs: crds
+	GCO_UPDATE_DOCS=1 $(CARGO) test --quiet -p gco-controller --lib -- the_condition_table_in_the_docs_is_current
 
 fmt:
 	$(CARGO) fmt --all

@@ -9,6 +9,7 @@
 pub mod common;
 pub mod crd;
 pub mod gitcommit;
+pub mod kind;
 pub mod paths;
 pub mod placeholders;
 pub mod policy;
@@ -21,6 +22,7 @@ pub use common::{
     AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, Strategy, WriteMode,
 };
 pub use gitcommit::{GitCommit, GitCommitSpec, GitCommitStatus, GitRepository};
+pub use kind::{ExportKind, is_secret, split_api_version};
 pub use policy::{GitExportPolicy, GitExportPolicySpec};
 pub use pullrequest::{
     ForgeProvider, PullRequest, PullRequestOptions, PullRequestRepository, PullRequestSpec,

@@ -149,3 +149,15 @@ pub struct PullRequestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_state: Option<PullRequestState>,
 }
+
+impl AsRef<ExportStatus> for PullRequestStatus {
+    fn as_ref(&self) -> &ExportStatus {
+        &self.export
+    }
+}
+
+impl AsMut<ExportStatus> for PullRequestStatus {
+    fn as_mut(&mut self) -> &mut ExportStatus {
+        &mut self.export
+    }
+}

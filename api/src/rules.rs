@@ -21,12 +21,13 @@ mod request;
 mod selector;
 mod violation;
 
+pub use crate::kind::{ExportKind, split_api_version};
 pub use content::{BUILTIN_MAX_FILES, normalise_path, written_path};
 pub use defaults::{DEFAULT_AUTHOR, DEFAULT_COMMIT_MESSAGE, Defaults, defaults};
 pub use policy_check::validate_policy;
-pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS, split_api_version};
+pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS};
 pub use repository::infer_provider;
-pub use request::{ExportKind, ExportRequest};
+pub use request::ExportRequest;
 pub use selector::{matching, selects};
 pub use violation::{Rule, Violation, Violations};
 

@@ -156,3 +156,16 @@ pub struct RunState {
     #[serde(default)]
     pub done: bool,
 }
+
+/// Every kind's status holds an [`ExportStatus`]; the controller reads and writes it there.
+impl AsRef<ExportStatus> for ExportStatus {
+    fn as_ref(&self) -> &ExportStatus {
+        self
+    }
+}
+
+impl AsMut<ExportStatus> for ExportStatus {
+    fn as_mut(&mut self) -> &mut ExportStatus {
+        self
+    }
+}

@@ -1,22 +1,20 @@
-//! The git-change-operator controller: rendering objects into files, the git engine that
-//! commits and pushes them, and the offline preview.
+//! The git-change-operator controller. The tree tells the story of a run (see
+//! docs/architecture.md):
+//!
+//! - [`reconcile`]: what one reconcile of a GitCommit or PullRequest decides (a pure plan) and
+//!   how it ends (one exit that writes status and announces);
+//! - [`references`]: reading the objects a spec references, and watching them for changes;
+//! - [`render`]: turning objects and files into the writes of a commit (also offline);
+//! - [`git`]: the engine that commits in memory and pushes without force, coalesced per branch;
+//! - [`forge`]: the pull request APIs of GitHub, GitLab and Gitea;
+//! - [`announce`]: Kubernetes events and Flux events;
+//! - [`runtime`]: the operator process: wiring, leader election, metrics and probes.
 #![forbid(unsafe_code)]
 
-pub mod conditions;
-pub mod controller;
-pub mod events;
-pub mod flux;
+pub mod announce;
 pub mod forge;
 pub mod git;
-pub mod leader;
-pub mod metrics;
-pub mod preview;
+pub mod reconcile;
 pub mod references;
 pub mod render;
-pub mod retry;
-pub mod run;
-pub mod run_id;
-pub mod schedule;
-pub mod server;
-pub mod telemetry;
-pub mod watches;
+pub mod runtime;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gco_controller::conditions::{KStatus, kstatus};
+use gco_controller::reconcile::conditions::{KStatus, kstatus};
 use gco_tests::{
     http_sink::HttpSink,
     procs::free_port,

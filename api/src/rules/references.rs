@@ -5,6 +5,7 @@ use kube::ResourceExt;
 
 use super::{ExportRequest, Rule, Violation, Violations, repository::short};
 use crate::common::{ResourceReference, Strategy};
+use crate::kind::split_api_version;
 use crate::policy::GitExportPolicy;
 
 /// Secret keys `single-field` may export with no policy: public certificate material.
@@ -29,17 +30,8 @@ pub struct AccessCheck {
     pub verb: &'static str,
 }
 
-/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    match api_version.split_once('/') {
-        Some((group, version)) => (group, version),
-        None => ("", api_version),
-    }
-}
-
 fn is_secret(reference: &ResourceReference) -> bool {
-    let (group, _) = split_api_version(&reference.api_version);
-    group.is_empty() && reference.kind.eq_ignore_ascii_case("Secret")
+    crate::kind::is_secret(&reference.api_version, &reference.kind)
 }
 
 /// Checks every reference and returns the access checks to run.

@@ -3,41 +3,8 @@
 
 use crate::common::{CommitSpec, ExportSpec};
 use crate::gitcommit::GitCommitSpec;
+use crate::kind::ExportKind;
 use crate::pullrequest::{ForgeProvider, PullRequestOptions, PullRequestSpec};
-
-/// Which kind is being checked; it decides field names and defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ExportKind {
-    GitCommit,
-    PullRequest,
-}
-
-impl ExportKind {
-    /// The Kubernetes kind name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExportKind::GitCommit => "GitCommit",
-            ExportKind::PullRequest => "PullRequest",
-        }
-    }
-
-    /// The kind for a Kubernetes kind name, if it is one of ours that exports.
-    pub fn from_kind(kind: &str) -> Option<Self> {
-        match kind {
-            "GitCommit" => Some(ExportKind::GitCommit),
-            "PullRequest" => Some(ExportKind::PullRequest),
-            _ => None,
-        }
-    }
-
-    /// The field that holds the branch the policy's `branches` globs apply to.
-    pub fn branch_field(self) -> &'static str {
-        match self {
-            ExportKind::GitCommit => "spec.repository.branch",
-            ExportKind::PullRequest => "spec.repository.baseBranch",
-        }
-    }
-}
 
 /// One export to check: where it is, what it writes, where to.
 #[derive(Clone, Copy, Debug)]

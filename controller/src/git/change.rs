@@ -6,8 +6,8 @@ use crate::render::PlannedWrite;
 
 use super::GitError;
 
-/// The author of commits when neither the spec nor a policy names one.
-pub const DEFAULT_AUTHOR: &str = "Git Change Operator <gco@localhost>";
+pub use gco_api::rules::DEFAULT_AUTHOR;
+
 /// The trailer that names the object a commit is for.
 pub const OBJECT_TRAILER: &str = "Gco-Object";
 /// The trailer that names the run a commit is for; how a retried run finds its own commit.
@@ -84,12 +84,9 @@ impl Author {
         })
     }
 
-    /// [`DEFAULT_AUTHOR`].
+    /// [`DEFAULT_AUTHOR`], the author when neither the spec nor a policy names one.
     pub fn operator() -> Self {
-        Author {
-            name: "Git Change Operator".into(),
-            email: "gco@localhost".into(),
-        }
+        Self::parse(DEFAULT_AUTHOR).expect("the default author is `Name <email>`")
     }
 }
 

@@ -101,8 +101,8 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn is_secret(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
-        && object.get("apiVersion").and_then(Value::as_str) == Some("v1")
+    let field = |name| object.get(name).and_then(Value::as_str).unwrap_or_default();
+    gco_api::is_secret(field("apiVersion"), field("kind"))
 }
 
 fn data_value(value: &Value, secret: bool, key: &str, field: &str) -> Result<Vec<u8>, RenderError> {

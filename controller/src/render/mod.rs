@@ -6,6 +6,7 @@
 
 mod clean;
 mod fields;
+pub mod offline;
 
 use gco_api::{
     ExportSpec, FileSpec, ResourceReference, Strategy, WriteMode,

@@ -6,7 +6,11 @@
 //! `CommitPushed` would still name the first commit. Floods are not a concern: runs are
 //! triggered by changes and failures back off.
 
+mod flux;
+
 use std::collections::BTreeMap;
+
+use gco_api::ConditionReason;
 
 use jiff::Timestamp;
 use k8s_openapi::api::events::v1::Event;
@@ -17,28 +21,47 @@ use kube::{
 };
 use tracing::warn;
 
-use crate::flux::{
-    FluxEvent, FluxNotifier, InvolvedObject, REPORTING_CONTROLLER, REVISION_KEY, Severity,
-    TOKEN_KEY,
-};
+pub use flux::FluxNotifier;
+use flux::{FluxEvent, InvolvedObject, REPORTING_CONTROLLER, REVISION_KEY, Severity, TOKEN_KEY};
 
 /// events.k8s.io allows a 1 kB note.
 const NOTE_LIMIT: usize = 1000;
 
-/// Event reasons of successful outcomes; failures use their condition reason.
-pub mod reason {
-    pub const COMMIT_PUSHED: &str = "CommitPushed";
-    pub const NO_CHANGES: &str = "NoChanges";
-    pub const PULL_REQUEST_OPENED: &str = "PullRequestOpened";
-    pub const PULL_REQUEST_UPDATED: &str = "PullRequestUpdated";
-    pub const REFERENCE_SKIPPED: &str = "ReferenceSkipped";
+/// Why an event is announced: an outcome of a run, or the condition reason of a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventReason {
+    CommitPushed,
+    NoChanges,
+    PullRequestOpened,
+    PullRequestUpdated,
+    /// A missing `optional: true` reference was skipped (a warning).
+    ReferenceSkipped,
+    /// A failed run (a warning), by its condition reason.
+    Failed(ConditionReason),
+}
+
+impl EventReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CommitPushed => "CommitPushed",
+            Self::NoChanges => "NoChanges",
+            Self::PullRequestOpened => "PullRequestOpened",
+            Self::PullRequestUpdated => "PullRequestUpdated",
+            Self::ReferenceSkipped => "ReferenceSkipped",
+            Self::Failed(reason) => reason.as_str(),
+        }
+    }
+
+    /// Whether the event is a `Warning` (else `Normal`).
+    pub const fn is_warning(self) -> bool {
+        matches!(self, Self::ReferenceSkipped | Self::Failed(_))
+    }
 }
 
 /// One outcome to announce.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Announcement {
-    pub warning: bool,
-    pub reason: String,
+    pub reason: EventReason,
     pub message: String,
     /// `<branch>@sha1:<sha>`, when the outcome is about a commit.
     pub revision: Option<String>,
@@ -82,14 +105,14 @@ impl Announcer {
             },
             event_time: Some(MicroTime(now)),
             type_: Some(
-                if announcement.warning {
+                if announcement.reason.is_warning() {
                     "Warning"
                 } else {
                     "Normal"
                 }
                 .into(),
             ),
-            reason: Some(announcement.reason.clone()),
+            reason: Some(announcement.reason.as_str().into()),
             note: Some(truncate(&announcement.message, NOTE_LIMIT)),
             action: Some("Reconcile".into()),
             regarding: Some(object.object_ref(&())),
@@ -99,10 +122,10 @@ impl Announcer {
         };
         let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         if let Err(error) = events.create(&PostParams::default(), &event).await {
-            warn!(%error, reason = %announcement.reason, "cannot record event");
+            warn!(%error, reason = announcement.reason.as_str(), "cannot record event");
         }
         if let Some(flux) = &self.flux
-            && announcement.reason != reason::NO_CHANGES
+            && announcement.reason != EventReason::NoChanges
         {
             flux.notify(self.flux_event(object, &announcement));
         }
@@ -121,14 +144,14 @@ impl Announcer {
                 name: object.name_any(),
                 uid: object.uid().unwrap_or_default(),
             },
-            severity: if a.warning {
+            severity: if a.reason.is_warning() {
                 Severity::Error
             } else {
                 Severity::Info
             },
             timestamp: Timestamp::now().to_string(),
             message: truncate(&a.message, 39_000),
-            reason: a.reason.clone(),
+            reason: a.reason.as_str().into(),
             metadata,
             reporting_controller: REPORTING_CONTROLLER.into(),
             reporting_instance: self.instance.clone(),

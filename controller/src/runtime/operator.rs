@@ -1,4 +1,4 @@
-//! `gco-controller run`: the operator itself. Wires the Kubernetes client, the git engine, the
+//! `gco-controller run`: the operator process. Wires the Kubernetes client, the git engine, the
 //! watches, leader election, metrics and health endpoints, and runs the reconcilers until
 //! SIGTERM.
 
@@ -6,7 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, TryStreamExt};
-use gco_api::{GitCommit, GitExportPolicy, PullRequest};
+use gco_api::{ExportKind, GitCommit, GitExportPolicy, PullRequest};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, Config, ResourceExt,
@@ -18,21 +18,24 @@ use kube::{
         watcher,
     },
 };
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc::UnboundedReceiver,
+};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{info, warn};
 
-use crate::{
-    controller::{Context, gitcommit, pullrequest},
-    events::Announcer,
-    flux::FluxNotifier,
-    git::GitEngine,
+use super::{
     leader::LeaderElector,
     metrics::Metrics,
-    references::KindResolver,
     server::{self, Readiness},
     telemetry::LogFormat,
-    watches::{Owner, OwnerKind, ReferenceWatches},
+};
+use crate::{
+    announce::{Announcer, FluxNotifier},
+    git::GitEngine,
+    reconcile::{self, Context, Exporter},
+    references::{Owner, References},
 };
 
 /// Flags of `gco-controller run`.
@@ -101,8 +104,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .map(FluxNotifier::spawn)
         .transpose()
         .context("start the Flux event client")?;
-    let (watches, mut triggers) =
-        ReferenceWatches::new(client.clone(), metrics.referenced_objects.clone());
+    let (references, mut triggers) =
+        References::new(client.clone(), metrics.referenced_objects.clone());
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
     let engine = GitEngine::new(args.cache_dir.clone());
@@ -140,8 +143,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let ctx = Arc::new(Context {
         client: client.clone(),
         engine,
-        kinds: KindResolver::default(),
-        watches,
+        references,
         announcer: Announcer::new(client.clone(), &instance, flux),
         metrics,
         policies: policies.clone(),
@@ -173,26 +175,22 @@ pub async fn run(args: RunArgs) -> Result<()> {
     readiness.set_ready();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let gitcommit_controller = reconciler::<GitCommit, _, _, _>(
-        &args,
-        &client,
-        take(&mut triggers, OwnerKind::GitCommit),
-        gitcommit_policies,
-        stop_rx.clone(),
-        ctx.clone(),
-        gitcommit::reconcile,
-        gitcommit::error_policy,
-    );
-    let pullrequest_controller = reconciler::<PullRequest, _, _, _>(
-        &args,
-        &client,
-        take(&mut triggers, OwnerKind::PullRequest),
-        pullrequest_policies,
-        stop_rx,
-        ctx,
-        pullrequest::reconcile,
-        pullrequest::error_policy,
-    );
+    let gitcommit_controller = KindController {
+        args: &args,
+        client: &client,
+        referenced: take(&mut triggers, ExportKind::GitCommit),
+        policy_changes: gitcommit_policies,
+        stop: stop_rx.clone(),
+    }
+    .run::<GitCommit>(ctx.clone());
+    let pullrequest_controller = KindController {
+        args: &args,
+        client: &client,
+        referenced: take(&mut triggers, ExportKind::PullRequest),
+        policy_changes: pullrequest_policies,
+        stop: stop_rx,
+    }
+    .run::<PullRequest>(ctx);
     let controllers = futures::future::join(gitcommit_controller, pullrequest_controller);
     info!(%instance, "git-change-operator controller running");
 
@@ -224,88 +222,74 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
 /// One kind's controller: its watch (spec and annotation changes only; status writes do not
 /// trigger), the objects it references, and every policy change.
-#[allow(clippy::too_many_arguments)]
-fn reconciler<K, R, F, E>(
-    args: &RunArgs,
-    client: &Client,
-    referenced: tokio::sync::mpsc::UnboundedReceiver<crate::watches::Owner>,
-    policy_changes: tokio::sync::mpsc::UnboundedReceiver<()>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    ctx: Arc<Context>,
-    reconcile: R,
-    error_policy: E,
-) -> impl std::future::Future<Output = ()>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    R: FnMut(Arc<K>, Arc<Context>) -> F,
-    F: std::future::Future<
-            Output = Result<kube::runtime::controller::Action, crate::controller::Error>,
-        > + Send
-        + 'static,
-    E: Fn(Arc<K>, &crate::controller::Error, Arc<Context>) -> kube::runtime::controller::Action,
-{
-    let api: Api<K> = match &args.watch_namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &args.watch_label_selector {
-        config = config.labels(selector);
-    }
-    let (store, writer) = reflector::store::<K>();
-    let changes = watcher(api, config)
-        .default_backoff()
-        // The controller never reads managedFields; the cache need not hold them.
-        .modify(|object| object.managed_fields_mut().clear())
-        .reflect(writer)
-        .inspect_ok({
-            // A deleted owner no longer keeps its references watched.
-            let watches = ctx.watches.clone();
-            move |event| {
-                if let (watcher::Event::Delete(object), Some(kind)) =
-                    (event, OwnerKind::of(&K::kind(&())))
-                {
-                    watches.forget(&Owner {
-                        kind,
-                        namespace: object.namespace().unwrap_or_default(),
-                        name: object.name_any(),
-                    });
-                }
-            }
-        })
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::annotations),
-            Default::default(),
-        );
-    let referenced = UnboundedReceiverStream::new(referenced)
-        .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
-    let policies = UnboundedReceiverStream::new(policy_changes);
-    Controller::for_stream(changes, store)
-        .with_config(controller::Config::default().concurrency(args.concurrency))
-        .reconcile_on(referenced)
-        .reconcile_all_on(policies)
-        .graceful_shutdown_on(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                warn!(kind = K::kind(&()).as_ref(), %error, "reconcile error");
-            }
-        })
+struct KindController<'a> {
+    args: &'a RunArgs,
+    client: &'a Client,
+    /// Owners whose referenced objects changed.
+    referenced: UnboundedReceiver<Owner>,
+    /// A GitExportPolicy changed: every object is evaluated again.
+    policy_changes: UnboundedReceiver<()>,
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
-fn take<T>(receivers: &mut HashMap<OwnerKind, T>, kind: OwnerKind) -> T {
+impl KindController<'_> {
+    fn run<K: Exporter>(self, ctx: Arc<Context>) -> impl std::future::Future<Output = ()> + use<K> {
+        let api: Api<K> = match &self.args.watch_namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        };
+        let mut config = watcher::Config::default();
+        if let Some(selector) = &self.args.watch_label_selector {
+            config = config.labels(selector);
+        }
+        let (store, writer) = reflector::store::<K>();
+        let changes = watcher(api, config)
+            .default_backoff()
+            // The controller never reads managedFields; the cache need not hold them.
+            .modify(|object| object.managed_fields_mut().clear())
+            .reflect(writer)
+            .inspect_ok({
+                // A deleted owner no longer keeps its references watched.
+                let ctx = ctx.clone();
+                move |event| {
+                    if let watcher::Event::Delete(object) = event {
+                        ctx.references.forget(&Owner {
+                            kind: K::KIND,
+                            namespace: object.namespace().unwrap_or_default(),
+                            name: object.name_any(),
+                        });
+                    }
+                }
+            })
+            .applied_objects()
+            .predicate_filter(
+                predicates::generation.combine(predicates::annotations),
+                Default::default(),
+            );
+        let referenced = UnboundedReceiverStream::new(self.referenced)
+            .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
+        let policies = UnboundedReceiverStream::new(self.policy_changes);
+        let mut stop = self.stop;
+        Controller::for_stream(changes, store)
+            .with_config(controller::Config::default().concurrency(self.args.concurrency))
+            .reconcile_on(referenced)
+            .reconcile_all_on(policies)
+            .graceful_shutdown_on(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, ctx)
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    warn!(kind = K::KIND.as_str(), %error, "reconcile error");
+                }
+            })
+    }
+}
+
+fn take<T>(receivers: &mut HashMap<ExportKind, T>, kind: ExportKind) -> T {
     receivers
         .remove(&kind)
-        .expect("ReferenceWatches::new returns a receiver per owner kind")
+        .expect("References::new returns a receiver per exporting kind")
 }
 
 async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {

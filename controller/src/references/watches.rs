@@ -26,31 +26,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::references::{ObjectKey, ResolvedKind};
+use gco_api::{ExportKind, kind::is_core_secret};
+
+use super::{ObjectKey, ResolvedKind};
 
 /// An exporting object: a GitCommit or PullRequest, by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owner {
-    pub kind: OwnerKind,
+    pub kind: ExportKind,
     pub namespace: String,
     pub name: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OwnerKind {
-    GitCommit,
-    PullRequest,
-}
-
-impl OwnerKind {
-    /// The owner kind of a Kubernetes kind name, if it is one.
-    pub fn of(kind: &str) -> Option<Self> {
-        match kind {
-            "GitCommit" => Some(Self::GitCommit),
-            "PullRequest" => Some(Self::PullRequest),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Default)]
@@ -65,23 +50,23 @@ struct Index {
 
 /// The reference index and its watches. Cheap to clone.
 #[derive(Clone)]
-pub struct ReferenceWatches {
+pub(super) struct ReferenceWatches {
     client: Client,
     /// Objects referenced by at least one owner, exported as a metric.
     referenced: Gauge,
     index: Arc<Mutex<Index>>,
-    triggers: Arc<HashMap<OwnerKind, mpsc::UnboundedSender<Owner>>>,
+    triggers: Arc<HashMap<ExportKind, mpsc::UnboundedSender<Owner>>>,
 }
 
 impl ReferenceWatches {
     /// Returns the watches and, per owner kind, the stream of owners to reconcile.
-    pub fn new(
+    pub(super) fn new(
         client: Client,
         referenced: Gauge,
-    ) -> (Self, HashMap<OwnerKind, mpsc::UnboundedReceiver<Owner>>) {
+    ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
         let mut senders = HashMap::new();
         let mut receivers = HashMap::new();
-        for kind in [OwnerKind::GitCommit, OwnerKind::PullRequest] {
+        for kind in [ExportKind::GitCommit, ExportKind::PullRequest] {
             let (tx, rx) = mpsc::unbounded_channel();
             senders.insert(kind, tx);
             receivers.insert(kind, rx);
@@ -96,7 +81,7 @@ impl ReferenceWatches {
     }
 
     /// Records what `owner` references now, and starts watching kinds not watched yet.
-    pub fn track(&self, owner: &Owner, references: &[(ObjectKey, ResolvedKind)]) {
+    pub(super) fn track(&self, owner: &Owner, references: &[(ObjectKey, ResolvedKind)]) {
         let mut new_kinds = Vec::new();
         {
             let mut index = self.lock();
@@ -123,7 +108,7 @@ impl ReferenceWatches {
     }
 
     /// Forgets a deleted owner.
-    pub fn forget(&self, owner: &Owner) {
+    pub(super) fn forget(&self, owner: &Owner) {
         let mut index = self.lock();
         index.forget(owner);
         self.referenced.set(index.owners_of.len() as i64);
@@ -131,7 +116,7 @@ impl ReferenceWatches {
 
     /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
     /// not exist, `None` when there is no complete cache of its kind (read it from the API).
-    pub fn cached(
+    pub(super) fn cached(
         &self,
         key: &ObjectKey,
         resource: &ApiResource,
@@ -159,36 +144,37 @@ impl ReferenceWatches {
             namespace: namespace.unwrap_or_default(),
             name,
         };
-        let changed: futures::stream::BoxStream<'static, ObjectKey> = if is_secret(&resource) {
-            let api: Api<PartialObjectMeta<DynamicObject>> =
-                Api::all_with(self.client.clone(), &resource);
-            watcher(api, watcher::Config::default())
-                .default_backoff()
-                .touched_objects()
-                .filter_map(move |o| {
-                    std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
-                })
-                .boxed()
-        } else {
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-            let writer = Writer::new(resource.clone());
-            self.lock().caches.insert(
-                (resource.group.clone(), resource.kind.clone()),
-                writer.as_reader(),
-            );
-            // The cache is written before the trigger is sent: a reconcile it starts reads the
-            // version that triggered it, or a newer one. managedFields are dropped: no
-            // rendering uses them, and they are most of a small object's size.
-            watcher(api, watcher::Config::default())
-                .default_backoff()
-                .modify(|object| object.managed_fields_mut().clear())
-                .reflect(writer)
-                .touched_objects()
-                .filter_map(move |o| {
-                    std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
-                })
-                .boxed()
-        };
+        let changed: futures::stream::BoxStream<'static, ObjectKey> =
+            if is_core_secret(&resource.group, &resource.kind) {
+                let api: Api<PartialObjectMeta<DynamicObject>> =
+                    Api::all_with(self.client.clone(), &resource);
+                watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .touched_objects()
+                    .filter_map(move |o| {
+                        std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
+                    })
+                    .boxed()
+            } else {
+                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+                let writer = Writer::new(resource.clone());
+                self.lock().caches.insert(
+                    (resource.group.clone(), resource.kind.clone()),
+                    writer.as_reader(),
+                );
+                // The cache is written before the trigger is sent: a reconcile it starts reads the
+                // version that triggered it, or a newer one. managedFields are dropped: no
+                // rendering uses them, and they are most of a small object's size.
+                watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .modify(|object| object.managed_fields_mut().clear())
+                    .reflect(writer)
+                    .touched_objects()
+                    .filter_map(move |o| {
+                        std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
+                    })
+                    .boxed()
+            };
         let index = self.index.clone();
         let triggers = self.triggers.clone();
         tokio::spawn(async move {
@@ -216,10 +202,6 @@ impl ReferenceWatches {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn is_secret(resource: &ApiResource) -> bool {
-    resource.group.is_empty() && resource.kind == "Secret"
 }
 
 /// Watch errors are retried by the backoff; log them and carry on.

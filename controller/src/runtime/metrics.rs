@@ -102,3 +102,31 @@ impl Metrics {
         text
     }
 }
+
+impl Metrics {
+    /// Counts a run that reached the git engine: its duration under `operation`, and its
+    /// result in `gco_pushes_total`.
+    pub fn record_git(
+        &self,
+        operation: &str,
+        elapsed: std::time::Duration,
+        outcome: &Result<crate::git::Outcome, crate::git::GitError>,
+    ) {
+        self.git_operation_duration
+            .get_or_create(&OperationLabels {
+                operation: operation.into(),
+            })
+            .observe(elapsed.as_secs_f64());
+        let result = match outcome {
+            Ok(crate::git::Outcome::Committed { .. }) => "committed",
+            Ok(crate::git::Outcome::NoChanges { .. }) => "no-changes",
+            Ok(crate::git::Outcome::AlreadyApplied { .. }) => "already-applied",
+            Err(_) => "failed",
+        };
+        self.pushes
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+}

@@ -5,7 +5,7 @@ use gco_api::{ConditionReason, ConditionType};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::events::truncate;
+use crate::announce::truncate;
 
 /// The state a run leaves the object in.
 #[derive(Clone, Debug, PartialEq, Eq)]

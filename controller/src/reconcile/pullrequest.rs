@@ -1,35 +1,33 @@
-//! The PullRequest reconciler: render onto a head branch, keep one pull request open for it.
+//! PullRequest: deliver a planned change onto a head branch and keep one pull request open
+//! for it.
 //!
-//! The steps every export kind shares (triggers, policy, references, run ids, retries,
-//! status discipline) live in [`super::export`]; this module adds the head branch (created from
-//! the base tip, only ever updated with a lease) and the forge: find the open pull request for
-//! head→base and update it, or open one; follow it until it is merged or closed.
+//! The head branch is created from the base tip and only ever updated with a lease; the pull
+//! request for head→base is found and updated, or opened, and followed until it is merged or
+//! closed ([`deliver`]).
 
-mod forge_step;
+mod deliver;
 
-use std::{sync::Arc, time::Duration, time::Instant};
+use std::time::Duration;
 
 use gco_api::{
-    CommitSpec, ExportSpec, ExportStatus, Phase, PullRequest, PullRequestSpec, PullRequestStatus,
+    CommitSpec, ExportKind, ExportSpec, Phase, PullRequest, PullRequestSpec, PullRequestStatus,
     placeholders, rules::ExportRequest,
 };
 use jiff::Timestamp;
-use kube::{ResourceExt, runtime::controller::Action};
-use tracing::warn;
+use kube::runtime::controller::Action;
 
 use super::{
-    Context, Error,
-    export::{ExportKind, Prepared, Run, requeue_at},
+    Exporter, Failure, Outcome,
+    driver::Reconcile,
+    plan::{Delivery, requeue_at},
 };
-use crate::{metrics::KindLabels, watches::OwnerKind};
+use crate::git::Credentials;
 
-const KIND: &str = "PullRequest";
 /// How often an open pull request is looked at for a merge or a close, besides the triggers.
 pub const STATE_POLL: Duration = Duration::from_secs(300);
 
-impl ExportKind for PullRequest {
-    const KIND: &'static str = KIND;
-    const OWNER: OwnerKind = OwnerKind::PullRequest;
+impl Exporter for PullRequest {
+    const KIND: ExportKind = ExportKind::PullRequest;
     const DONE: Phase = Phase::Created;
     type Status = PullRequestStatus;
 
@@ -43,47 +41,30 @@ impl ExportKind for PullRequest {
         self.spec.commit.as_ref()
     }
     /// `Changes for PR: <title>`, the title's placeholders rendered.
-    fn default_message(&self, at: Timestamp) -> Result<String, String> {
+    fn default_message(&self, at: Timestamp) -> Result<String, Failure> {
         Ok(format!("Changes for PR: {}", title(&self.spec, at)?))
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
         ExportRequest::pull_request(namespace, &self.spec)
     }
-    fn status_of(&self) -> PullRequestStatus {
+    fn current_status(&self) -> PullRequestStatus {
         self.status.clone().unwrap_or_default()
     }
-    fn export_status(status: &mut PullRequestStatus) -> &mut ExportStatus {
-        &mut status.export
-    }
-    fn export_status_ref(status: &PullRequestStatus) -> &ExportStatus {
-        &status.export
-    }
-}
 
-pub async fn reconcile(object: Arc<PullRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let mut run = Run::new(object.as_ref(), &ctx);
-    let action = match run.prepare().await {
-        Ok(Prepared::Done(action)) => Ok(action),
-        Ok(Prepared::UpToDate { next_tick }) => {
-            let now = run.now;
-            forge_step::refresh(run)
-                .await
-                .map(|()| poll(next_tick, now))
-        }
-        Ok(Prepared::Deliver(delivery)) => forge_step::deliver(run, *delivery).await,
-        Err(error) => Err(error),
-    };
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&KindLabels { kind: KIND.into() })
-        .observe(started.elapsed().as_secs_f64());
-    action
-}
+    async fn deliver(
+        reconcile: &mut Reconcile<'_, Self>,
+        delivery: &Delivery,
+        credentials: &Credentials,
+    ) -> Outcome {
+        deliver::deliver(reconcile, delivery, credentials).await
+    }
 
-pub fn error_policy(object: Arc<PullRequest>, error: &Error, _ctx: Arc<Context>) -> Action {
-    warn!(namespace = %object.namespace().unwrap_or_default(), name = %object.name_any(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    async fn look_around(
+        reconcile: &mut Reconcile<'_, Self>,
+        next_tick: Option<Timestamp>,
+    ) -> Outcome {
+        deliver::refresh(reconcile, next_tick).await
+    }
 }
 
 /// The head branch: `spec.pullRequest.headBranch`, else `<branchPrefix>/<namespace>-<name>`.
@@ -98,15 +79,15 @@ pub fn head_branch(spec: &PullRequestSpec, namespace: &str, name: &str) -> Strin
 }
 
 /// The rendered title.
-fn title(spec: &PullRequestSpec, at: Timestamp) -> Result<String, String> {
+fn title(spec: &PullRequestSpec, at: Timestamp) -> Result<String, Failure> {
     placeholders::render(&spec.pull_request.title, at)
-        .map_err(|e| format!("spec.pullRequest.title: {e}"))
+        .map_err(|e| Failure::render(format!("spec.pullRequest.title: {e}")))
 }
 
 /// The rendered body.
-fn body(spec: &PullRequestSpec, at: Timestamp) -> Result<String, String> {
+fn body(spec: &PullRequestSpec, at: Timestamp) -> Result<String, Failure> {
     placeholders::render(&spec.pull_request.body, at)
-        .map_err(|e| format!("spec.pullRequest.body: {e}"))
+        .map_err(|e| Failure::render(format!("spec.pullRequest.body: {e}")))
 }
 
 /// Requeue in time to notice a merge, or at the next schedule tick if sooner.

@@ -11,7 +11,7 @@ use std::{
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use tokio::net::TcpListener;
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 
 /// Whether the controller is ready: it has started its watches (and leads, with leader election).
 #[derive(Clone, Default)]

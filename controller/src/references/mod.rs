@@ -1,31 +1,23 @@
-//! Reading the objects a spec references, of any kind, through the dynamic API.
+//! The objects a spec references: read them (any kind, resolved by discovery), and watch them
+//! so a change triggers the objects that reference it.
+//!
+//! [`References::read`] reads *and* records what an owner references, so no caller can forget
+//! to start the watch that keeps the next read current.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+mod kinds;
+mod watches;
 
-use gco_api::ResourceReference;
-use kube::{
-    Api, Client,
-    api::{ApiResource, DynamicObject},
-    core::GroupVersionKind,
-    discovery::{self, ApiCapabilities, Scope},
-};
+use std::collections::HashMap;
+
+use gco_api::{ExportKind, ResourceReference, split_api_version};
+use kube::{Api, Client, api::DynamicObject, core::GroupVersionKind};
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
-use crate::watches::ReferenceWatches;
-
-/// How long a "no such kind" answer is believed: a CRD may be installed a moment later.
-const NEGATIVE_TTL: Duration = Duration::from_secs(30);
-
-/// A referenced kind, resolved by discovery.
-#[derive(Clone, Debug)]
-pub struct ResolvedKind {
-    pub resource: ApiResource,
-    pub namespaced: bool,
-}
+pub use kinds::{KindResolver, ResolvedKind};
+pub use watches::Owner;
+use watches::ReferenceWatches;
 
 /// Why a referenced object could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -47,47 +39,6 @@ pub enum ReferenceError {
         #[source]
         source: kube::Error,
     },
-}
-
-/// Resolves kinds through discovery, remembering answers.
-#[derive(Default)]
-pub struct KindResolver {
-    known: Mutex<HashMap<GroupVersionKind, (Option<ResolvedKind>, Instant)>>,
-}
-
-impl KindResolver {
-    pub async fn resolve(
-        &self,
-        client: &Client,
-        gvk: &GroupVersionKind,
-    ) -> Result<Option<ResolvedKind>, kube::Error> {
-        if let Some((answer, at)) = self.lock().get(gvk)
-            && (answer.is_some() || at.elapsed() < NEGATIVE_TTL)
-        {
-            return Ok(answer.clone());
-        }
-        let answer = match discovery::pinned_kind(client, gvk).await {
-            Ok((resource, ApiCapabilities { scope, .. })) => Some(ResolvedKind {
-                resource,
-                namespaced: scope == Scope::Namespaced,
-            }),
-            Err(kube::Error::Discovery(_)) => None,
-            Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(other) => return Err(other),
-        };
-        self.lock()
-            .insert(gvk.clone(), (answer.clone(), Instant::now()));
-        Ok(answer)
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<GroupVersionKind, (Option<ResolvedKind>, Instant)>> {
-        // A panic while holding this lock cannot leave the map inconsistent: keep using it.
-        self.known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// The identity of a referenced object: what the watch index is keyed by.
@@ -122,24 +73,65 @@ pub struct ReadReference {
 }
 
 /// The GroupVersionKind of a reference (`apiVersion: apps/v1` → group `apps`, version `v1`).
-pub fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
-    let (group, version) = match reference.api_version.split_once('/') {
-        Some((group, version)) => (group, version),
-        None => ("", reference.api_version.as_str()),
-    };
+fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
+    let (group, version) = split_api_version(&reference.api_version);
     GroupVersionKind::gvk(group, version, &reference.kind)
 }
 
-/// Reads every reference of a spec, in order. `default_namespace` is the exporting object's.
-pub async fn read_all(
-    client: &Client,
-    resolver: &KindResolver,
-    cache: &ReferenceWatches,
-    references: &[ResourceReference],
-    default_namespace: &str,
-) -> Result<Vec<ReadReference>, ReferenceError> {
-    let mut read = Vec::with_capacity(references.len());
-    for (index, reference) in references.iter().enumerate() {
+/// Reads references and keeps them watched. Cheap to share.
+pub struct References {
+    client: Client,
+    kinds: KindResolver,
+    watches: ReferenceWatches,
+}
+
+impl References {
+    /// The reader and, per exporting kind, the stream of owners whose references changed.
+    pub fn new(
+        client: Client,
+        referenced: Gauge,
+    ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
+        let (watches, triggers) = ReferenceWatches::new(client.clone(), referenced);
+        let references = Self {
+            client,
+            kinds: KindResolver::default(),
+            watches,
+        };
+        (references, triggers)
+    }
+
+    /// Reads every reference of `owner`'s spec, in order (the owner's namespace is the default
+    /// namespace), and from then on triggers `owner` when one of them changes.
+    pub async fn read(
+        &self,
+        owner: &Owner,
+        references: &[ResourceReference],
+    ) -> Result<Vec<ReadReference>, ReferenceError> {
+        let mut read = Vec::with_capacity(references.len());
+        for (index, reference) in references.iter().enumerate() {
+            read.push(self.read_one(index, reference, &owner.namespace).await?);
+        }
+        self.watches.track(
+            owner,
+            &read
+                .iter()
+                .map(|r| (r.key.clone(), r.kind.clone()))
+                .collect::<Vec<_>>(),
+        );
+        Ok(read)
+    }
+
+    /// Stops triggering a deleted owner.
+    pub fn forget(&self, owner: &Owner) {
+        self.watches.forget(owner);
+    }
+
+    async fn read_one(
+        &self,
+        index: usize,
+        reference: &ResourceReference,
+        default_namespace: &str,
+    ) -> Result<ReadReference, ReferenceError> {
         let field = format!("spec.resourceReferences[{index}]");
         let gvk = gvk_of(reference);
         let read_error = |source| ReferenceError::Read {
@@ -148,8 +140,9 @@ pub async fn read_all(
             name: reference.name.clone(),
             source,
         };
-        let kind = resolver
-            .resolve(client, &gvk)
+        let kind = self
+            .kinds
+            .resolve(&self.client, &gvk)
             .await
             .map_err(read_error)?
             .ok_or_else(|| ReferenceError::UnknownKind {
@@ -168,13 +161,13 @@ pub async fn read_all(
             namespace: namespace.to_owned(),
             name: reference.name.clone(),
         };
-        let object = match cache.cached(&key, &kind.resource) {
+        let object = match self.watches.cached(&key, &kind.resource) {
             Some(cached) => cached.map(|o| (*o).clone()),
             None => {
                 let api: Api<DynamicObject> = if kind.namespaced {
-                    Api::namespaced_with(client.clone(), namespace, &kind.resource)
+                    Api::namespaced_with(self.client.clone(), namespace, &kind.resource)
                 } else {
-                    Api::all_with(client.clone(), &kind.resource)
+                    Api::all_with(self.client.clone(), &kind.resource)
                 };
                 api.get_opt(&reference.name).await.map_err(read_error)?
             }
@@ -186,14 +179,13 @@ pub async fn read_all(
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| read_error(kube::Error::SerdeError(e)))?;
-        read.push(ReadReference {
+        Ok(ReadReference {
             key,
             kind,
             object,
             resource_version,
-        });
+        })
     }
-    Ok(read)
 }
 
 #[cfg(test)]

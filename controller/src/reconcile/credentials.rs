@@ -1,0 +1,53 @@
+//! Reading the credentials Secret that `spec.auth.secretName` names, in the object's namespace.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+
+use crate::git::Credentials;
+
+/// Why the auth Secret could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(
+        "spec.auth.secretName: Secret {name:?} does not exist in this namespace: create it \
+         (keys username/password, bearerToken, token, or identity/known_hosts for ssh)"
+    )]
+    Missing { name: String },
+    #[error("spec.auth.secretName: cannot read Secret {name:?}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The credentials of `secret_name` in `namespace`; anonymous when the spec names none.
+pub async fn read(
+    client: &Client,
+    namespace: &str,
+    secret_name: Option<&str>,
+) -> Result<Credentials, CredentialsError> {
+    let Some(name) = secret_name else {
+        return Ok(Credentials::anonymous());
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get_opt(name)
+        .await
+        .map_err(|source| CredentialsError::Read {
+            name: name.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| CredentialsError::Missing {
+            name: name.to_owned(),
+        })?;
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    Ok(Credentials::from_secret_data(&data))
+}

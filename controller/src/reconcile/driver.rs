@@ -1,0 +1,259 @@
+//! The thin driver of one reconcile: it gathers what [`plan`](super::plan) decides on, carries
+//! the plan out, and ends every path in [`Reconcile::conclude`].
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use gco_api::RunState;
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{ResourceExt, runtime::controller::Action};
+use tracing::{info, warn};
+
+use super::{
+    Context, Error, Exporter, Outcome,
+    conclude::{Facts, judge, settle},
+    conditions::Verdict,
+    credentials,
+    plan::{self, Admitted, Delivery, Plan},
+    requested_at, status,
+};
+use crate::{
+    git::RunId,
+    references::Owner,
+    runtime::metrics::{ErrorLabels, KindLabels},
+};
+
+/// The entry point the controller runtime calls for `K`.
+pub async fn reconcile<K: Exporter>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let action = Reconcile::new(object.as_ref(), &ctx).run().await;
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&KindLabels {
+            kind: K::KIND.as_str().into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    action
+}
+
+/// The status could not be written: the controller runtime tries again shortly.
+pub fn error_policy<K: Exporter>(object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(kind = K::KIND.as_str(), namespace = %object.namespace().unwrap_or_default(), name = %object.name_any(), %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// One reconcile of one object.
+pub struct Reconcile<'a, K: Exporter> {
+    pub ctx: &'a Context,
+    pub object: &'a K,
+    pub owner: Owner,
+    /// The status being built; written only by [`Reconcile::begin`] and
+    /// [`Reconcile::conclude`].
+    pub status: K::Status,
+    pub now: Timestamp,
+}
+
+/// What a conclusion needs to know of how far the reconcile got.
+#[derive(Default)]
+struct Progress<'a> {
+    admitted: Option<&'a Admitted>,
+    run: Option<&'a RunId>,
+    skipped: &'a [String],
+}
+
+impl<'a, K: Exporter> Reconcile<'a, K> {
+    fn new(object: &'a K, ctx: &'a Context) -> Self {
+        Self {
+            owner: Owner {
+                kind: K::KIND,
+                namespace: object.namespace().unwrap_or_default(),
+                name: object.name_any(),
+            },
+            status: object.current_status(),
+            now: Timestamp::now(),
+            object,
+            ctx,
+        }
+    }
+
+    async fn run(mut self) -> Result<Action, Error> {
+        let policy = self
+            .ctx
+            .check_policy(&self.object.policy_request(&self.owner.namespace));
+        let admitted = match plan::admit(self.object, policy, self.now) {
+            Ok(admitted) => admitted,
+            Err(plan) => {
+                let admitted = Admitted::default_for(self.object);
+                return self.carry_out(plan, &admitted).await;
+            }
+        };
+        self.status.as_mut().next_scheduled_time = admitted.next_tick.map(Time);
+        let references = self
+            .ctx
+            .references
+            .read(&self.owner, &self.object.export().resource_references)
+            .await;
+        let plan = plan::plan(
+            self.object,
+            &admitted,
+            references,
+            self.status.as_ref(),
+            self.now,
+        );
+        self.carry_out(plan, &admitted).await
+    }
+
+    async fn carry_out(mut self, plan: Plan, admitted: &Admitted) -> Result<Action, Error> {
+        let mut progress = Progress {
+            admitted: Some(admitted),
+            ..Progress::default()
+        };
+        match plan {
+            Plan::Idle(then) => Ok(then),
+            Plan::UpToDate { next_tick } => {
+                let outcome = K::look_around(&mut self, next_tick).await;
+                self.conclude(outcome, progress).await
+            }
+            Plan::Fail { failure, run } => {
+                progress.run = run.as_ref();
+                self.conclude(Outcome::Failed(failure), progress).await
+            }
+            Plan::Deliver(delivery) => {
+                progress.run = Some(&delivery.run_id);
+                progress.skipped = &delivery.skipped;
+                self.begin(&delivery, admitted).await?;
+                let outcome = match self.credentials().await {
+                    Ok(credentials) => K::deliver(&mut self, &delivery, &credentials).await,
+                    Err(failure) => Outcome::Failed(failure),
+                };
+                self.conclude(outcome, progress).await
+            }
+        }
+    }
+
+    /// Records the run before it pushes: its identity and the instant its placeholders render.
+    /// This is the one status write besides the conclusion: exactly-once needs it, since a
+    /// retry after a crash between push and conclusion must render the same instant and find
+    /// its commit by the run's trailer.
+    async fn begin(&mut self, delivery: &Delivery, admitted: &Admitted) -> Result<(), Error> {
+        let facts = self.facts(&Progress {
+            admitted: Some(admitted),
+            run: Some(&delivery.run_id),
+            skipped: &[],
+        });
+        let status = self.status.as_mut();
+        status.run = Some(RunState {
+            id: delivery.run_id.to_string(),
+            time: Time(delivery.at),
+            done: false,
+        });
+        status
+            .last_handled_reconcile_at
+            .clone_from(&admitted.requested);
+        let progressing = Verdict::Progressing {
+            message: format!("run {} in progress", delivery.run_id),
+        };
+        judge(status, &progressing, &facts);
+        status::write(&self.ctx.client, self.object, &self.status).await
+    }
+
+    /// The credentials of `spec.auth`, read when a run needs them.
+    pub async fn credentials(&self) -> Result<crate::git::Credentials, super::Failure> {
+        credentials::read(
+            &self.ctx.client,
+            &self.owner.namespace,
+            self.object.auth_secret(),
+        )
+        .await
+        .map_err(Into::into)
+    }
+
+    /// The one exit of every reconcile: settles the status, writes it once, counts and
+    /// announces the outcome.
+    async fn conclude(mut self, outcome: Outcome, progress: Progress<'_>) -> Result<Action, Error> {
+        let facts = self.facts(&progress);
+        let settlement = settle(self.status.as_mut(), outcome, &facts);
+        self.ctx.set_failures(&self.owner, settlement.failures);
+        if let Some(reason) = settlement.error {
+            self.ctx
+                .metrics
+                .reconcile_errors
+                .get_or_create(&ErrorLabels {
+                    kind: K::KIND.as_str().into(),
+                    reason: reason.as_str().into(),
+                })
+                .inc();
+        }
+        if settlement.write {
+            status::write(&self.ctx.client, self.object, &self.status).await?;
+            self.log();
+        }
+        for announcement in settlement.announcements {
+            self.ctx.announcer.announce(self.object, announcement).await;
+        }
+        Ok(settlement.then)
+    }
+
+    fn facts<'p>(&self, progress: &Progress<'p>) -> Facts<'p>
+    where
+        'a: 'p,
+    {
+        let admitted = progress.admitted;
+        Facts {
+            generation: self.object.meta().generation.unwrap_or(0),
+            now: self.now,
+            done: K::DONE,
+            requested: admitted.and_then(|a| a.requested.as_deref()),
+            retry: admitted.map(|a| a.retry).unwrap_or_default(),
+            failures: self.ctx.failures_of(&self.owner),
+            jitter: jitter(),
+            run: progress.run,
+            skipped: progress.skipped,
+        }
+    }
+
+    /// One line per concluded reconcile: what the status now says.
+    fn log(&self) {
+        let status = self.status.as_ref();
+        let ready = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == gco_api::ConditionType::Ready.as_str());
+        let (ready, reason) =
+            ready.map_or(("Unknown", ""), |c| (c.status.as_str(), c.reason.as_str()));
+        let message = status.message.as_deref().unwrap_or_default();
+        let (kind, namespace, name) = (K::KIND.as_str(), &self.owner.namespace, &self.owner.name);
+        let commit = status.commit_sha.as_deref().unwrap_or_default();
+        let run = status
+            .run
+            .as_ref()
+            .map(|r| r.id.as_str())
+            .unwrap_or_default();
+        if ready == "False" {
+            warn!(kind, %namespace, %name, ready, reason, run, "{message}");
+        } else {
+            info!(kind, %namespace, %name, ready, reason, commit, run, "{message}");
+        }
+    }
+}
+
+/// Used where a plan was refused before it was admitted: the request is still echoed.
+impl Admitted {
+    fn default_for<K: Exporter>(object: &K) -> Self {
+        Self {
+            requested: requested_at(object.annotations()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A number in `[0, 1)` for backoff jitter; it need not be random, only spread.
+fn jitter() -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
+}

@@ -1,0 +1,61 @@
+//! What the reconcile core needs of a kind that exports: GitCommit or PullRequest.
+
+use std::{fmt::Debug, future::Future};
+
+use gco_api::{CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase, rules::ExportRequest};
+use jiff::Timestamp;
+use kube::Resource;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{Failure, Outcome, driver::Reconcile, plan::Delivery};
+use crate::git::Credentials;
+
+/// A kind that exports files and objects to Git. The core plans and concludes every
+/// reconcile; the kind only delivers a planned change its own way.
+pub trait Exporter:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: ExportKind;
+    /// The phase of a successful run.
+    const DONE: Phase;
+    /// The whole status; every kind's holds an [`ExportStatus`].
+    type Status: Serialize
+        + Clone
+        + Default
+        + Send
+        + Sync
+        + AsRef<ExportStatus>
+        + AsMut<ExportStatus>;
+
+    fn export(&self) -> &ExportSpec;
+    /// `spec.auth.secretName`.
+    fn auth_secret(&self) -> Option<&str>;
+    fn commit_spec(&self) -> Option<&CommitSpec>;
+    /// The commit message when the spec names none, rendered at `at`.
+    fn default_message(&self, at: Timestamp) -> Result<String, Failure>;
+    fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a>;
+    /// The status as last written (the default when there is none yet).
+    fn current_status(&self) -> Self::Status;
+
+    /// Carries out a planned run: pushes the change and, for a PullRequest, keeps its pull
+    /// request open. Status fields of the kind's own go into `reconcile.status`; the core
+    /// concludes the returned outcome.
+    fn deliver(
+        reconcile: &mut Reconcile<'_, Self>,
+        delivery: &Delivery,
+        credentials: &Credentials,
+    ) -> impl Future<Output = Outcome> + Send;
+
+    /// Nothing new to deliver (the finished run had the same inputs): a kind may look around
+    /// (a PullRequest notices a merge).
+    fn look_around(
+        reconcile: &mut Reconcile<'_, Self>,
+        next_tick: Option<Timestamp>,
+    ) -> impl Future<Output = Outcome> + Send;
+}

@@ -1,0 +1,132 @@
+//! One reconcile of a GitCommit or PullRequest, as docs/architecture.md walks it:
+//!
+//! 1. [`plan`] decides, with no I/O, what this reconcile does: nothing, fail, or deliver a
+//!    rendered change ([`plan::admit`] before the references are read, [`plan::plan`] after);
+//! 2. the [`driver`] gathers the plan's inputs and carries it out: it reads the references,
+//!    records the run before the push (the one status write exactly-once needs), reads the
+//!    credentials and hands the change to the kind's delivery ([`gitcommit`], [`pullrequest`]);
+//! 3. every reconcile ends in [`conclude`]: one function computes conditions, phase, history and
+//!    message from the [`Outcome`], writes the status once and announces it.
+//!
+//! Failures of any layer become one typed [`Failure`]; how each heals is a property of its
+//! reason ([`failure`]).
+
+pub mod conclude;
+pub mod conditions;
+mod credentials;
+mod driver;
+mod exporter;
+pub mod failure;
+mod gitcommit;
+pub mod plan;
+mod pullrequest;
+pub mod retry;
+mod run_id;
+pub mod schedule;
+mod status;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Mutex,
+};
+
+use gco_api::{
+    GitExportPolicy,
+    rules::{self, ExportRequest, Violations},
+};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Client, ResourceExt,
+    api::PartialObjectMeta,
+    runtime::reflector::{ObjectRef, Store},
+};
+
+pub use conclude::Outcome;
+pub use driver::{error_policy, reconcile};
+pub use exporter::Exporter;
+pub use failure::Failure;
+
+use crate::{
+    announce::Announcer,
+    git::GitEngine,
+    references::{Owner, References},
+    runtime::metrics::Metrics,
+};
+
+/// The field manager of every status write.
+pub const FIELD_MANAGER: &str = "gco-controller";
+/// Annotation Flux's CLI sets to request a reconcile (`flux reconcile`).
+pub const FLUX_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+/// The operator's own annotation to request a reconcile.
+pub const GCO_REQUESTED_AT: &str = "gco.galos.one/requestedAt";
+
+/// Everything reconcilers share.
+pub struct Context {
+    pub client: Client,
+    pub engine: GitEngine,
+    pub references: References,
+    pub announcer: Announcer,
+    pub metrics: Metrics,
+    /// Every GitExportPolicy, kept current by a watch.
+    pub policies: Store<GitExportPolicy>,
+    /// Namespace labels, for the policies' namespace selectors.
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// Failures in a row per object, for the retry policy; cleared by a success or a stall.
+    pub failures: Mutex<HashMap<Owner, u32>>,
+    /// Test hook: exit the process right after a push, before the status write, to prove that
+    /// the retry after a crash neither commits nor appends twice.
+    pub crash_after_push: bool,
+}
+
+impl Context {
+    /// Evaluates the built-in rules and the policies that select `namespace`, as the
+    /// admission webhook does: the webhook may have been off when the object was made, and
+    /// policies may have changed since.
+    pub fn check_policy(&self, request: &ExportRequest<'_>) -> Result<(), Violations> {
+        let labels = self
+            .namespaces
+            .get(&ObjectRef::new(request.namespace))
+            .map(|ns| ns.labels().clone())
+            .unwrap_or_default();
+        let all = self.policies.state();
+        let matching = rules::matching(all.iter().map(|p| p.as_ref()), &labels);
+        rules::evaluate(request, &matching).map(|_| ())
+    }
+
+    /// Failures of `owner` in a row so far.
+    fn failures_of(&self, owner: &Owner) -> u32 {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(owner).copied().unwrap_or(0)
+    }
+
+    /// Sets the failures of `owner` in a row (0 forgets the owner).
+    fn set_failures(&self, owner: &Owner, count: u32) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if count == 0 {
+            failures.remove(owner);
+        } else {
+            failures.insert(owner.clone(), count);
+        }
+    }
+}
+
+/// Errors the controller runtime retries on its own: the API server did not take the status.
+/// Every failure of the run itself ends in a condition instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot write the status of {object}: {source}")]
+    StatusWrite {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The newest reconcile request: the larger of Flux's and the operator's annotation.
+pub fn requested_at(annotations: &BTreeMap<String, String>) -> Option<String> {
+    [FLUX_REQUESTED_AT, GCO_REQUESTED_AT]
+        .iter()
+        .filter_map(|key| annotations.get(*key))
+        .max()
+        .cloned()
+}

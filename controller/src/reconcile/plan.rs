@@ -1,0 +1,234 @@
+//! What one reconcile does, decided without I/O.
+//!
+//! [`admit`] runs before anything is read: suspend, the retry annotations, the schedule and the
+//! policy verdict. [`plan`] runs once the references are read: the run's identity, whether that
+//! run is already done, missing references, and the rendered change. Both are pure, so every
+//! decision is a unit test (see `plan/tests.rs`).
+
+use std::time::Duration;
+
+use gco_api::{ConditionType, ExportStatus, placeholders, rules::Violations};
+use jiff::Timestamp;
+use kube::{ResourceExt, runtime::controller::Action};
+
+use super::{
+    Exporter, Failure,
+    failure::FailureReason,
+    requested_at,
+    retry::RetrySettings,
+    run_id::{RunInputs, derive_run_id},
+    schedule::Schedule,
+};
+use crate::{
+    git::{Author, Change, ObjectRef, RunId},
+    references::{ReadReference, ReferenceError},
+    render::render,
+};
+
+/// What a reconcile does.
+#[derive(Debug)]
+pub enum Plan {
+    /// Nothing until something changes, or until the action's requeue.
+    Idle(Action),
+    /// The finished run had the same inputs: nothing to deliver (the kind may look around).
+    UpToDate { next_tick: Option<Timestamp> },
+    /// The run cannot go on. `run` is its identity when it was known.
+    Fail {
+        failure: Failure,
+        run: Option<RunId>,
+    },
+    /// Record the run, then deliver its change.
+    Deliver(Box<Delivery>),
+}
+
+/// What [`admit`] let through: the settings every later step uses.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Admitted {
+    pub retry: RetrySettings,
+    /// The schedule slot this run belongs to.
+    pub slot: Option<Timestamp>,
+    /// When the schedule fires next.
+    pub next_tick: Option<Timestamp>,
+    /// The newest reconcile request annotation.
+    pub requested: Option<String>,
+}
+
+/// A rendered run, ready to deliver.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub run_id: RunId,
+    /// The instant every placeholder of the run renders: the run's first attempt.
+    pub at: Timestamp,
+    pub change: Change,
+    /// Missing optional references, for the message and a warning event.
+    pub skipped: Vec<String>,
+    pub next_tick: Option<Timestamp>,
+}
+
+/// The checks that need nothing read: suspend, annotations, schedule, policy.
+pub fn admit<K: Exporter>(
+    object: &K,
+    policy: Result<(), Violations>,
+    now: Timestamp,
+) -> Result<Admitted, Plan> {
+    let fail = |failure: Failure| Plan::Fail { failure, run: None };
+    let export = object.export();
+    if export.suspend {
+        return Err(Plan::Idle(Action::await_change()));
+    }
+    let retry =
+        RetrySettings::from_annotations(object.annotations()).map_err(|e| fail(e.into()))?;
+    let schedule = export
+        .schedule
+        .as_deref()
+        .map(Schedule::parse)
+        .transpose()
+        .map_err(|e| fail(e.into()))?;
+    policy.map_err(|violations| fail(violations.into()))?;
+    let created = object.meta().creation_timestamp.as_ref().map(|t| t.0);
+    let slot = schedule
+        .as_ref()
+        .and_then(|s| s.latest_at_or_before(now))
+        .filter(|slot| created.is_none_or(|c| *slot >= c));
+    Ok(Admitted {
+        retry,
+        slot,
+        next_tick: schedule.as_ref().and_then(|s| s.next_after(now)),
+        requested: requested_at(object.annotations()),
+    })
+}
+
+/// The run the read references call for, given the last status.
+pub fn plan<K: Exporter>(
+    object: &K,
+    admitted: &Admitted,
+    references: Result<Vec<ReadReference>, ReferenceError>,
+    status: &ExportStatus,
+    now: Timestamp,
+) -> Plan {
+    let references = match references {
+        Ok(references) => references,
+        Err(error) => {
+            return Plan::Fail {
+                failure: error.into(),
+                run: None,
+            };
+        }
+    };
+    let generation = object.meta().generation.unwrap_or(0);
+    let run_id = derive_run_id(&RunInputs {
+        uid: object.meta().uid.as_deref().unwrap_or_default(),
+        generation,
+        references: references
+            .iter()
+            .map(|r| (r.key.display(), r.resource_version.clone()))
+            .collect(),
+        schedule_slot: admitted.slot,
+        requested_at: admitted.requested.as_deref(),
+    });
+    let previous = status.run.as_ref().filter(|run| run.id == run_id.as_str());
+    if previous.is_some() && status.observed_generation == Some(generation) {
+        if previous.is_some_and(|run| run.done) {
+            return Plan::UpToDate {
+                next_tick: admitted.next_tick,
+            };
+        }
+        if is_true(status, ConditionType::Stalled) {
+            // Nothing changed since this run stalled.
+            return Plan::Idle(requeue_at(admitted.next_tick, now));
+        }
+    }
+
+    let missing = object
+        .export()
+        .resource_references
+        .iter()
+        .zip(&references)
+        .filter(|(_, read)| read.object.is_none());
+    let mut skipped = Vec::new();
+    for (reference, read) in missing {
+        if !reference.optional {
+            // The key reads `<namespace>/<Kind>/<name>`: it names the kind already.
+            let message = format!(
+                "{} does not exist: create it, or mark the reference `optional: true`",
+                read.key.display()
+            );
+            return Plan::Fail {
+                failure: Failure::new(FailureReason::ReferenceNotFound, message),
+                run: Some(run_id),
+            };
+        }
+        skipped.push(read.key.display());
+    }
+
+    // A retried run renders the instant of its first attempt, and so finds its own commit.
+    let at = previous.map_or(now, |run| run.time.0);
+    let objects: Vec<_> = references.into_iter().map(|r| r.object).collect();
+    match change(object, &run_id, &objects, at) {
+        Ok(change) => Plan::Deliver(Box::new(Delivery {
+            run_id,
+            at,
+            change,
+            skipped,
+            next_tick: admitted.next_tick,
+        })),
+        Err(failure) => Plan::Fail {
+            failure,
+            run: Some(run_id),
+        },
+    }
+}
+
+/// The spec rendered into the change for the engine; a failure names the field at fault.
+fn change<K: Exporter>(
+    object: &K,
+    run_id: &RunId,
+    objects: &[Option<serde_json::Value>],
+    at: Timestamp,
+) -> Result<Change, Failure> {
+    let writes = render(object.export(), objects, at)?;
+    let commit = object.commit_spec().cloned().unwrap_or_default();
+    let message = match commit.message.as_deref() {
+        Some(message) => placeholders::render(message, at)
+            .map_err(|e| Failure::render(format!("spec.commit.message: {e}")))?,
+        None => object.default_message(at)?,
+    };
+    let author = match commit.author.as_deref() {
+        Some(author) => Author::parse(author)
+            .map_err(|e| Failure::render(format!("spec.commit.author: {e}")))?,
+        None => Author::operator(),
+    };
+    Ok(Change {
+        object: ObjectRef {
+            namespace: object.namespace().unwrap_or_default(),
+            kind: K::KIND.as_str().into(),
+            name: object.name_any(),
+        },
+        run: run_id.clone(),
+        author,
+        message,
+        writes,
+    })
+}
+
+fn is_true(status: &ExportStatus, type_: ConditionType) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == type_.as_str() && c.status == "True")
+}
+
+/// Requeue at the next schedule tick, or wait for a change.
+pub fn requeue_at(next_tick: Option<Timestamp>, now: Timestamp) -> Action {
+    match next_tick {
+        Some(tick) => {
+            let wait = tick.duration_since(now).unsigned_abs();
+            // A tick is due within the second it names: land just after it.
+            Action::requeue(wait + Duration::from_millis(200))
+        }
+        None => Action::await_change(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,398 @@
+//! Every decision of [`plan`](super) as a table-like test, without a cluster.
+
+use std::collections::BTreeMap;
+
+use gco_api::{
+    ExportSpec, ExportStatus, FileSpec, GitCommit, GitCommitSpec, GitRepository, ResourceReference,
+    RunState, Strategy, rules::Violations,
+};
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{api::ApiResource, core::GroupVersionKind, runtime::controller::Action};
+use serde_json::json;
+
+use super::{Admitted, Plan, admit, plan, requeue_at};
+use crate::{
+    reconcile::failure::{FailureReason, Heal},
+    references::{ObjectKey, ReadReference, ReferenceError, ResolvedKind},
+};
+
+fn at(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+const NOW: &str = "2026-11-22T13:00:30Z";
+
+fn gitcommit(export: ExportSpec, annotations: &[(&str, &str)]) -> GitCommit {
+    let mut object = GitCommit::new(
+        "backup",
+        GitCommitSpec {
+            repository: GitRepository {
+                url: "https://git.example.com/ops/backup.git".into(),
+                branch: "main".into(),
+            },
+            auth: None,
+            commit: None,
+            export,
+        },
+    );
+    object.metadata.namespace = Some("team".into());
+    object.metadata.uid = Some("3f1c".into());
+    object.metadata.generation = Some(2);
+    object.metadata.creation_timestamp = Some(Time(at("2026-11-01T00:00:00Z")));
+    object.metadata.annotations = Some(
+        annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    object
+}
+
+fn file_export() -> ExportSpec {
+    ExportSpec {
+        files: vec![FileSpec {
+            path: "reports/$(date +%Y).txt".into(),
+            content: "hello".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn configmap_reference(optional: bool) -> ResourceReference {
+    ResourceReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "app".into(),
+        optional,
+        strategy: Strategy::Dump,
+        output: gco_api::OutputSpec {
+            path: "clusters/app.yaml".into(),
+        },
+        ..Default::default()
+    }
+}
+
+fn read(object: Option<serde_json::Value>) -> ReadReference {
+    let gvk = GroupVersionKind::gvk("", "v1", "ConfigMap");
+    ReadReference {
+        key: ObjectKey {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "team".into(),
+            name: "app".into(),
+        },
+        kind: ResolvedKind {
+            resource: ApiResource::from_gvk(&gvk),
+            namespaced: true,
+        },
+        resource_version: object.as_ref().map(|_| "41".into()),
+        object,
+    }
+}
+
+fn configmap() -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app", "namespace": "team", "resourceVersion": "41"},
+        "data": {"a": "1"}
+    })
+}
+
+fn admitted(object: &GitCommit) -> Admitted {
+    admit(object, Ok(()), at(NOW)).expect("admitted")
+}
+
+fn fails_with(plan: Plan) -> (FailureReason, String) {
+    match plan {
+        Plan::Fail { failure, .. } => (failure.reason, failure.message),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_suspended_object_does_nothing_and_writes_nothing() {
+    let mut export = file_export();
+    export.suspend = true;
+    let plan = admit(&gitcommit(export, &[]), Ok(()), at(NOW)).expect_err("suspended");
+    assert!(matches!(plan, Plan::Idle(action) if action == Action::await_change()));
+}
+
+#[test]
+fn bad_annotations_and_schedules_stall_as_render_failures() {
+    let object = gitcommit(file_export(), &[("gco.galos.one/retry-policy", "forever")]);
+    let (reason, message) = fails_with(admit(&object, Ok(()), at(NOW)).expect_err("bad"));
+    assert_eq!(
+        (reason, reason.heal()),
+        (FailureReason::RenderFailed, Heal::Stall)
+    );
+    assert!(message.contains("gco.galos.one/retry-policy"), "{message}");
+
+    let mut export = file_export();
+    export.schedule = Some("every day".into());
+    let (reason, message) =
+        fails_with(admit(&gitcommit(export, &[]), Ok(()), at(NOW)).expect_err("bad"));
+    assert_eq!(reason, FailureReason::RenderFailed);
+    assert!(message.contains("spec.schedule"), "{message}");
+}
+
+#[test]
+fn a_policy_denial_stalls_with_the_policy_message() {
+    let violations = Violations(vec![gco_api::rules::Violation {
+        field: "spec.repository.url".into(),
+        rule: gco_api::rules::Rule::RepositoryAllowed,
+        message: "not in allowedRepositories".into(),
+        fix: "ask an admin".into(),
+    }]);
+    let object = gitcommit(file_export(), &[]);
+    let (reason, message) =
+        fails_with(admit(&object, Err(violations), at(NOW)).expect_err("denied"));
+    assert_eq!(
+        (reason, reason.heal()),
+        (FailureReason::PolicyDenied, Heal::Stall)
+    );
+    assert!(message.contains("spec.repository.url"), "{message}");
+}
+
+#[test]
+fn a_schedule_gives_the_slot_and_the_next_tick() {
+    let mut export = file_export();
+    export.schedule = Some("*/5 * * * *".into());
+    let object = gitcommit(export, &[("reconcile.fluxcd.io/requestedAt", "r1")]);
+    let admitted = admitted(&object);
+    assert_eq!(admitted.slot, Some(at("2026-11-22T13:00:00Z")));
+    assert_eq!(admitted.next_tick, Some(at("2026-11-22T13:05:00Z")));
+    assert_eq!(admitted.requested.as_deref(), Some("r1"));
+    match plan(
+        &object,
+        &admitted,
+        Ok(vec![]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(d) => {
+            assert_eq!(d.next_tick, admitted.next_tick);
+            assert_eq!(d.change.writes[0].path.as_str(), "reports/2026.txt");
+        }
+        other => panic!("expected a delivery, got {other:?}"),
+    }
+    assert_eq!(
+        requeue_at(admitted.next_tick, at(NOW)),
+        Action::requeue(std::time::Duration::from_millis(270_200))
+    );
+}
+
+#[test]
+fn a_run_already_done_for_the_same_inputs_is_up_to_date() {
+    let object = gitcommit(file_export(), &[]);
+    let admitted = admitted(&object);
+    let Plan::Deliver(first) = plan(
+        &object,
+        &admitted,
+        Ok(vec![]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) else {
+        panic!("first run delivers");
+    };
+    let mut status = ExportStatus {
+        observed_generation: Some(2),
+        run: Some(RunState {
+            id: first.run_id.to_string(),
+            time: Time(first.at),
+            done: true,
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        plan(&object, &admitted, Ok(vec![]), &status, at(NOW)),
+        Plan::UpToDate { next_tick: None }
+    ));
+    // A new generation is a new run.
+    status.observed_generation = Some(1);
+    assert!(matches!(
+        plan(&object, &admitted, Ok(vec![]), &status, at(NOW)),
+        Plan::Idle(_) | Plan::UpToDate { .. } | Plan::Deliver(_)
+    ));
+}
+
+#[test]
+fn a_stalled_run_with_the_same_inputs_stays_quiet() {
+    let object = gitcommit(file_export(), &[]);
+    let admitted = admitted(&object);
+    let Plan::Deliver(first) = plan(
+        &object,
+        &admitted,
+        Ok(vec![]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) else {
+        panic!("first run delivers");
+    };
+    let status = ExportStatus {
+        observed_generation: Some(2),
+        run: Some(RunState {
+            id: first.run_id.to_string(),
+            time: Time(first.at),
+            done: false,
+        }),
+        conditions: vec![Condition {
+            type_: "Stalled".into(),
+            status: "True".into(),
+            reason: "RetriesExhausted".into(),
+            message: "gave up".into(),
+            observed_generation: Some(2),
+            last_transition_time: Time(at(NOW)),
+        }],
+        ..Default::default()
+    };
+    assert!(matches!(
+        plan(&object, &admitted, Ok(vec![]), &status, at(NOW)),
+        Plan::Idle(action) if action == Action::await_change()
+    ));
+}
+
+#[test]
+fn a_retried_run_renders_the_instant_of_its_first_attempt() {
+    let object = gitcommit(file_export(), &[]);
+    let admitted = admitted(&object);
+    let Plan::Deliver(first) = plan(
+        &object,
+        &admitted,
+        Ok(vec![]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) else {
+        panic!("first run delivers");
+    };
+    let status = ExportStatus {
+        run: Some(RunState {
+            id: first.run_id.to_string(),
+            time: Time(at("2025-12-31T23:59:59Z")),
+            done: false,
+        }),
+        ..Default::default()
+    };
+    let Plan::Deliver(retry) = plan(&object, &admitted, Ok(vec![]), &status, at(NOW)) else {
+        panic!("the retry delivers");
+    };
+    assert_eq!(retry.run_id, first.run_id);
+    assert_eq!(retry.change.writes[0].path.as_str(), "reports/2025.txt");
+}
+
+#[test]
+fn a_missing_required_reference_rechecks_and_names_the_object() {
+    let export = ExportSpec {
+        resource_references: vec![configmap_reference(false)],
+        ..Default::default()
+    };
+    let object = gitcommit(export, &[]);
+    let plan = plan(
+        &object,
+        &admitted(&object),
+        Ok(vec![read(None)]),
+        &ExportStatus::default(),
+        at(NOW),
+    );
+    let Plan::Fail { failure, run } = plan else {
+        panic!("expected a failure");
+    };
+    assert_eq!(failure.reason, FailureReason::ReferenceNotFound);
+    assert!(matches!(failure.reason.heal(), Heal::Recheck(_)));
+    assert!(
+        failure
+            .message
+            .contains("team/ConfigMap/app does not exist"),
+        "{}",
+        failure.message
+    );
+    assert!(run.is_some(), "the run id is known, for the event's token");
+}
+
+#[test]
+fn a_missing_optional_reference_is_skipped() {
+    let export = ExportSpec {
+        resource_references: vec![configmap_reference(true)],
+        files: file_export().files,
+        ..Default::default()
+    };
+    let object = gitcommit(export, &[]);
+    match plan(
+        &object,
+        &admitted(&object),
+        Ok(vec![read(None)]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(d) => {
+            assert_eq!(d.skipped, vec!["team/ConfigMap/app".to_owned()]);
+            assert_eq!(d.change.writes.len(), 1, "only the file");
+        }
+        other => panic!("expected a delivery, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_present_reference_is_rendered_into_the_change() {
+    let export = ExportSpec {
+        resource_references: vec![configmap_reference(false)],
+        ..Default::default()
+    };
+    let object = gitcommit(export, &[]);
+    match plan(
+        &object,
+        &admitted(&object),
+        Ok(vec![read(Some(configmap()))]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(d) => {
+            assert_eq!(d.change.object.to_string(), "team/GitCommit/backup");
+            assert_eq!(d.change.message, "Update from git-change-operator");
+            assert_eq!(d.change.writes.len(), 1);
+        }
+        other => panic!("expected a delivery, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_kinds_stall_and_read_errors_retry() {
+    let object = gitcommit(file_export(), &[]);
+    let unknown = ReferenceError::UnknownKind {
+        field: "spec.resourceReferences[0]".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+    };
+    let (reason, _) = fails_with(plan(
+        &object,
+        &admitted(&object),
+        Err(unknown),
+        &ExportStatus::default(),
+        at(NOW),
+    ));
+    assert_eq!(reason.heal(), Heal::Stall);
+}
+
+#[test]
+fn a_bad_commit_message_or_author_stalls_naming_the_field() {
+    for (message, author, field) in [
+        (Some("$(rm -rf /)"), None, "spec.commit.message"),
+        (None, Some("nobody"), "spec.commit.author"),
+    ] {
+        let mut object = gitcommit(file_export(), &[]);
+        object.spec.commit = Some(gco_api::CommitSpec {
+            message: message.map(str::to_owned),
+            author: author.map(str::to_owned),
+        });
+        let (reason, text) = fails_with(plan(
+            &object,
+            &admitted(&object),
+            Ok(vec![]),
+            &ExportStatus::default(),
+            at(NOW),
+        ));
+        assert_eq!(reason, FailureReason::RenderFailed);
+        assert!(text.starts_with(field), "{text}");
+    }
+}
