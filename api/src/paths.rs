@@ -1,6 +1,6 @@
 //! Path safety: the one check every repository path passes before it becomes a tree entry.
 //!
-//! The rules (DESIGN §3.6) mirror what Git itself refuses to check out with
+//! The rules (docs/architecture.md, Safe paths) mirror what Git itself refuses to check out with
 //! `core.protectNTFS` and `core.protectHFS`, because a path that is harmless on the Linux box
 //! that writes it can still overwrite `.git/config` on a colleague's Mac or Windows laptop.
 //! [`check_path`] is the only way to make a [`SafePath`], so code that holds one needs no
@@ -108,7 +108,7 @@ pub enum PathError {
     },
 }
 
-/// Checks `path` against every rule of DESIGN §3.6 and returns it as a [`SafePath`].
+/// Checks `path` against every rule of docs/architecture.md, Safe paths, and returns it as a [`SafePath`].
 ///
 /// The path must already be in its final form: this function refuses (rather than repairs)
 /// `.`, `..`, empty components and a trailing `/`, so what is checked is exactly what is

@@ -1,4 +1,4 @@
-//! The placeholders of DESIGN §3.4: `$(date)` and `$(date +FORMAT)`, always in UTC.
+//! The placeholders (docs/architecture.md, Placeholders): `$(date)` and `$(date +FORMAT)`, always in UTC.
 //!
 //! They look like shell command substitution because that is what users of the original
 //! operator wrote, but nothing is ever run by a shell: the text between `$(` and `)` is

@@ -1,5 +1,5 @@
 //! Commit latency of the git engine against `git http-backend`, versus the git CLI's
-//! clone + edit + commit + push on the same server, in one run (DESIGN §8).
+//! clone + edit + commit + push on the same server, in one run (budgets in docs/performance.md).
 //!
 //! `cargo bench -p gco-controller --bench git_commit` (or `hack/bench-git.sh`). Not a timed
 //! test: it prints figures and ratios; budgets are checked by reading them.

@@ -17,7 +17,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the operator: reconcile GitCommits until SIGTERM.
-    Run(Box<gco_controller::runtime::RunArgs>),
+    Run(Box<gco_controller::runtime::OperatorArgs>),
     /// Print the files a GitCommit or PullRequest would write, offline (and with --repo, the
     /// diff against the branch tip). Refuses unsafe paths and unknown placeholders exactly as
     /// the controller does.
@@ -56,7 +56,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             // kube and reqwest both use rustls: one process-wide provider, chosen once.
             let _ = rustls::crypto::ring::default_provider().install_default();
             gco_controller::runtime::telemetry::init(run.log_format)?;
-            tokio::runtime::Runtime::new()?.block_on(gco_controller::runtime::run(*run))
+            tokio::runtime::Runtime::new()?.block_on(gco_controller::runtime::operate(*run))
         }
         Command::Render(render) => {
             let request = PreviewRequest {
@@ -66,7 +66,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 at: render.at.unwrap_or_else(jiff::Timestamp::now),
                 cache_dir: None,
             };
-            let output = offline::run(&request).context("render failed")?;
+            let output = offline::preview(&request).context("render failed")?;
             print!("{output}");
             Ok(())
         }

@@ -1,4 +1,4 @@
-//! In-process latency of one admission review (DESIGN §8: p99 under 1 ms): criterion's
+//! In-process latency of one admission review (budget in docs/performance.md: p99 under 1 ms): criterion's
 //! statistics for `/validate` and `/mutate`, then p50/p99 over 20,000 timed reviews.
 
 use std::time::{Duration, Instant};

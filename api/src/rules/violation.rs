@@ -10,7 +10,7 @@ pub enum Rule {
     SecretStrategy,
     /// `single-field` from a Secret only for allow-listed keys.
     SecretField,
-    /// Paths are relative, normalised and safe (DESIGN §3.6).
+    /// Paths are relative, normalised and safe (docs/architecture.md, Safe paths).
     PathSafety,
     /// A policy's `paths.allowedPrefixes`.
     PathPrefix,

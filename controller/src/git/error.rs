@@ -1,4 +1,5 @@
-//! The git engine's errors, one variant per condition reason the controller reports.
+//! The git engine's errors. The controller decides how each heals
+//! (controller/src/reconcile/failure.rs).
 
 /// What went wrong talking to, or writing into, a repository. URLs in here are always
 /// redacted (no userinfo) and messages never contain a credential.
@@ -55,39 +56,6 @@ pub enum GitError {
 }
 
 impl GitError {
-    /// The condition reason the controller sets for this error (DESIGN §4).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            GitError::AuthFailed { .. }
-            | GitError::HostKeyRejected { .. }
-            | GitError::CertificateRejected { .. }
-            | GitError::Credentials { .. } => "AuthenticationFailed",
-            GitError::PushRejected { .. } | GitError::RetriesExhausted { .. } => "PushRejected",
-            GitError::HeadBranchDiverged { .. } => "HeadBranchDiverged",
-            GitError::PathConflict { .. }
-            | GitError::InvalidUrl { .. }
-            | GitError::InvalidRunId { .. }
-            | GitError::InvalidBranch { .. }
-            | GitError::InvalidAuthor { .. } => "RenderFailed",
-            GitError::NotFound { .. }
-            | GitError::Network { .. }
-            | GitError::Repository { .. }
-            | GitError::Cancelled => "Progressing",
-        }
-    }
-
-    /// Whether trying again later may succeed without a spec change.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            GitError::Network { .. }
-                | GitError::Repository { .. }
-                | GitError::RetriesExhausted { .. }
-                | GitError::Cancelled
-                | GitError::NotFound { .. }
-        )
-    }
-
     pub(crate) fn repository(error: impl std::fmt::Display) -> Self {
         GitError::Repository {
             detail: error.to_string(),

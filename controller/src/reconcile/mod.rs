@@ -11,18 +11,18 @@
 //! Failures of any layer become one typed [`Failure`]; how each heals is a property of its
 //! reason ([`failure`]).
 
-pub mod conclude;
+mod conclude;
 pub mod conditions;
 mod credentials;
 mod driver;
 mod exporter;
 pub mod failure;
 mod gitcommit;
-pub mod plan;
+mod plan;
 mod pullrequest;
-pub mod retry;
+mod retry;
 mod run_id;
-pub mod schedule;
+mod schedule;
 mod status;
 
 use std::{

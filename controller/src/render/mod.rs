@@ -1,5 +1,5 @@
 //! Rendering: Kubernetes objects and a spec's `files` / `resourceReferences` become the list of
-//! files a run writes (DESIGN §3.6). Pure: no I/O, no clock (the run's instant is passed in).
+//! files a run writes (docs/architecture.md, Safe paths). Pure: no I/O, no clock (the run's instant is passed in).
 //!
 //! Placeholders in paths and contents are rendered first, then every path goes through
 //! [`gco_api::paths::check_path`], so a write that leaves this module is safe to put in a tree.

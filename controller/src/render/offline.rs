@@ -45,7 +45,7 @@ pub enum PreviewError {
 }
 
 /// Renders the request into the text the subcommand prints.
-pub fn run(request: &PreviewRequest) -> Result<String, PreviewError> {
+pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
     let spec_path = request.spec_file.display().to_string();
     let manifest: Value = parse_documents(&request.spec_file)?
         .into_iter()

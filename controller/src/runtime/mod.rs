@@ -8,4 +8,4 @@ mod server;
 pub mod telemetry;
 
 pub use leader::LeaderElector;
-pub use operator::{RunArgs, run};
+pub use operator::{OperatorArgs, operate};

@@ -40,7 +40,7 @@ use crate::{
 
 /// Flags of `gco-controller run`.
 #[derive(Clone, Debug, clap::Args)]
-pub struct RunArgs {
+pub struct OperatorArgs {
     /// Kubeconfig to use; default: in-cluster configuration, else $KUBECONFIG / ~/.kube/config.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -91,7 +91,7 @@ pub struct RunArgs {
     pub crash_after_push: bool,
 }
 
-pub async fn run(args: RunArgs) -> Result<()> {
+pub async fn operate(args: OperatorArgs) -> Result<()> {
     let client = client(args.kubeconfig.as_deref()).await?;
     let instance = args.instance.clone().unwrap_or_else(hostname);
     let metrics = Metrics::default();
@@ -223,7 +223,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 /// One kind's controller: its watch (spec and annotation changes only; status writes do not
 /// trigger), the objects it references, and every policy change.
 struct KindController<'a> {
-    args: &'a RunArgs,
+    args: &'a OperatorArgs,
     client: &'a Client,
     /// Owners whose referenced objects changed.
     referenced: UnboundedReceiver<Owner>,
@@ -306,7 +306,7 @@ async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
-fn spawn_servers(args: &RunArgs, metrics: &Metrics, readiness: &Readiness) {
+fn spawn_servers(args: &OperatorArgs, metrics: &Metrics, readiness: &Readiness) {
     let addresses = if args.metrics_addr == args.health_addr {
         vec![args.metrics_addr]
     } else {

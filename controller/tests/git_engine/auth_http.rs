@@ -3,6 +3,7 @@
 
 use gco_api::WriteMode::Overwrite;
 use gco_controller::git::{Credentials, GitError, Outcome};
+use gco_controller::reconcile::{Failure, failure::FailureReason};
 
 use gco_tests::pki::Ca;
 
@@ -82,7 +83,10 @@ async fn https_auth_and_certificates() {
         .await
         .expect_err("wrong password");
     assert!(matches!(error, GitError::AuthFailed { .. }), "{error:?}");
-    assert_eq!(error.reason(), "AuthenticationFailed");
+    assert_eq!(
+        Failure::from(error.clone()).reason,
+        FailureReason::AuthenticationFailed
+    );
     errors.push(error);
 
     // No ca.crt: the system store does not know the test CA.

@@ -4,6 +4,7 @@ use std::{sync::Arc, thread};
 
 use gco_api::WriteMode::{Append, Overwrite};
 use gco_controller::git::{GitError, Outcome};
+use gco_controller::reconcile::{Failure, failure::FailureReason};
 
 use crate::{
     change, engine, file_url,
@@ -272,7 +273,10 @@ async fn pull_request_head_branches_are_updated_only_under_the_lease() {
         matches!(error, GitError::HeadBranchDiverged { .. }),
         "{error}"
     );
-    assert_eq!(error.reason(), "HeadBranchDiverged");
+    assert_eq!(
+        Failure::from(error.clone()).reason,
+        FailureReason::HeadBranchDiverged
+    );
     assert_eq!(
         repos::show(&bare, head, "human.txt").as_deref(),
         Some("edit"),
