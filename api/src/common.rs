@@ -151,4 +151,14 @@ pub struct ExportSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub schedule: Option<String>,
+    /// ServiceAccount of this namespace whose permissions every read made for this object uses
+    /// (discovery, the referenced objects, the auth Secret): the controller impersonates it, so
+    /// the apiserver enforces that account's RBAC. Default: the controller's
+    /// `--default-service-account`; with neither, the controller's own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub service_account_name: Option<String>,
 }

@@ -44,6 +44,7 @@ pub enum ConditionReason {
     ReferenceNotFound,
     HeadBranchDiverged,
     RetriesExhausted,
+    AccessDenied,
 }
 
 impl ConditionReason {
@@ -59,6 +60,7 @@ impl ConditionReason {
             Self::ReferenceNotFound => "ReferenceNotFound",
             Self::HeadBranchDiverged => "HeadBranchDiverged",
             Self::RetriesExhausted => "RetriesExhausted",
+            Self::AccessDenied => "AccessDenied",
         }
     }
 }

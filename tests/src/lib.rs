@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod attacker;
 pub mod controller;
 pub mod fixtures;
 pub mod flux;

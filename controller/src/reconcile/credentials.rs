@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
+use kube::Api;
 
-use crate::git::Credentials;
+use crate::{
+    git::Credentials,
+    references::{Identity, Reader, forbidden},
+};
 
 /// Why the auth Secret could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +18,15 @@ pub enum CredentialsError {
          (keys username/password, bearerToken, token, or identity/known_hosts for ssh)"
     )]
     Missing { name: String },
+    #[error(
+        "spec.auth.secretName: {identity} may not read Secret {name:?} ({detail}): grant it \
+         `get` on that Secret, or name a Secret it may read"
+    )]
+    Forbidden {
+        name: String,
+        identity: Identity,
+        detail: String,
+    },
     #[error("spec.auth.secretName: cannot read Secret {name:?}: {source}")]
     Read {
         name: String,
@@ -23,22 +35,30 @@ pub enum CredentialsError {
     },
 }
 
-/// The credentials of `secret_name` in `namespace`; anonymous when the spec names none.
+/// The credentials of `secret_name` in `namespace`, read as `reader`; anonymous when the spec
+/// names none.
 pub async fn read(
-    client: &Client,
+    reader: &Reader,
     namespace: &str,
     secret_name: Option<&str>,
 ) -> Result<Credentials, CredentialsError> {
     let Some(name) = secret_name else {
         return Ok(Credentials::anonymous());
     };
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secrets: Api<Secret> = Api::namespaced(reader.client.clone(), namespace);
     let secret = secrets
         .get_opt(name)
         .await
-        .map_err(|source| CredentialsError::Read {
-            name: name.to_owned(),
-            source,
+        .map_err(|source| match forbidden(&source) {
+            Some(detail) => CredentialsError::Forbidden {
+                name: name.to_owned(),
+                identity: reader.identity.clone(),
+                detail,
+            },
+            None => CredentialsError::Read {
+                name: name.to_owned(),
+                source,
+            },
         })?
         .ok_or_else(|| CredentialsError::Missing {
             name: name.to_owned(),

@@ -13,16 +13,17 @@ use kube::{ResourceExt, runtime::controller::Action};
 use tracing::{info, warn};
 
 use super::{
-    Context, Error, Exporter, Outcome,
+    Context, Error, Exporter, Failure, Outcome,
     conclude::{Facts, judge, settle},
     conditions::Verdict,
     credentials,
+    failure::FailureReason,
     plan::{self, Admitted, Delivery, Plan},
     requested_at, status,
 };
 use crate::{
     git::RunId,
-    references::Owner,
+    references::{Identity, Owner, Reader},
     runtime::metrics::{ErrorLabels, KindLabels},
 };
 
@@ -54,6 +55,8 @@ pub struct Reconcile<'a, K: Exporter> {
     /// [`Reconcile::conclude`].
     pub status: K::Status,
     pub now: Timestamp,
+    /// Whose permissions the reads made for the object use.
+    pub identity: Identity,
 }
 
 /// What a conclusion needs to know of how far the reconcile got.
@@ -74,6 +77,10 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             },
             status: object.current_status(),
             now: Timestamp::now(),
+            identity: ctx.readers.identity(
+                &object.namespace().unwrap_or_default(),
+                object.export().service_account_name.as_deref(),
+            ),
             object,
             ctx,
         }
@@ -91,11 +98,22 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             }
         };
         self.status.as_mut().next_scheduled_time = admitted.next_tick.map(Time);
-        let references = self
-            .ctx
-            .references
-            .read(&self.owner, &self.object.export().resource_references)
-            .await;
+        let references = match self.reader() {
+            Ok(reader) => {
+                self.ctx
+                    .references
+                    .read(
+                        &reader,
+                        &self.owner,
+                        &self.object.export().resource_references,
+                    )
+                    .await
+            }
+            Err(failure) => {
+                let plan = Plan::Fail { failure, run: None };
+                return self.carry_out(plan, &admitted).await;
+            }
+        };
         let plan = plan::plan(
             self.object,
             &admitted,
@@ -160,15 +178,25 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         status::write(&self.ctx.client, self.object, &self.status).await
     }
 
+    /// The client the object's reads use.
+    fn reader(&self) -> Result<Reader, Failure> {
+        self.ctx
+            .readers
+            .reader(self.identity.clone())
+            .map_err(|error| {
+                Failure::new(
+                    FailureReason::ProgressingWithRetry,
+                    format!("cannot build a client for {}: {error}", self.identity),
+                )
+            })
+    }
+
     /// The credentials of `spec.auth`, read when a run needs them.
-    pub async fn credentials(&self) -> Result<crate::git::Credentials, super::Failure> {
-        credentials::read(
-            &self.ctx.client,
-            &self.owner.namespace,
-            self.object.auth_secret(),
-        )
-        .await
-        .map_err(Into::into)
+    pub async fn credentials(&self) -> Result<crate::git::Credentials, Failure> {
+        let reader = self.reader()?;
+        credentials::read(&reader, &self.owner.namespace, self.object.auth_secret())
+            .await
+            .map_err(Into::into)
     }
 
     /// The one exit of every reconcile: settles the status, writes it once, counts and

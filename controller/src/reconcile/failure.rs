@@ -30,6 +30,8 @@ pub enum FailureReason {
     PolicyDenied,
     /// Someone else pushed to a pull request's head branch.
     HeadBranchDiverged,
+    /// The identity the object's reads use may not read what the spec names.
+    AccessDenied,
 }
 
 /// What happens after a failure.
@@ -49,7 +51,7 @@ pub const MISSING_REFERENCE_RECHECK: Duration = Duration::from_secs(300);
 
 impl FailureReason {
     /// Every failure reason, in the order docs/controller.md lists them.
-    pub const ALL: [FailureReason; 7] = [
+    pub const ALL: [FailureReason; 8] = [
         Self::ProgressingWithRetry,
         Self::AuthenticationFailed,
         Self::PushRejected,
@@ -57,6 +59,7 @@ impl FailureReason {
         Self::RenderFailed,
         Self::PolicyDenied,
         Self::HeadBranchDiverged,
+        Self::AccessDenied,
     ];
 
     pub const fn condition(self) -> ConditionReason {
@@ -68,6 +71,7 @@ impl FailureReason {
             Self::RenderFailed => ConditionReason::RenderFailed,
             Self::PolicyDenied => ConditionReason::PolicyDenied,
             Self::HeadBranchDiverged => ConditionReason::HeadBranchDiverged,
+            Self::AccessDenied => ConditionReason::AccessDenied,
         }
     }
 
@@ -78,7 +82,7 @@ impl FailureReason {
             | Self::PushRejected
             | Self::HeadBranchDiverged => Heal::Retry,
             Self::ReferenceNotFound => Heal::Recheck(MISSING_REFERENCE_RECHECK),
-            Self::RenderFailed | Self::PolicyDenied => Heal::Stall,
+            Self::RenderFailed | Self::PolicyDenied | Self::AccessDenied => Heal::Stall,
         }
     }
 
@@ -121,6 +125,10 @@ impl FailureReason {
             Self::HeadBranchDiverged => (
                 "(PullRequest) someone else pushed to the head branch; the operator never overwrites it",
                 "merge or close their change, or delete the branch",
+            ),
+            Self::AccessDenied => (
+                "a read made for the object (a referenced object, the auth Secret) was forbidden to the identity it reads as: `spec.serviceAccountName` or `--default-service-account`",
+                "grant that ServiceAccount `get` on what the message names, or reference something it may read",
             ),
         }
     }
@@ -196,6 +204,7 @@ impl From<ReferenceError> for Failure {
         let reason = match error {
             // A kind the cluster does not serve is a spec error until a CRD is installed.
             ReferenceError::UnknownKind { .. } => FailureReason::RenderFailed,
+            ReferenceError::Forbidden { .. } => FailureReason::AccessDenied,
             ReferenceError::Read { .. } => FailureReason::ProgressingWithRetry,
         };
         Self::new(reason, error.to_string())
@@ -228,7 +237,13 @@ impl From<ScheduleError> for Failure {
 
 impl From<CredentialsError> for Failure {
     fn from(error: CredentialsError) -> Self {
-        Self::new(FailureReason::AuthenticationFailed, error.to_string())
+        let reason = match error {
+            CredentialsError::Forbidden { .. } => FailureReason::AccessDenied,
+            CredentialsError::Missing { .. } | CredentialsError::Read { .. } => {
+                FailureReason::AuthenticationFailed
+            }
+        };
+        Self::new(reason, error.to_string())
     }
 }
 

