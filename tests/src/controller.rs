@@ -7,7 +7,7 @@ use std::{
     process::Command,
 };
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
 use crate::{
     procs::{self, Guarded},
@@ -20,24 +20,9 @@ pub struct ControllerProcess {
     log: PathBuf,
 }
 
-/// The controller binary of the same build: next to this executable (a `[[bin]]`) or one folder
-/// up (a test binary in `deps/`). `make test` builds it first.
+/// The controller binary of the same build (see [`procs::sibling_binary`]).
 pub fn controller_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join("gco-controller"))
-        .collect();
-    match candidates.iter().find(|c| c.exists()) {
-        Some(binary) => Ok(binary.clone()),
-        None => bail!(
-            "gco-controller is missing next to {}: build it with `cargo build -p gco-controller` \
-             (make test does)",
-            exe.display()
-        ),
-    }
+    procs::sibling_binary("gco-controller", "gco-controller")
 }
 
 impl ControllerProcess {

@@ -110,6 +110,27 @@ fn spawn_now(mut command: Command, log: Option<PathBuf>) -> io::Result<Child> {
     command.stdin(std::process::Stdio::null()).spawn()
 }
 
+/// A binary of the same build as this test, `name` from package `package`: next to this
+/// executable (a `[[bin]]`) or one folder up (a test binary in `deps/`). Cargo builds the
+/// binaries of the tested package only, so `make test` builds every binary first.
+pub fn sibling_binary(name: &str, package: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .collect();
+    match candidates.iter().find(|c| c.exists()) {
+        Some(binary) => Ok(binary.clone()),
+        None => anyhow::bail!(
+            "{name} is missing next to {}: build it with `cargo build -p {package}` \
+             (make test does)",
+            exe.display()
+        ),
+    }
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

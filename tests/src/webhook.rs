@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 use gco_webhook::{
     KubeCluster, Webhook,
-    server::{self, AppState},
+    server::{self, Limits, Readiness},
     tls::{self, CertStore, files::CertFiles},
 };
 use k8s_openapi::{
@@ -39,6 +39,12 @@ const RELOAD_INTERVAL: Duration = Duration::from_millis(100);
 pub const NEEDS_DEFAULTS: &str = "!has(object.spec.commit) || !has(object.spec.commit.author) || !has(object.spec.commit.message) || (has(object.spec.resourceReferences) && object.spec.resourceReferences.exists(r, !has(r.namespace) || r.output.path.startsWith('./') || r.output.path.contains('//') || r.output.path.contains('/./') || r.output.path.endsWith('/.'))) || (has(object.spec.files) && object.spec.files.exists(f, f.path.startsWith('./') || f.path.contains('//') || f.path.contains('/./') || f.path.endsWith('/.'))) || (request.kind.kind == 'PullRequest' && !has(object.spec.repository.provider))";
 /// Name of both test webhook configurations.
 pub const CONFIGURATION: &str = "gco-test-webhook";
+
+/// The webhook binary of the same build (see [`crate::procs::sibling_binary`]), for tests of
+/// the process itself: its flags, its ports, its signals.
+pub fn webhook_binary() -> Result<PathBuf> {
+    crate::procs::sibling_binary("gco-webhook", "gco-webhook")
+}
 
 /// The running webhook of this test binary.
 pub struct WebhookServer {
@@ -135,14 +141,13 @@ async fn serve(
     tokio::spawn(files.watch(store.clone()));
     let cluster = KubeCluster::start(client);
     cluster.wait_until_ready().await;
-    let state = Arc::new(AppState {
-        webhook: Webhook::new(cluster),
-        ready: Box::new(|| true),
-    });
+    let readiness = Readiness::default();
+    readiness.set_ready();
+    let router = server::router(Arc::new(Webhook::new(cluster)), readiness);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let config = tls::server_config(store)?;
     let _ = ready.send(Ok(()));
-    server::serve_tls(listener, config, server::router(state)).await;
+    server::serve_tls(listener, config, router, Limits::default()).await;
     Ok(())
 }
 

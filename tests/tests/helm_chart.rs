@@ -34,6 +34,7 @@ fn variants() -> Vec<(&'static str, Vec<&'static str>)> {
                 "controller.watchNamespace=apps",
                 "controller.watchLabelSelector=shard=a",
                 "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring",
+                "networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",
             ],
         ),
         (

@@ -16,7 +16,7 @@ use gco_tests::{
 };
 use gco_webhook::{
     KubeCluster, Webhook,
-    server::{self, AppState},
+    server::{self, Limits, Readiness},
     tls::{self, CertStore, self_managed::SelfManaged},
 };
 use k8s_openapi::api::{
@@ -119,12 +119,14 @@ async fn self_managed_certificates_are_issued_patched_and_rotated_without_failur
     manager.ensure(&store).await.expect("certificates issued");
     let cluster = KubeCluster::start(client.clone());
     cluster.wait_until_ready().await;
-    let state = Arc::new(AppState {
-        webhook: Webhook::new(cluster),
-        ready: Box::new(|| true),
-    });
+    let router = server::router(Arc::new(Webhook::new(cluster)), Readiness::default());
     let config = tls::server_config(store.clone()).expect("TLS");
-    tokio::spawn(server::serve_tls(listener, config, server::router(state)));
+    tokio::spawn(server::serve_tls(
+        listener,
+        config,
+        router,
+        Limits::default(),
+    ));
     eventually(&client, &namespace, &object("../x"), |r| {
         r.as_ref().is_err_and(|m| m.contains("path-safety"))
     })

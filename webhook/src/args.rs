@@ -1,17 +1,10 @@
 //! Command-line flags, and the wiring they select.
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use gco_runtime::{Limits, LogFormat, Readiness, Shutdown, telemetry};
 use kube::Client;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -19,7 +12,7 @@ use tracing::info;
 use crate::{
     cluster::KubeCluster,
     review::Webhook,
-    server::{self, AppState},
+    server,
     tls::{self, CertStore, files::CertFiles, self_managed::SelfManaged},
 };
 
@@ -30,7 +23,8 @@ pub struct Args {
     /// Address of the HTTPS server the apiserver calls.
     #[arg(long, env = "GCO_WEBHOOK_LISTEN", default_value = "0.0.0.0:9443")]
     pub listen: SocketAddr,
-    /// Optional plain-HTTP address for `/metrics`, `/healthz` and `/readyz`.
+    /// Optional plain-HTTP address for `/metrics`, `/healthz` and `/readyz` (never the
+    /// admission routes, which are served over TLS only).
     #[arg(long, env = "GCO_WEBHOOK_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// PEM serving certificate (cert-manager's `tls.crt`); re-read when it changes.
@@ -75,8 +69,8 @@ pub struct Args {
     #[arg(long, default_value_t = 30 * 24)]
     pub renew_before_hours: i64,
     /// Log format: `text` or `json`.
-    #[arg(long, default_value = "text")]
-    pub log_format: String,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl Args {
@@ -87,7 +81,8 @@ impl Args {
 
     /// Runs the webhook with these flags.
     pub async fn run(self) -> anyhow::Result<()> {
-        init_logging(&self.log_format);
+        // Only fails when a subscriber is installed already, which then logs instead.
+        let _ = telemetry::init(self.log_format);
         let files_given = self.tls_cert_file.is_some() && self.tls_key_file.is_some();
         if files_given == self.self_managed {
             bail!("give either --tls-cert-file and --tls-key-file, or --self-managed");
@@ -95,6 +90,8 @@ impl Args {
         let client = Client::try_default()
             .await
             .context("cannot build a Kubernetes client")?;
+        // Filled before anything is served, and never emptied again: a loaded certificate is
+        // not part of readiness below.
         let store = Arc::new(CertStore::default());
         match (&self.tls_cert_file, &self.tls_key_file, self.self_managed) {
             (Some(cert), Some(key), false) => {
@@ -120,40 +117,41 @@ impl Args {
             _ => bail!("give either --tls-cert-file and --tls-key-file, or --self-managed"),
         }
         let cluster = Arc::new(KubeCluster::start(client));
-        let ready_cluster = cluster.clone();
-        let ready_flag = Arc::new(AtomicBool::new(false));
-        let flag = ready_flag.clone();
-        tokio::spawn(async move {
-            ready_cluster.wait_until_ready().await;
-            flag.store(true, Ordering::Release);
-        });
-        let ready_store = store.clone();
-        let draining = Arc::new(AtomicBool::new(false));
-        let draining_probe = draining.clone();
-        let state = Arc::new(AppState {
-            webhook: Webhook::new(cluster),
-            ready: Box::new(move || {
-                ready_flag.load(Ordering::Acquire)
-                    && ready_store.is_loaded()
-                    && !draining_probe.load(Ordering::Acquire)
-            }),
-        });
-        let router = server::router(state);
+        let webhook = Arc::new(Webhook::new(cluster.clone()));
+        let readiness = Readiness::default();
         if let Some(addr) = self.metrics_listen {
-            let router = router.clone();
-            tokio::spawn(async move { server::serve_plain(addr, router).await });
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let probes = server::probe_routes(&webhook, readiness.clone());
+            tokio::spawn(gco_runtime::serve_plain_on(
+                listener,
+                probes,
+                Limits::default(),
+            ));
         }
         let listener = TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
-        info!(listen = %self.listen, "admission webhook serving");
         let tls = tls::server_config(store).context("cannot build the TLS configuration")?;
-        let serving = tokio::spawn(server::serve_tls(listener, tls, router));
-        shutdown_signal().await;
+        let router = server::router(webhook, readiness.clone());
+        let mut shutdown = Shutdown::listen().context("cannot handle stop signals")?;
+        let serving = tokio::spawn(server::serve_tls(listener, tls, router, Limits::default()));
+        info!(listen = %self.listen, "admission webhook serving");
+        // Ready once the policies and namespaces are listed, unless told to stop first: in
+        // this order, a stop can never be followed by "ready".
+        let stopped = tokio::select! {
+            () = cluster.wait_until_ready() => false,
+            () = shutdown.wait() => true,
+        };
+        if !stopped {
+            readiness.set_ready();
+            shutdown.wait().await;
+        }
         // Keep answering while the Service endpoints drop this pod: the apiserver may still
         // send reviews here for a moment, and a refused connection fails an admission.
         info!(drain = ?DRAIN, "shutting down: not ready, draining");
-        draining.store(true, Ordering::Release);
+        readiness.set_not_ready();
         tokio::time::sleep(DRAIN).await;
         serving.abort();
         Ok(())
@@ -180,30 +178,3 @@ impl Args {
 
 /// How long the webhook keeps serving after SIGTERM, while it reports not ready.
 const DRAIN: Duration = Duration::from_secs(5);
-
-/// SIGTERM (Kubernetes) or Ctrl-C.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-}
-
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}

@@ -1,5 +1,10 @@
-//! The HTTPS server: an axum router behind a hand-written rustls accept loop, because the
-//! certificate is chosen per handshake ([`crate::tls::CertStore`]).
+//! The webhook's HTTP surface. The admission routes are served over TLS only: anyone who can
+//! post an AdmissionReview chooses its `userInfo`, so on a plain port they would learn any
+//! user's permissions and make the webhook send SubjectAccessReviews for them. The plain port
+//! gets [`probe_routes`] alone.
+//!
+//! TLS is a handshake in front of [`gco_runtime::serve`]'s accept loop (connection cap and
+//! timeouts), because rustls chooses the certificate per handshake ([`crate::tls::CertStore`]).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -9,16 +14,13 @@ use axum::{
     extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::post,
 };
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto,
-    service::TowerToHyperService,
-};
+pub use gco_runtime::{Limits, Readiness};
+use gco_runtime::{Protocols, probes};
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tracing::debug;
 
 use crate::{
@@ -29,34 +31,36 @@ use crate::{
 /// Largest AdmissionReview accepted: an object near etcd's limit, sent twice (object and
 /// oldObject), with room to spare.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// A client that has not finished the TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the routes share.
-pub struct AppState<C> {
-    pub webhook: Webhook<C>,
-    /// Whether `/readyz` answers 200: policies listed and a certificate loaded.
-    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
-}
-
-/// The routes: `/mutate`, `/validate`, `/healthz`, `/readyz`, `/metrics`.
-pub fn router<C: Cluster>(state: Arc<AppState<C>>) -> Router {
+/// `/mutate` and `/validate`: for the TLS listener only.
+pub fn admission_routes<C: Cluster>(webhook: Arc<Webhook<C>>) -> Router {
     Router::new()
         .route("/mutate", post(mutate::<C>))
         .route("/validate", post(validate::<C>))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz::<C>))
-        .route("/metrics", get(metrics::<C>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(webhook)
 }
 
-async fn mutate<C: Cluster>(State(state): State<Arc<AppState<C>>>, body: Bytes) -> Response {
-    reply(state.webhook.review(Endpoint::Mutate, &body).await)
+/// `/healthz`, `/readyz` (from `readiness`) and `/metrics` (the webhook's registry): all a
+/// plain-HTTP port serves.
+pub fn probe_routes<C: Cluster>(webhook: &Webhook<C>, readiness: Readiness) -> Router {
+    let metrics = webhook.metrics.clone();
+    probes::router(readiness, move || metrics.render())
 }
 
-async fn validate<C: Cluster>(State(state): State<Arc<AppState<C>>>, body: Bytes) -> Response {
-    reply(state.webhook.review(Endpoint::Validate, &body).await)
+/// What the TLS listener serves: the admission routes, and the probes for a deployment that
+/// runs without a plain port.
+pub fn router<C: Cluster>(webhook: Arc<Webhook<C>>, readiness: Readiness) -> Router {
+    let probes = probe_routes(&webhook, readiness);
+    admission_routes(webhook).merge(probes)
+}
+
+async fn mutate<C: Cluster>(State(webhook): State<Arc<Webhook<C>>>, body: Bytes) -> Response {
+    reply(webhook.review(Endpoint::Mutate, &body).await)
+}
+
+async fn validate<C: Cluster>(State(webhook): State<Arc<Webhook<C>>>, body: Bytes) -> Response {
+    reply(webhook.review(Endpoint::Validate, &body).await)
 }
 
 fn reply(reply: crate::review::Reply) -> Response {
@@ -69,60 +73,47 @@ fn reply(reply: crate::review::Reply) -> Response {
     (status, [(header::CONTENT_TYPE, content_type)], reply.body).into_response()
 }
 
-async fn readyz<C: Cluster>(State(state): State<Arc<AppState<C>>>) -> Response {
-    if (state.ready)() {
-        (StatusCode::OK, "ok").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
-}
-
-async fn metrics<C: Cluster>(State(state): State<Arc<AppState<C>>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.webhook.metrics.render(),
-    )
-        .into_response()
-}
-
-/// Serves `router` over TLS on `listener` until the process ends. Each connection gets the
-/// certificate current at its handshake.
-pub async fn serve_tls(listener: TcpListener, tls: Arc<ServerConfig>, router: Router) {
+/// Serves `router` over TLS on `listener` until the future is dropped, within `limits`; the
+/// TLS handshake, too, must be done within the header-read timeout. Each connection gets the
+/// certificate current at its handshake, and HTTP/2 when it asks for it (the apiserver does:
+/// one connection carries every concurrent review, instead of a handshake per burst).
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    router: Router,
+    limits: Limits,
+) {
     let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                debug!(%error, "accept failed");
-                continue;
-            }
-        };
+    let within = limits.header_read_timeout;
+    let handshake = move |stream: TcpStream, peer: SocketAddr| {
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => return debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => return debug!(%peer, "TLS handshake timed out"),
-            };
-            // HTTP/2 when the client offers it (the apiserver does): one connection carries
-            // every concurrent review, instead of a TLS handshake per burst.
-            let served = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-            if let Err(error) = served {
-                debug!(%peer, %error, "connection ended with an error");
-            }
-        });
-    }
+        async move { accept(&acceptor, stream, peer, within).await }
+    };
+    gco_runtime::serve(
+        listener,
+        router,
+        limits,
+        Protocols::Http1AndHttp2,
+        handshake,
+    )
+    .await;
 }
 
-/// Serves `router` over plain HTTP (metrics and probes inside the pod network).
-pub async fn serve_plain(addr: SocketAddr, router: Router) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    axum::serve(listener, router).await
+async fn accept(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    within: Duration,
+) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(within, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(error)) => {
+            debug!(%peer, %error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
 }

@@ -1,10 +1,23 @@
 //! AdmissionReview JSON in, AdmissionResponse out: every rule allowed and denied, defaults
 //! and their idempotence, and malformed reviews.
 
-use gco_api::{GitExportPolicy, GitExportPolicySpec, policy::SecretRules};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use gco_api::{GitExportPolicy, GitExportPolicySpec, policy::SecretRules, rules::AccessCheck};
+use k8s_openapi::api::authentication::v1::UserInfo;
 use serde_json::{Value, json};
 
-use crate::{Endpoint, Webhook, fixed::FixedCluster};
+use crate::{
+    Cluster, ClusterError, Endpoint, Webhook, fixed::FixedCluster,
+    validate::MAX_CONCURRENT_ACCESS_CHECKS,
+};
 
 const NS: &str = "team";
 
@@ -366,4 +379,83 @@ async fn metrics_count_decisions() {
         text.contains("gco_webhook_review_duration_seconds"),
         "{text}"
     );
+}
+
+/// A [`FixedCluster`] whose access checks each take a moment and are counted: how many ran,
+/// and the most that were in flight at once.
+#[derive(Default)]
+struct CountingCluster {
+    inner: FixedCluster,
+    calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Cluster for CountingCluster {
+    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
+        self.inner.policies()
+    }
+
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, String>, ClusterError> {
+        self.inner.namespace_labels(namespace).await
+    }
+
+    async fn allowed(&self, user: &UserInfo, check: &AccessCheck) -> Result<bool, ClusterError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let answer = self.inner.allowed(user, check).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        answer
+    }
+}
+
+#[tokio::test]
+async fn access_checks_run_a_bounded_number_at_a_time_and_report_in_reference_order() {
+    const REFERENCES: usize = 60;
+    let references: Vec<Value> = (0..REFERENCES)
+        .map(|i| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": format!("app-{i}"), "namespace": NS,
+                "strategy": "dump", "output": {"path": format!("apps/app-{i}.yaml")}})
+        })
+        .collect();
+    let spec = with(base_spec(), "/resourceReferences", Value::Array(references));
+    let forbidden = [3, 17, 59];
+    let mut fixed = FixedCluster::default();
+    for i in forbidden {
+        fixed = fixed.forbid("ConfigMap", NS, &format!("app-{i}"));
+    }
+    let cluster = Arc::new(CountingCluster {
+        inner: fixed,
+        ..Default::default()
+    });
+    let reply = Webhook::new(cluster.clone())
+        .review(
+            Endpoint::Validate,
+            &review("GitCommit", "CREATE", git_commit(spec), None),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let value: Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert_eq!(value["response"]["allowed"], false);
+    assert_eq!(cluster.calls.load(Ordering::SeqCst), REFERENCES);
+    assert_eq!(
+        cluster.peak.load(Ordering::SeqCst),
+        MAX_CONCURRENT_ACCESS_CHECKS,
+        "the checks run concurrently, never more than the bound"
+    );
+    let refusal = |i: usize| {
+        format!(
+            "spec.resourceReferences[{i}]: user \"alice\" may not get ConfigMap \"app-{i}\" in namespace \"{NS}\", so may not export it (rule requester-access); fix: reference an object you can read, or ask a cluster admin for `get` on it (an admin may also set `spec.requireRequesterAccess: false` on every GitExportPolicy that selects this namespace)"
+        )
+    };
+    let expected = format!(
+        "3 policy violations:\n- {}",
+        forbidden.map(refusal).join("\n- ")
+    );
+    assert_eq!(value["response"]["status"]["message"], expected);
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use futures::future::join_all;
+use futures::{StreamExt as _, stream};
 use gco_api::{
     GitExportPolicy, GitExportPolicySpec,
     rules::{self, AccessCheck, ExportKind},
@@ -16,6 +16,11 @@ use crate::{cluster::Cluster, spec::AdmittedSpec};
 /// Why an object is refused: the message the user sees.
 #[derive(Debug)]
 pub struct Denied(pub String);
+
+/// SubjectAccessReviews one review runs at once. A review may reference up to a thousand
+/// objects: all at once would be a burst against the apiserver that one user can trigger at
+/// will, one after another would make the review outlast the apiserver's webhook timeout.
+pub const MAX_CONCURRENT_ACCESS_CHECKS: usize = 8;
 
 /// Validates a GitCommit or PullRequest `object` in `namespace`, requested by `user`.
 pub async fn validate_export<C: Cluster>(
@@ -37,8 +42,9 @@ pub async fn validate_export<C: Cluster>(
     check_access(cluster, user, requirements.access_checks).await
 }
 
-/// Runs the access checks concurrently (one SubjectAccessReview per distinct object) and
-/// refuses with every object the user may not read.
+/// Runs the access checks, [`MAX_CONCURRENT_ACCESS_CHECKS`] at a time (one SubjectAccessReview
+/// per distinct object), and refuses with every object the user may not read, in the order of
+/// the references.
 async fn check_access<C: Cluster>(
     cluster: &C,
     user: &UserInfo,
@@ -56,7 +62,17 @@ async fn check_access<C: Cluster>(
             ))
         })
         .collect();
-    let answers = join_all(distinct.iter().map(|check| cluster.allowed(user, check))).await;
+    // The futures are built up front (they start nothing until polled): a lazy `map` over the
+    // checks would hold a closure the compiler cannot prove `Send` for every borrow.
+    let pending: Vec<_> = distinct
+        .iter()
+        .map(|check| cluster.allowed(user, check))
+        .collect();
+    // `buffered` keeps the answers in the order of the checks.
+    let answers: Vec<_> = stream::iter(pending)
+        .buffered(MAX_CONCURRENT_ACCESS_CHECKS)
+        .collect()
+        .await;
     let mut refusals = Vec::new();
     for (check, answer) in distinct.iter().zip(answers) {
         match answer {

@@ -15,7 +15,7 @@ use std::{
 use gco_webhook::{
     Webhook,
     fixed::FixedCluster,
-    server::{self, AppState},
+    server::{self, Limits, Readiness},
     tls::{self, CertStore, certified_key, files::CertFiles, self_managed::Bundle},
 };
 use http_body_util::{BodyExt, Full};
@@ -34,12 +34,15 @@ async fn start(store: Arc<CertStore>) -> SocketAddr {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let state = Arc::new(AppState {
-        webhook: Webhook::new(FixedCluster::default()),
-        ready: Box::new(|| true),
-    });
+    let webhook = Arc::new(Webhook::new(FixedCluster::default()));
+    let router = server::router(webhook, Readiness::default());
     let config = tls::server_config(store).expect("TLS config");
-    tokio::spawn(server::serve_tls(listener, config, server::router(state)));
+    tokio::spawn(server::serve_tls(
+        listener,
+        config,
+        router,
+        Limits::default(),
+    ));
     addr
 }
 

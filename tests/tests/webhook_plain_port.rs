@@ -1,0 +1,212 @@
+//! The real `gco-webhook` binary against the real apiserver. Its plain-HTTP port
+//! (`--metrics-listen`) serves `/healthz`, `/readyz` and `/metrics` and nothing else: an
+//! AdmissionReview posted there, whatever `userInfo` it claims, is a 404, so nobody who
+//! reaches the pod learns another user's permissions or makes the webhook run
+//! SubjectAccessReviews. The TLS port still admits, and on SIGTERM the webhook reports not
+//! ready while it drains, then exits cleanly.
+
+use std::{
+    net::SocketAddr,
+    process::Command,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use gco_tests::{
+    procs::{self, free_port},
+    testenv::{ControlPlane, install_crds},
+    webhook::webhook_binary,
+};
+use rustls::{
+    ClientConfig, RootCertStore,
+    pki_types::{CertificateDer, ServerName, pem::PemObject},
+};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
+    net::TcpStream,
+};
+use tokio_rustls::TlsConnector;
+
+/// A review from a user who claims to be a cluster admin, for an object with an unsafe path.
+const FORGED_REVIEW: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"forged","kind":{"group":"gco.galos.one","version":"v1","kind":"GitCommit"},"resource":{"group":"gco.galos.one","version":"v1","resource":"gitcommits"},"name":"x","namespace":"default","operation":"CREATE","userInfo":{"username":"system:admin","groups":["system:masters"]},"object":{"apiVersion":"gco.galos.one/v1","kind":"GitCommit","metadata":{"name":"x","namespace":"default"},"spec":{"repository":{"url":"https://github.com/a/b","branch":"main"},"files":[{"path":"../escape","content":""}],"resourceReferences":[{"apiVersion":"v1","kind":"Secret","name":"any","strategy":"single-field","field":"token","output":{"path":"s.txt"}}]}}}}"#;
+
+/// An HTTP/1.1 answer: status, header block, body.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// One request over `stream` (`Connection: close`), read to the end.
+async fn http<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Answer {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    stream.flush().await.expect("flush");
+    let mut received = Vec::new();
+    // A TLS peer may close without close_notify; what arrived before counts.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received))
+        .await
+        .expect("an answer within 10 s");
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    Answer {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
+async fn plain(addr: SocketAddr, method: &str, path: &str, body: &str) -> Answer {
+    http(
+        TcpStream::connect(addr).await.expect("connect"),
+        method,
+        path,
+        body,
+    )
+    .await
+}
+
+async fn over_tls(addr: SocketAddr, ca_pem: &str, path: &str, body: &str) -> Answer {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA added");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("127.0.0.1").expect("name");
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    http(tls, "POST", path, body).await
+}
+
+/// Polls `/readyz` on the plain port until it answers `status`.
+async fn readyz_becomes(addr: SocketAddr, status: u16, within: Duration, log: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(stream) = TcpStream::connect(addr).await
+            && http(stream, "GET", "/readyz", "").await.status == status
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz did not answer {status}; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plain_port_serves_probes_and_metrics_but_never_admission() {
+    let plane = ControlPlane::shared();
+    let client = plane.client().await.expect("client");
+    install_crds(&client).await.expect("CRDs");
+    let dir = plane
+        .scratch_dir("webhook-plain-port")
+        .expect("scratch dir");
+    let pair = plane
+        .ca()
+        .server(&["127.0.0.1"])
+        .expect("serving certificate");
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert, &pair.cert_pem).expect("write tls.crt");
+    std::fs::write(&key, &pair.key_pem).expect("write tls.key");
+    let tls: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let log = dir.join("webhook.log");
+    let mut command = Command::new(webhook_binary().expect("gco-webhook"));
+    command
+        .arg(format!("--listen={tls}"))
+        .arg(format!("--metrics-listen={metrics}"))
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args(["--log-format", "text"])
+        .env("KUBECONFIG", plane.kubeconfig())
+        .env("RUST_LOG", "info,gco_webhook=debug");
+    let mut process = procs::spawn_logged(&command, Some(&log)).expect("start gco-webhook");
+    let log = log.to_string_lossy().into_owned();
+    readyz_becomes(metrics, 200, Duration::from_secs(60), &log).await;
+
+    // The TLS port admits (and refuses this object on its path).
+    let admitted = over_tls(tls, &plane.ca().cert_pem(), "/validate", FORGED_REVIEW).await;
+    assert_eq!(admitted.status, 200, "{}", admitted.body);
+    assert!(admitted.body.contains("path-safety"), "{}", admitted.body);
+
+    // The plain port has no admission routes, whatever the method.
+    for (method, path) in [
+        ("POST", "/validate"),
+        ("POST", "/mutate"),
+        ("GET", "/validate"),
+    ] {
+        let refused = plain(metrics, method, path, FORGED_REVIEW).await;
+        assert_eq!(refused.status, 404, "{method} {path}: {}", refused.body);
+        assert!(
+            !refused.body.contains("AdmissionReview"),
+            "{}",
+            refused.body
+        );
+    }
+
+    // Probes and metrics answer; the metrics are the webhook's own, counting the review above.
+    let health = plain(metrics, "GET", "/healthz", "").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    let scraped = plain(metrics, "GET", "/metrics", "").await;
+    assert_eq!(scraped.status, 200);
+    assert!(
+        scraped
+            .head
+            .contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{}",
+        scraped.head
+    );
+    assert!(
+        scraped.body.contains("gco_webhook_admissions_total{")
+            && scraped.body.contains(r#"decision="Denied""#),
+        "{}",
+        scraped.body
+    );
+
+    // SIGTERM: not ready at once, still serving while it drains, then a clean exit.
+    let status = Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    readyz_becomes(metrics, 503, Duration::from_secs(3), &log).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exited = loop {
+        if let Some(exited) = process.try_wait().expect("wait") {
+            break exited;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gco-webhook did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exited.success(), "gco-webhook exited with {exited}");
+}
