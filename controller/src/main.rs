@@ -55,7 +55,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Run(run) => {
             // kube and reqwest both use rustls: one process-wide provider, chosen once.
             let _ = rustls::crypto::ring::default_provider().install_default();
-            gco_controller::runtime::telemetry::init(run.log_format)?;
+            gco_runtime::telemetry::init(run.log_format)?;
             tokio::runtime::Runtime::new()?.block_on(gco_controller::runtime::operate(*run))
         }
         Command::Render(render) => {

@@ -3,6 +3,7 @@
 //! - [`telemetry`]: the global log subscriber (`--log-format json|text`, `RUST_LOG`);
 //! - [`shutdown`]: waiting for SIGTERM or SIGINT, as often as a select loop asks;
 //! - [`probes`]: the [`Readiness`] flag and the `/healthz`, `/readyz`, `/metrics` routes;
+//! - [`policies`]: the cluster's GitExportPolicies, decoded one by one, failing closed;
 //! - [`serve`]: serving an axum router with a cap on connections and timeouts for slow or idle
 //!   clients, over plain HTTP/1 ([`serve_plain`]) or over any transport a caller hands in
 //!   (the webhook's TLS).
@@ -10,6 +11,7 @@
 
 mod connection;
 pub mod limits;
+pub mod policies;
 pub mod probes;
 pub mod serve;
 pub mod shutdown;

@@ -10,7 +10,8 @@ use std::{
 };
 
 use futures::StreamExt;
-use gco_api::{GitExportPolicy, rules::AccessCheck};
+use gco_api::rules::{AccessCheck, BrokenPolicy, PolicySet};
+use gco_runtime::policies::{PolicyListener, PolicyWatch};
 use k8s_openapi::api::{
     authentication::v1::UserInfo,
     authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
@@ -42,6 +43,8 @@ pub enum ClusterError {
         #[source]
         source: kube::Error,
     },
+    #[error("the GitExportPolicies are not listed yet")]
+    PoliciesNotReady,
     #[error("cannot run a SubjectAccessReview for {kind} {name:?}: {source}")]
     AccessReview {
         kind: String,
@@ -53,8 +56,9 @@ pub enum ClusterError {
 
 /// The cluster as the webhook sees it.
 pub trait Cluster: Send + Sync + 'static {
-    /// Every GitExportPolicy, current as of the last watch event.
-    fn policies(&self) -> Vec<Arc<GitExportPolicy>>;
+    /// Every GitExportPolicy, current as of the last watch event, each decoded on its own (one
+    /// that cannot be read refuses the namespaces it may govern).
+    fn policies(&self) -> Result<Arc<PolicySet>, ClusterError>;
 
     /// The labels of `namespace` (empty when it has none).
     fn namespace_labels(
@@ -83,7 +87,7 @@ struct Resolved {
 /// next watch event, no restart), access through SubjectAccessReviews.
 pub struct KubeCluster {
     client: Client,
-    policies: Store<GitExportPolicy>,
+    policies: Arc<PolicyWatch>,
     namespaces: Store<Namespace>,
     resources: Mutex<HashMap<(String, String, String), Resolved>>,
     access: AccessCache,
@@ -92,7 +96,7 @@ pub struct KubeCluster {
 impl KubeCluster {
     /// Starts the policy and namespace reflectors on the current tokio runtime.
     pub fn start(client: Client) -> Self {
-        let policies = reflect(Api::<GitExportPolicy>::all(client.clone()));
+        let policies = PolicyWatch::start(&client, Quiet);
         let namespaces = reflect(Api::<Namespace>::all(client.clone()));
         Self {
             client,
@@ -105,7 +109,7 @@ impl KubeCluster {
 
     /// Waits until both reflectors have listed once; until then `/readyz` fails.
     pub async fn wait_until_ready(&self) {
-        let _ = self.policies.wait_until_ready().await;
+        self.policies.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
     }
 
@@ -164,9 +168,19 @@ where
     reader
 }
 
+/// The webhook reports nothing itself about policies: the controller's Warning events do.
+struct Quiet;
+
+impl PolicyListener for Quiet {
+    fn changed(&mut self, _set: &PolicySet) {}
+    fn broken(&mut self, _policy: &BrokenPolicy) {}
+}
+
 impl Cluster for KubeCluster {
-    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
-        self.policies.state()
+    fn policies(&self) -> Result<Arc<PolicySet>, ClusterError> {
+        self.policies
+            .current()
+            .ok_or(ClusterError::PoliciesNotReady)
     }
 
     async fn namespace_labels(
@@ -228,7 +242,7 @@ impl Cluster for KubeCluster {
 
 /// A shared cluster view is a cluster view (the readiness probe holds a second handle).
 impl<C: Cluster> Cluster for Arc<C> {
-    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
+    fn policies(&self) -> Result<Arc<PolicySet>, ClusterError> {
         self.as_ref().policies()
     }
 

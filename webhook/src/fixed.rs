@@ -6,7 +6,10 @@ use std::{
     sync::Arc,
 };
 
-use gco_api::{GitExportPolicy, rules::AccessCheck};
+use gco_api::{
+    GitExportPolicy,
+    rules::{AccessCheck, PolicySet},
+};
 use k8s_openapi::api::authentication::v1::UserInfo;
 
 use crate::cluster::{Cluster, ClusterError};
@@ -14,7 +17,7 @@ use crate::cluster::{Cluster, ClusterError};
 /// A cluster that answers from memory.
 #[derive(Clone, Debug, Default)]
 pub struct FixedCluster {
-    pub policies: Vec<Arc<GitExportPolicy>>,
+    pub policies: Arc<PolicySet>,
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
     /// `(kind, namespace, name)` the user may not `get`.
     pub forbidden: HashSet<(String, String, String)>,
@@ -23,7 +26,7 @@ pub struct FixedCluster {
 impl FixedCluster {
     /// Adds a policy.
     pub fn with_policy(mut self, policy: GitExportPolicy) -> Self {
-        self.policies.push(Arc::new(policy));
+        Arc::make_mut(&mut self.policies).policies.push(policy);
         self
     }
 
@@ -36,8 +39,8 @@ impl FixedCluster {
 }
 
 impl Cluster for FixedCluster {
-    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
-        self.policies.clone()
+    fn policies(&self) -> Result<Arc<PolicySet>, ClusterError> {
+        Ok(self.policies.clone())
     }
 
     async fn namespace_labels(

@@ -2,10 +2,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use gco_api::{
-    GROUP, GitExportPolicy,
-    rules::{self, ExportKind},
-};
+use gco_api::{GROUP, rules::ExportKind};
 use kube::core::{
     DynamicObject,
     admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation},
@@ -129,13 +126,15 @@ impl<C: Cluster> Webhook<C> {
         let namespace = request.namespace.as_deref().unwrap_or_default();
         match (endpoint, ExportKind::from_kind(kind)) {
             (Endpoint::Mutate, Some(export)) => {
-                let all = self.cluster.policies();
+                let all = match self.cluster.policies() {
+                    Ok(all) => all,
+                    Err(error) => return deny(response, format!("{error}; retry in a moment")),
+                };
                 let labels = match self.cluster.namespace_labels(namespace).await {
                     Ok(labels) => labels,
                     Err(error) => return deny(response, format!("{error}; retry in a moment")),
                 };
-                let policies: Vec<&GitExportPolicy> =
-                    rules::matching(all.iter().map(AsRef::as_ref), &labels);
+                let policies = all.matching(&labels);
                 match mutate::defaults_patch(export, namespace, object, &policies) {
                     Ok(None) => (response, Decision::Allowed),
                     Ok(Some(patch)) => match response.clone().with_patch(patch) {

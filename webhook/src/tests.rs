@@ -10,7 +10,11 @@ use std::{
     time::Duration,
 };
 
-use gco_api::{GitExportPolicy, GitExportPolicySpec, policy::SecretRules, rules::AccessCheck};
+use gco_api::{
+    GitExportPolicy, GitExportPolicySpec,
+    policy::SecretRules,
+    rules::{AccessCheck, PolicySet},
+};
 use k8s_openapi::api::authentication::v1::UserInfo;
 use serde_json::{Value, json};
 
@@ -392,7 +396,7 @@ struct CountingCluster {
 }
 
 impl Cluster for CountingCluster {
-    fn policies(&self) -> Vec<Arc<GitExportPolicy>> {
+    fn policies(&self) -> Result<Arc<PolicySet>, ClusterError> {
         self.inner.policies()
     }
 
@@ -458,4 +462,22 @@ async fn access_checks_run_a_bounded_number_at_a_time_and_report_in_reference_or
         forbidden.map(refusal).join("\n- ")
     );
     assert_eq!(value["response"]["status"]["message"], expected);
+}
+
+#[tokio::test]
+async fn an_unreadable_policy_refuses_the_namespaces_it_may_govern() {
+    let mut cluster = FixedCluster::default();
+    Arc::make_mut(&mut cluster.policies)
+        .broken
+        .push(gco_api::rules::BrokenPolicy {
+            name: "limits".into(),
+            error: "invalid value: integer `4294967296`, expected u32".into(),
+            selector: None,
+        });
+    let (allowed, message) = validate(cluster, base_spec()).await;
+    assert!(!allowed, "fail closed");
+    assert!(
+        message.contains("\"limits\"") && message.contains("cannot be read"),
+        "{message}"
+    );
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use futures::{StreamExt as _, stream};
 use gco_api::{
-    GitExportPolicy, GitExportPolicySpec,
+    GitExportPolicySpec,
     rules::{self, AccessCheck, ExportKind},
 };
 use k8s_openapi::api::authentication::v1::UserInfo;
@@ -35,10 +35,12 @@ pub async fn validate_export<C: Cluster>(
         .namespace_labels(namespace)
         .await
         .map_err(|error| Denied(format!("{error}; retry in a moment")))?;
-    let all = cluster.policies();
-    let policies: Vec<&GitExportPolicy> = rules::matching(all.iter().map(AsRef::as_ref), &labels);
-    let requirements =
-        rules::evaluate(&typed.request(namespace), &policies).map_err(|v| Denied(v.to_string()))?;
+    let policies = cluster
+        .policies()
+        .map_err(|error| Denied(format!("{error}; retry in a moment")))?;
+    let requirements = policies
+        .check(&typed.request(namespace), &labels)
+        .map_err(|v| Denied(v.to_string()))?;
     check_access(cluster, user, requirements.access_checks).await
 }
 

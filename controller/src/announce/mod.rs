@@ -22,7 +22,8 @@ use kube::{
 use tracing::warn;
 
 pub use flux::FluxNotifier;
-use flux::{FluxEvent, InvolvedObject, REPORTING_CONTROLLER, REVISION_KEY, Severity, TOKEN_KEY};
+pub use flux::REPORTING_CONTROLLER;
+use flux::{FluxEvent, InvolvedObject, REVISION_KEY, Severity, TOKEN_KEY};
 
 /// events.k8s.io allows a 1 kB note.
 const NOTE_LIMIT: usize = 1000;

@@ -46,6 +46,9 @@ pub fn error_policy<K: Exporter>(object: Arc<K>, error: &Error, _ctx: Arc<Contex
     Action::requeue(Duration::from_secs(5))
 }
 
+/// How soon a reconcile that found the policy caches incomplete is tried again.
+const NOT_READY_RETRY: Duration = Duration::from_secs(2);
+
 /// One reconcile of one object.
 pub struct Reconcile<'a, K: Exporter> {
     pub ctx: &'a Context,
@@ -87,9 +90,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     }
 
     async fn run(mut self) -> Result<Action, Error> {
-        let policy = self
-            .ctx
-            .check_policy(&self.object.policy_request(&self.owner.namespace));
+        // The webhook may have been off when the object was made, and policies change: the
+        // same rules are evaluated again at every reconcile.
+        let request = self.object.policy_request(&self.owner.namespace);
+        let Ok(policy) = self.ctx.policies.check(&request) else {
+            // A namespace created a moment ago may not be cached yet: never judge without it.
+            return Ok(Action::requeue(NOT_READY_RETRY));
+        };
         let admitted = match plan::admit(self.object, policy, self.now) {
             Ok(admitted) => admitted,
             Err(plan) => {

@@ -27,19 +27,10 @@ mod status;
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
-use gco_api::{
-    GitExportPolicy,
-    rules::{self, ExportRequest, Violations},
-};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::{
-    Client, ResourceExt,
-    api::PartialObjectMeta,
-    runtime::reflector::{ObjectRef, Store},
-};
+use kube::Client;
 
 pub use conclude::Outcome;
 pub use driver::{error_policy, reconcile};
@@ -50,7 +41,7 @@ use crate::{
     announce::Announcer,
     git::GitEngine,
     references::{Owner, Readers, References},
-    runtime::metrics::Metrics,
+    runtime::{metrics::Metrics, policies::Policies},
 };
 
 /// The field manager of every status write.
@@ -70,10 +61,8 @@ pub struct Context {
     pub readers: Readers,
     pub announcer: Announcer,
     pub metrics: Metrics,
-    /// Every GitExportPolicy, kept current by a watch.
-    pub policies: Store<GitExportPolicy>,
-    /// Namespace labels, for the policies' namespace selectors.
-    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// Every GitExportPolicy and namespace's labels, for the reconcile-time policy check.
+    pub policies: Arc<Policies>,
     /// Failures in a row per object, for the retry policy; cleared by a success or a stall.
     pub failures: Mutex<HashMap<Owner, u32>>,
     /// Test hook: exit the process right after a push, before the status write, to prove that
@@ -82,20 +71,6 @@ pub struct Context {
 }
 
 impl Context {
-    /// Evaluates the built-in rules and the policies that select `namespace`, as the
-    /// admission webhook does: the webhook may have been off when the object was made, and
-    /// policies may have changed since.
-    pub fn check_policy(&self, request: &ExportRequest<'_>) -> Result<(), Violations> {
-        let labels = self
-            .namespaces
-            .get(&ObjectRef::new(request.namespace))
-            .map(|ns| ns.labels().clone())
-            .unwrap_or_default();
-        let all = self.policies.state();
-        let matching = rules::matching(all.iter().map(|p| p.as_ref()), &labels);
-        rules::evaluate(request, &matching).map(|_| ())
-    }
-
     /// Failures of `owner` in a row so far.
     fn failures_of(&self, owner: &Owner) -> u32 {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());

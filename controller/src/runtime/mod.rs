@@ -1,11 +1,11 @@
-//! The operator process: the wiring of `gco-controller run`, leader election, metrics and the
-//! probe endpoints.
+//! The operator process: the wiring of `gco-controller run`, leader election and metrics.
+//! What the webhook needs too (logging, shutdown, probes, hardened serving) is the
+//! `gco-runtime` crate.
 
 mod leader;
 pub mod metrics;
 mod operator;
-mod server;
-pub mod telemetry;
+pub mod policies;
 
 pub use leader::LeaderElector;
 pub use operator::{OperatorArgs, operate};

@@ -6,11 +6,9 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, TryStreamExt};
-use gco_api::{ExportKind, GitCommit, GitExportPolicy, PullRequest};
-use k8s_openapi::api::core::v1::Namespace;
+use gco_api::{ExportKind, GitCommit, PullRequest};
 use kube::{
     Api, Client, Config, ResourceExt,
-    api::PartialObjectMeta,
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{
         Controller, Predicate, WatchStreamExt, controller, predicates,
@@ -18,19 +16,13 @@ use kube::{
         watcher,
     },
 };
-use tokio::{
-    signal::unix::{SignalKind, signal},
-    sync::mpsc::UnboundedReceiver,
-};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{info, warn};
 
-use super::{
-    leader::LeaderElector,
-    metrics::Metrics,
-    server::{self, Readiness},
-    telemetry::LogFormat,
-};
+use gco_runtime::{LogFormat, Readiness, Shutdown, probes};
+
+use super::{leader::LeaderElector, metrics::Metrics, policies::Policies};
 use crate::{
     announce::{Announcer, FluxNotifier},
     git::GitEngine,
@@ -117,35 +109,14 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
     let engine = GitEngine::new(args.cache_dir.clone());
     // Policies and namespace labels, for the reconcile-time policy check. A policy change
-    // re-evaluates every object.
-    let (policies, policy_writer) = reflector::store::<GitExportPolicy>();
-    let policy_watch = watcher(
-        Api::<GitExportPolicy>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(policy_writer)
-    .applied_objects();
-    // One policy watch feeds the store and tells every controller to re-evaluate its objects.
+    // re-evaluates every object of both kinds.
     let (gitcommit_policy_tx, gitcommit_policies) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (pullrequest_policy_tx, pullrequest_policies) =
         tokio::sync::mpsc::unbounded_channel::<()>();
-    tokio::spawn(policy_watch.for_each(move |policy| {
-        if policy.is_ok() {
-            let _ = gitcommit_policy_tx.send(());
-            let _ = pullrequest_policy_tx.send(());
-        }
-        async {}
-    }));
-    let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
-    let namespace_watch = watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(namespace_writer)
-    .for_each(|_| async {});
-    tokio::spawn(namespace_watch);
+    let policies = Arc::new(Policies::watch(
+        &client,
+        vec![gitcommit_policy_tx, pullrequest_policy_tx],
+    ));
 
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -155,7 +126,6 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         announcer: Announcer::new(client.clone(), &instance, flux),
         metrics,
         policies: policies.clone(),
-        namespaces: namespaces.clone(),
         failures: Default::default(),
         crash_after_push: args.crash_after_push,
     });
@@ -168,7 +138,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
             &instance,
         )
     });
-    let mut shutdown = Shutdown::listen()?;
+    let mut shutdown = Shutdown::listen().context("listen for SIGTERM")?;
     if let Some(elector) = &elector {
         info!(lease = %args.leader_election_id, %instance, "waiting for leadership");
         tokio::select! {
@@ -176,10 +146,11 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
             _ = shutdown.wait() => return Ok(()),
         }
     }
-    namespaces
+    // Fail closed: no object is judged before every policy and namespace is known.
+    policies
         .wait_until_ready()
         .await
-        .context("namespace cache")?;
+        .context("policy and namespace caches")?;
     readiness.set_ready();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -321,9 +292,10 @@ fn spawn_servers(args: &OperatorArgs, metrics: &Metrics, readiness: &Readiness) 
         vec![args.metrics_addr, args.health_addr]
     };
     for addr in addresses {
-        let (metrics, readiness) = (metrics.clone(), readiness.clone());
+        let metrics = metrics.clone();
+        let router = probes::router(readiness.clone(), move || metrics.render());
         tokio::spawn(async move {
-            if let Err(error) = server::serve(addr, metrics, readiness).await {
+            if let Err(error) = gco_runtime::serve_plain(addr, router).await {
                 warn!(%addr, %error, "HTTP endpoint stopped");
             }
         });
@@ -334,26 +306,4 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "gco-controller".into())
-}
-
-/// SIGTERM or SIGINT.
-struct Shutdown {
-    terminate: tokio::signal::unix::Signal,
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    fn listen() -> Result<Self> {
-        Ok(Self {
-            terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn wait(&mut self) {
-        tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.interrupt.recv() => {}
-        }
-    }
 }
