@@ -15,7 +15,6 @@ mod defaults;
 mod glob;
 mod policy_check;
 mod references;
-pub mod remote;
 mod repository;
 mod request;
 mod selector;
