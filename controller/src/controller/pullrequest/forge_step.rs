@@ -16,7 +16,7 @@ use crate::{
         status::write,
     },
     events::{Announcement, reason},
-    forge::{Forge, ForgeError, ForgePullRequest, Proposal},
+    forge::{Forge, ForgeError, Proposal, Proposed},
     git::{GitError, Outcome, redact::redact_url},
     metrics::{OperationLabels, ResultLabels},
     retry::RetrySettings,
@@ -103,7 +103,7 @@ pub async fn deliver(mut run: PrRun<'_>, d: Delivery) -> Result<Action, Error> {
         title,
         body,
     };
-    let (pr, event) = match open_or_update(&forge, &proposal, pushed).await {
+    let (pr, proposed) = match forge.open_or_update(&proposal, pushed).await {
         Ok(found) => found,
         Err(error) => return forge_failed(run, &d.settings, error).await,
     };
@@ -112,22 +112,22 @@ pub async fn deliver(mut run: PrRun<'_>, d: Delivery) -> Result<Action, Error> {
     run.status.pull_request_state = Some(pr.state);
 
     let short = &sha[..sha.len().min(12)];
-    let (event_reason, mut message) = match event {
-        Some(reason::PULL_REQUEST_OPENED) => (
+    let (event_reason, mut message) = match proposed {
+        Proposed::Opened => (
             reason::PULL_REQUEST_OPENED,
             format!(
                 "opened pull request #{} {} from {head} at {short}",
                 pr.number, pr.url
             ),
         ),
-        Some(_) => (
+        Proposed::Updated => (
             reason::PULL_REQUEST_UPDATED,
             format!(
                 "updated pull request #{} {} ({head} at {short})",
                 pr.number, pr.url
             ),
         ),
-        None => (
+        Proposed::Unchanged => (
             reason::NO_CHANGES,
             format!(
                 "no changes: pull request #{} {} is up to date ({head} at {short})",
@@ -282,28 +282,6 @@ async fn push(
         })
         .inc();
     outcome
-}
-
-/// The open pull request for head→base, its title and body brought up to date; or a new one.
-/// The event to announce: opened, updated (new commits or new text), or none.
-async fn open_or_update(
-    forge: &Forge,
-    proposal: &Proposal,
-    pushed: bool,
-) -> Result<(ForgePullRequest, Option<&'static str>), ForgeError> {
-    match forge.find_open(&proposal.head, &proposal.base).await? {
-        Some(pr) if pr.title != proposal.title || pr.body.trim() != proposal.body.trim() => {
-            let updated = forge
-                .update(pr.number, &proposal.title, &proposal.body)
-                .await?;
-            Ok((updated, Some(reason::PULL_REQUEST_UPDATED)))
-        }
-        Some(pr) => Ok((pr, pushed.then_some(reason::PULL_REQUEST_UPDATED))),
-        None => Ok((
-            forge.create(proposal).await?,
-            Some(reason::PULL_REQUEST_OPENED),
-        )),
-    }
 }
 
 /// Nothing to deliver (same inputs as the finished run): notice a merge or close of the
