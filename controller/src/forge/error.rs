@@ -17,7 +17,7 @@ pub enum ForgeError {
     )]
     InvalidBranch { branch: String },
     #[error(
-        "the {provider} API at {api} refused the token ({status}): check `password`, `bearerToken` or `token` in the auth Secret and its scopes"
+        "the {provider} API at {api} refused the token ({status}): check `token`, `bearerToken` or (for https repositories) `password` in the auth Secret, and the token's scopes"
     )]
     Unauthorized {
         provider: &'static str,

@@ -38,9 +38,7 @@ pub async fn deliver(mut run: PrRun<'_>, d: Delivery) -> Result<Action, Error> {
             return run.stall(ConditionReason::RenderFailed, message).await;
         }
     };
-    // Forge API tokens come from `password`, `bearerToken` or `token`, in that order.
-    let token = d.credentials.secrets().first().map(|t| (*t).to_owned());
-    let forge = match Forge::for_repository(&spec.repository, token.as_deref()) {
+    let forge = match Forge::for_repository(&spec.repository, d.credentials.api_token()) {
         Ok(forge) => forge,
         Err(error) => {
             return run
@@ -302,8 +300,7 @@ pub async fn refresh(mut run: PrRun<'_>) -> Result<(), Error> {
             return Ok(());
         }
     };
-    let token = credentials.secrets().first().map(|t| (*t).to_owned());
-    let state = match Forge::for_repository(&spec.repository, token.as_deref()) {
+    let state = match Forge::for_repository(&spec.repository, credentials.api_token()) {
         Ok(forge) => forge.get(number).await,
         Err(error) => Err(error),
     };
