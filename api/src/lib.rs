@@ -15,6 +15,7 @@ pub mod placeholders;
 pub mod policy;
 pub mod pullrequest;
 pub mod reference;
+pub mod repo_url;
 pub mod rules;
 pub mod status;
 
@@ -28,6 +29,7 @@ pub use pullrequest::{
     ForgeProvider, PullRequest, PullRequestOptions, PullRequestRepository, PullRequestSpec,
     PullRequestState, PullRequestStatus,
 };
+pub use repo_url::{RepoUrl, redact_url};
 pub use status::{
     ConditionReason, ConditionType, ExportStatus, Phase, RunRecord, RunResult, RunState,
 };

@@ -44,7 +44,8 @@ fn default_branch_prefix() -> String {
 pub struct PullRequestSpec {
     /// The repository, its base branch and its forge. Required.
     pub repository: PullRequestRepository,
-    /// Credentials for Git and the forge API (`password`, `bearerToken` or `token`).
+    /// Credentials for Git and the forge API. The API token is `token`, else `bearerToken`,
+    /// else (for an https Secret, never an ssh one) `password`.
     /// Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthRef>,

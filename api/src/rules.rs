@@ -16,7 +16,6 @@ mod glob;
 mod policy_check;
 mod policy_set;
 mod references;
-pub mod remote;
 mod repository;
 mod request;
 mod selector;

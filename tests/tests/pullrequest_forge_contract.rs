@@ -168,8 +168,10 @@ async fn github_lists_opens_edits_and_follows_a_pull_request_as_documented() {
         reply("POST", "/repos/company/gitops/pulls", 201, github_pull(1347, "open", None, "Sync manifests")),
         reply("PATCH", "/repos/company/gitops/pulls/1347", 200, github_pull(1347, "open", None, "New title")),
         reply("GET", "/repos/company/gitops/pulls/1347", 200, github_pull(1347, "closed", Some("2026-11-22T14:00:00Z"), "New title")),
-        reply("GET", "/repos/company/gitops/branches/gco/team-sync", 200, json!({ "name": "gco/team-sync", "commit": { "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e" }, "protected": false })),
-        reply("DELETE", "/repos/company/gitops/git/refs/heads/gco/team-sync", 204, Value::Null),
+        // A branch name is one percent-encoded path segment (`/` → `%2F`), as GitHub's own
+        // clients send it, so no name can reach another endpoint.
+        reply("GET", "/repos/company/gitops/branches/gco%2Fteam-sync", 200, json!({ "name": "gco/team-sync", "commit": { "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e" }, "protected": false })),
+        reply("DELETE", "/repos/company/gitops/git/refs/heads/gco%2Fteam-sync", 204, Value::Null),
     ])
     .await;
     // github.com: the provider is inferred from the host.

@@ -3,11 +3,12 @@
 
 use kube::ResourceExt;
 
-use super::{ExportKind, ExportRequest, remote, repository::infer_provider};
+use super::{ExportKind, ExportRequest, repository::infer_provider};
 use crate::common::WriteMode;
 use crate::gitcommit::DEFAULT_BRANCH;
 use crate::policy::{GitExportPolicy, PolicyDefaults};
 use crate::pullrequest::{DEFAULT_BRANCH_PREFIX, ForgeProvider};
+use crate::repo_url::RepoUrl;
 
 /// The commit author when neither the spec nor a policy names one.
 pub const DEFAULT_AUTHOR: &str = "Git Change Operator <gco@localhost>";
@@ -57,9 +58,9 @@ pub fn defaults(request: &ExportRequest<'_>, policies: &[&GitExportPolicy]) -> D
         _ => DEFAULT_COMMIT_MESSAGE.to_owned(),
     };
     let provider = match request.kind {
-        ExportKind::PullRequest => remote::parse(request.url)
+        ExportKind::PullRequest => RepoUrl::parse(request.url)
             .ok()
-            .and_then(|remote| infer_provider(&remote.host)),
+            .and_then(|url| infer_provider(url.host())),
         ExportKind::GitCommit => None,
     };
     Defaults {

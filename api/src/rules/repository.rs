@@ -3,12 +3,10 @@
 
 use kube::ResourceExt;
 
-use super::{
-    ExportKind, ExportRequest, Rule, Violation, Violations, glob,
-    remote::{self, Scheme},
-};
+use super::{ExportKind, ExportRequest, Rule, Violation, Violations, glob};
 use crate::policy::{ExtraScheme, GitExportPolicy};
 use crate::pullrequest::ForgeProvider;
+use crate::repo_url::{RepoUrl, Scheme, redact_url};
 
 const URL_FIELD: &str = "spec.repository.url";
 
@@ -25,13 +23,13 @@ pub(super) fn check(
 }
 
 fn check_url(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &mut Violations) {
-    let remote = match remote::parse(request.url) {
+    let remote = match RepoUrl::parse(request.url) {
         Ok(remote) => remote,
         Err(reason) => {
             out.push(Violation::new(
                 URL_FIELD,
                 Rule::RepositoryUrl,
-                reason,
+                reason.to_string(),
                 "write an `https://host/path` or `ssh://git@host/path` URL",
             ));
             return;
@@ -42,13 +40,12 @@ fn check_url(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &m
             URL_FIELD,
             Rule::RepositoryCredentials,
             format!(
-                "the URL {} carries credentials, which would end up in logs, events and status",
-                remote::redact(request.url)
+                "the URL {remote} carries credentials, which would end up in logs, events and status"
             ),
             "remove the `user:password@` part and put the credentials in the Secret named by `spec.auth.secretName` (keys `username`/`password`, `bearerToken` or `token`)",
         ));
     }
-    let extra = match remote.scheme {
+    let extra = match remote.scheme() {
         Scheme::Https | Scheme::Ssh => return,
         Scheme::Http => Some(ExtraScheme::Http),
         Scheme::Git => Some(ExtraScheme::Git),
@@ -64,7 +61,7 @@ fn check_url(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &m
         let fix = match extra {
             Some(_) => format!(
                 "use an `https://` or `ssh://` URL, or ask a cluster admin to add `{}` to `spec.allowedSchemes` of a GitExportPolicy that selects namespace {:?}",
-                remote.scheme.as_str(),
+                remote.scheme().as_str(),
                 request.namespace
             ),
             None => "use an `https://` or `ssh://` URL".to_owned(),
@@ -74,7 +71,7 @@ fn check_url(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &m
             Rule::RepositoryScheme,
             format!(
                 "the scheme `{}` is not allowed: only `https` and `ssh` are allowed by default",
-                remote.scheme.as_str()
+                remote.scheme().as_str()
             ),
             fix,
         ));
@@ -86,7 +83,7 @@ fn check_allow_lists(
     policies: &[&GitExportPolicy],
     out: &mut Violations,
 ) {
-    let url = remote::redact(request.url);
+    let url = redact_url(request.url);
     for policy in policies {
         let rules = &policy.spec.repositories;
         if rules.is_empty() {
@@ -207,15 +204,15 @@ fn check_provider(request: &ExportRequest<'_>, out: &mut Violations) {
     if request.kind != ExportKind::PullRequest || request.provider.is_some() {
         return;
     }
-    if let Ok(remote) = remote::parse(request.url)
-        && infer_provider(&remote.host).is_none()
+    if let Ok(remote) = RepoUrl::parse(request.url)
+        && infer_provider(remote.host()).is_none()
     {
         out.push(Violation::new(
             "spec.repository.provider",
             Rule::ForgeProvider,
             format!(
                 "the forge of host {:?} cannot be inferred (only github.com and gitlab.com are)",
-                remote.host
+                remote.host()
             ),
             "set `spec.repository.provider` to `github`, `gitlab` or `gitea` (and `apiURL` for a self-hosted forge)",
         ));

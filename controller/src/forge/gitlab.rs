@@ -1,51 +1,17 @@
-//! GitLab merge requests (gitlab.com and self-managed, API v4).
+//! GitLab merge requests (gitlab.com and self-managed, API v4). Its own client, since its
+//! API shares no shapes with GitHub's; requests, wire types and path encoding are shared.
 
 use reqwest::{Method, StatusCode, header};
-use serde::Deserialize;
 use serde_json::json;
 
-use super::{ForgeError, ForgePullRequest, Proposal, Target, github::encode, http::Api};
-use gco_api::PullRequestState;
+use super::{
+    ForgeError, ForgePullRequest, Proposal, Target,
+    http::Api,
+    path::{query, segment},
+    wire::{BranchJson, IdCommit, MergeRequestJson},
+};
 
 pub const NAME: &str = "gitlab";
-
-#[derive(Deserialize)]
-struct MergeRequestJson {
-    iid: i64,
-    web_url: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    description: Option<String>,
-    state: String,
-}
-
-impl From<MergeRequestJson> for ForgePullRequest {
-    fn from(mr: MergeRequestJson) -> Self {
-        ForgePullRequest {
-            number: mr.iid,
-            url: mr.web_url,
-            title: mr.title,
-            body: mr.description.unwrap_or_default(),
-            state: match mr.state.as_str() {
-                "opened" | "locked" => PullRequestState::Open,
-                "merged" => PullRequestState::Merged,
-                _ => PullRequestState::Closed,
-            },
-        }
-    }
-}
-
-/// A branch as GitLab reports it: its tip is `commit.id`.
-#[derive(Deserialize)]
-struct BranchJson {
-    commit: CommitId,
-}
-
-#[derive(Deserialize)]
-struct CommitId {
-    id: String,
-}
 
 pub struct Gitlab {
     api: Api,
@@ -64,7 +30,8 @@ impl Gitlab {
         let auth = token.map(|t| (header::AUTHORIZATION, format!("Bearer {t}")));
         Ok(Gitlab {
             api: Api::new(NAME, &base, auth, &[(header::ACCEPT, "application/json")])?,
-            project: encode(&target.path),
+            // One segment: `group/sub/name` becomes `group%2Fsub%2Fname`.
+            project: segment(target.path().as_str())?,
         })
     }
 
@@ -81,8 +48,8 @@ impl Gitlab {
         let path = format!(
             "/projects/{}/merge_requests?state=opened&source_branch={}&target_branch={}",
             self.project,
-            encode(head),
-            encode(base)
+            query(head),
+            query(base)
         );
         let answer = self.api.send(Method::GET, &path, op, None).await?;
         match answer.status {
@@ -151,9 +118,9 @@ impl Gitlab {
         let path = format!(
             "/projects/{}/repository/branches/{}",
             self.project,
-            encode(branch)
+            segment(branch)?
         );
-        let branch: Option<BranchJson> = self
+        let branch: Option<BranchJson<IdCommit>> = self
             .api
             .fetch_opt(Method::GET, &path, "get branch", None)
             .await?;
@@ -165,7 +132,7 @@ impl Gitlab {
         let path = format!(
             "/projects/{}/repository/branches/{}",
             self.project,
-            encode(branch)
+            segment(branch)?
         );
         let answer = self.api.send(Method::DELETE, &path, op, None).await?;
         match answer.status {

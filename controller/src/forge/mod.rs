@@ -1,19 +1,29 @@
-//! Forge clients (DESIGN §3.2, §4): find, open, update and follow the one pull (merge) request
-//! a PullRequest keeps, on GitHub, GitLab or Gitea/Forgejo.
+//! Forge clients: find, open, update and follow the one pull (merge) request a PullRequest
+//! keeps, on GitHub, GitLab or Gitea/Forgejo.
 //!
+//! ```text
+//! Forge ── github::Github (Flavor::Github | Flavor::Gitea) ──┐
+//!       └─ gitlab::Gitlab ─────────────────────────────────────┴─ http::Api ── wire, path
+//! ```
 //! Every client talks REST over [`http::Api`], which owns authentication, rate limits and the
-//! rule that no token ever reaches a log line, an error or a status.
+//! rule that no token ever reaches a log line, an error or a status. Every name that goes
+//! into an API path is percent-encoded by [`path`].
 
-mod gitea;
+mod error;
 mod github;
 mod gitlab;
 mod http;
+mod path;
 mod target;
+mod wire;
 
 use gco_api::{ForgeProvider, PullRequestRepository, PullRequestState, rules::infer_provider};
 
+pub use error::ForgeError;
 pub use http::MAX_WAIT;
 pub use target::Target;
+
+use github::Flavor;
 
 /// A pull request as the forge reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,87 +46,24 @@ pub struct Proposal {
     pub body: String,
 }
 
-/// The forge's answers the reconciler acts on. Messages never carry a token.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ForgeError {
-    #[error(
-        "spec.repository.provider: the forge of host {host:?} cannot be inferred: set it to `github`, `gitlab` or `gitea` (and `apiURL` for a self-hosted forge)"
-    )]
-    UnknownProvider { host: String },
-    #[error("spec.repository.url {url:?} does not name a repository on a forge: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error(
-        "the {provider} API at {api} refused the token ({status}): check `password`, `bearerToken` or `token` in the auth Secret and its scopes"
-    )]
-    Unauthorized {
-        provider: &'static str,
-        api: String,
-        status: u16,
-    },
-    #[error(
-        "the {provider} API at {api} has no {what} (404): check the repository URL, apiURL and the token's access"
-    )]
-    NotFound {
-        provider: &'static str,
-        api: String,
-        what: String,
-    },
-    #[error("the {provider} API is rate limiting this token: retry in {retry_after_secs}s")]
-    RateLimited {
-        provider: &'static str,
-        retry_after_secs: u64,
-    },
-    #[error("the {provider} API answered {status} to {operation}: {detail}")]
-    Http {
-        provider: &'static str,
-        operation: String,
-        status: u16,
-        detail: String,
-    },
-    #[error("cannot reach the {provider} API at {api}: {detail}")]
-    Network {
-        provider: &'static str,
-        api: String,
-        detail: String,
-    },
-    #[error("the {provider} API sent an unexpected answer to {operation}: {detail}")]
-    InvalidResponse {
-        provider: &'static str,
-        operation: String,
-        detail: String,
-    },
-}
-
-impl ForgeError {
-    /// Whether it is the token's fault (the condition reason `AuthenticationFailed`).
-    pub fn is_auth(&self) -> bool {
-        matches!(self, ForgeError::Unauthorized { .. })
-    }
-
-    /// Whether only a spec change can fix it.
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            ForgeError::UnknownProvider { .. } | ForgeError::InvalidUrl { .. }
-        )
-    }
-
-    /// How long the forge asked us to wait, when it did.
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
-            ForgeError::RateLimited {
-                retry_after_secs, ..
-            } => Some(std::time::Duration::from_secs(*retry_after_secs)),
-            _ => None,
-        }
-    }
+/// What [`Forge::open_or_update`] did, for the event it announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proposed {
+    /// No pull request was open for head→base: one was opened.
+    Opened,
+    /// The open one got new commits, or its title or body were brought up to date.
+    Updated,
+    /// The open one already said and held everything.
+    Unchanged,
 }
 
 /// A client for the forge that hosts one repository.
-pub enum Forge {
+pub struct Forge(Client);
+
+enum Client {
+    /// GitHub and Gitea: one dialect.
     Github(github::Github),
     Gitlab(gitlab::Gitlab),
-    Gitea(gitea::Gitea),
 }
 
 impl Forge {
@@ -129,16 +76,40 @@ impl Forge {
         let target = Target::parse(&repository.url)?;
         let provider = match repository.provider {
             Some(provider) => provider,
-            None => infer_provider(&target.host).ok_or_else(|| ForgeError::UnknownProvider {
-                host: target.host.clone(),
+            None => infer_provider(target.host()).ok_or_else(|| ForgeError::UnknownProvider {
+                host: target.host().to_owned(),
             })?,
         };
         let api_url = repository.api_url.as_deref();
-        Ok(match provider {
-            ForgeProvider::Github => Forge::Github(github::Github::new(&target, api_url, token)?),
-            ForgeProvider::Gitlab => Forge::Gitlab(gitlab::Gitlab::new(&target, api_url, token)?),
-            ForgeProvider::Gitea => Forge::Gitea(gitea::Gitea::new(&target, api_url, token)?),
-        })
+        let dialect =
+            |flavor| github::Github::new(flavor, &target, api_url, token).map(Client::Github);
+        Ok(Forge(match provider {
+            ForgeProvider::Github => dialect(Flavor::Github)?,
+            ForgeProvider::Gitea => dialect(Flavor::Gitea)?,
+            ForgeProvider::Gitlab => Client::Gitlab(gitlab::Gitlab::new(&target, api_url, token)?),
+        }))
+    }
+
+    /// The open pull request for `proposal.head` → `proposal.base`, its title and body brought
+    /// up to date; or a new one. `pushed` says the head branch got new commits, which makes an
+    /// open pull request [`Proposed::Updated`] even when its text is unchanged.
+    pub async fn open_or_update(
+        &self,
+        proposal: &Proposal,
+        pushed: bool,
+    ) -> Result<(ForgePullRequest, Proposed), ForgeError> {
+        match self.find_open(&proposal.head, &proposal.base).await? {
+            // Whitespace around a body is not worth an edit (forges may normalise it).
+            Some(pr) if pr.title != proposal.title || pr.body.trim() != proposal.body.trim() => {
+                let updated = self
+                    .update(pr.number, &proposal.title, &proposal.body)
+                    .await?;
+                Ok((updated, Proposed::Updated))
+            }
+            Some(pr) if pushed => Ok((pr, Proposed::Updated)),
+            Some(pr) => Ok((pr, Proposed::Unchanged)),
+            None => Ok((self.create(proposal).await?, Proposed::Opened)),
+        }
     }
 
     /// The open pull request from `head` into `base`, if there is one.
@@ -147,24 +118,22 @@ impl Forge {
         head: &str,
         base: &str,
     ) -> Result<Option<ForgePullRequest>, ForgeError> {
-        match self {
-            Forge::Github(f) => f.find_open(head, base).await,
-            Forge::Gitlab(f) => f.find_open(head, base).await,
-            Forge::Gitea(f) => f.find_open(head, base).await,
+        match &self.0 {
+            Client::Github(f) => f.find_open(head, base).await,
+            Client::Gitlab(f) => f.find_open(head, base).await,
         }
     }
 
     /// Opens `proposal`; if the forge says one is already open for head→base (a race with
     /// another replica, or a lost answer), returns that one instead of failing.
     pub async fn create(&self, proposal: &Proposal) -> Result<ForgePullRequest, ForgeError> {
-        let created = match self {
-            Forge::Github(f) => f.create(proposal).await,
-            Forge::Gitlab(f) => f.create(proposal).await,
-            Forge::Gitea(f) => f.create(proposal).await,
+        let created = match &self.0 {
+            Client::Github(f) => f.create(proposal).await?,
+            Client::Gitlab(f) => f.create(proposal).await?,
         };
         match created {
-            Ok(Some(pr)) => Ok(pr),
-            Ok(None) => self
+            Some(pr) => Ok(pr),
+            None => self
                 .find_open(&proposal.head, &proposal.base)
                 .await?
                 .ok_or_else(|| ForgeError::InvalidResponse {
@@ -172,7 +141,6 @@ impl Forge {
                     operation: "create pull request".into(),
                     detail: "the forge says a pull request already exists, but none is open".into(),
                 }),
-            Err(error) => Err(error),
         }
     }
 
@@ -183,47 +151,45 @@ impl Forge {
         title: &str,
         body: &str,
     ) -> Result<ForgePullRequest, ForgeError> {
-        match self {
-            Forge::Github(f) => f.update(number, title, body).await,
-            Forge::Gitlab(f) => f.update(number, title, body).await,
-            Forge::Gitea(f) => f.update(number, title, body).await,
+        match &self.0 {
+            Client::Github(f) => f.update(number, title, body).await,
+            Client::Gitlab(f) => f.update(number, title, body).await,
         }
     }
 
     /// Pull request `number` as it is now (open, merged or closed).
     pub async fn get(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
-        match self {
-            Forge::Github(f) => f.get(number).await,
-            Forge::Gitlab(f) => f.get(number).await,
-            Forge::Gitea(f) => f.get(number).await,
+        match &self.0 {
+            Client::Github(f) => f.get(number).await,
+            Client::Gitlab(f) => f.get(number).await,
         }
     }
 
     /// The commit `branch` points at, `None` if it does not exist.
     pub async fn branch_tip(&self, branch: &str) -> Result<Option<String>, ForgeError> {
-        match self {
-            Forge::Github(f) => f.branch_tip(branch).await,
-            Forge::Gitlab(f) => f.branch_tip(branch).await,
-            Forge::Gitea(f) => f.branch_tip(branch).await,
+        match &self.0 {
+            Client::Github(f) => f.branch_tip(branch).await,
+            Client::Gitlab(f) => f.branch_tip(branch).await,
         }
     }
 
     /// Deletes `branch` (a merged head branch, so the next change starts from the new base).
     /// A branch that is already gone is fine.
     pub async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
-        match self {
-            Forge::Github(f) => f.delete_branch(branch).await,
-            Forge::Gitlab(f) => f.delete_branch(branch).await,
-            Forge::Gitea(f) => f.delete_branch(branch).await,
+        match &self.0 {
+            Client::Github(f) => f.delete_branch(branch).await,
+            Client::Gitlab(f) => f.delete_branch(branch).await,
         }
     }
 
     /// `github`, `gitlab` or `gitea`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Forge::Github(_) => github::NAME,
-            Forge::Gitlab(_) => gitlab::NAME,
-            Forge::Gitea(_) => gitea::NAME,
+        match &self.0 {
+            Client::Github(f) => f.name(),
+            Client::Gitlab(_) => gitlab::NAME,
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

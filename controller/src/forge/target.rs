@@ -1,65 +1,68 @@
 //! Which repository on which host a repository URL names, for the forge APIs.
 
+use gco_api::repo_url::{ForgePath, RepoUrl, Scheme, Syntax};
+
 use super::ForgeError;
 
-/// The forge coordinates of a repository URL.
+/// The forge coordinates of a repository URL: the web origin its API lives under and the
+/// repository's path there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    /// `https` or `http` for web URLs; `https` for ssh URLs (the API is web).
-    pub scheme: String,
-    pub host: String,
-    /// Port of a web URL (an ssh port says nothing about the API's).
-    pub port: Option<u16>,
-    /// `owner/name`, or `group/subgroup/name` on GitLab; no `.git`.
-    pub path: String,
+    /// The URL as it may be shown (userinfo redacted), for errors.
+    url: String,
+    host: String,
+    /// `scheme://host[:port]`: `https` unless the URL is `http://`; the port only from a web
+    /// URL (an ssh port says nothing about the API's).
+    origin: String,
+    path: ForgePath,
 }
 
 impl Target {
-    /// Parses `https://host[:port]/owner/name[.git]` or `ssh://user@host[:port]/owner/name[.git]`.
+    /// Reads any remote form of [`RepoUrl`]: `https://host[:port]/owner/name[.git]`,
+    /// `ssh://git@host[:port]/group/sub/name.git`, `git@host:owner/name.git`, …
     pub fn parse(url: &str) -> Result<Self, ForgeError> {
-        let invalid = |reason: &str| ForgeError::InvalidUrl {
-            url: crate::git::redact::redact_url(url),
-            reason: reason.to_owned(),
+        let invalid = |reason: String| ForgeError::InvalidUrl {
+            url: gco_api::redact_url(url),
+            reason,
         };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| invalid("write it as https://host/owner/name"))?;
-        let (authority, path) = rest
-            .split_once('/')
-            .ok_or_else(|| invalid("it has no repository path"))?;
-        // Userinfo never matters to the API (and is refused by policy anyway).
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let (host, port) = match host_port.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                (host, port.parse::<u16>().ok())
-            }
-            _ => (host_port, None),
+        let parsed = RepoUrl::parse(url).map_err(|e| invalid(e.to_string()))?;
+        let path = parsed.forge_path().map_err(|e| invalid(e.to_string()))?;
+        let web = parsed.syntax() == Syntax::Url && parsed.is_http();
+        let scheme = if *parsed.scheme() == Scheme::Http {
+            "http"
+        } else {
+            "https"
         };
-        let path = path.trim_end_matches('/');
-        let path = path.strip_suffix(".git").unwrap_or(path);
-        if host.is_empty() || path.split('/').filter(|s| !s.is_empty()).count() < 2 {
-            return Err(invalid("expected <host>/<owner>/<name>"));
-        }
-        let web = matches!(scheme, "http" | "https");
+        let origin = match parsed.port().filter(|_| web) {
+            Some(port) => format!("{scheme}://{}:{port}", parsed.url_host()),
+            None => format!("{scheme}://{}", parsed.url_host()),
+        };
         Ok(Target {
-            scheme: if scheme == "http" { "http" } else { "https" }.to_owned(),
-            host: host.to_ascii_lowercase(),
-            port: if web { port } else { None },
-            path: path.to_owned(),
+            url: parsed.to_string(),
+            host: parsed.host().to_owned(),
+            origin,
+            path,
         })
     }
 
-    /// `scheme://host[:port]`.
-    pub fn origin(&self) -> String {
-        match self.port {
-            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
-            None => format!("{}://{}", self.scheme, self.host),
-        }
+    /// The repository URL, userinfo redacted.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
-    /// The owner part of `owner/name` (GitHub's `head` filter needs it).
-    pub fn owner(&self) -> &str {
-        self.path.split('/').next().unwrap_or_default()
+    /// The host, lower-cased, without brackets or port.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// `owner/name`, or `group/subgroup/name` on GitLab; no `.git`.
+    pub fn path(&self) -> &ForgePath {
+        &self.path
     }
 }
 
@@ -68,31 +71,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn web_and_ssh_urls() {
-        let t = Target::parse("https://github.com/company/gitops.git").unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.path.as_str(), t.port),
-            ("github.com", "company/gitops", None)
-        );
-        assert_eq!(t.owner(), "company");
-        let t = Target::parse("http://127.0.0.1:3000/admin/repo.git").unwrap();
-        assert_eq!(t.origin(), "http://127.0.0.1:3000");
-        let t = Target::parse("ssh://git@gitlab.com:2222/group/sub/repo.git").unwrap();
-        assert_eq!(
-            (t.origin().as_str(), t.path.as_str()),
-            ("https://gitlab.com", "group/sub/repo")
-        );
+    fn every_remote_form_names_its_forge_repository() {
+        for (url, origin, path) in [
+            (
+                "https://github.com/company/gitops.git",
+                "https://github.com",
+                "company/gitops",
+            ),
+            (
+                "http://127.0.0.1:3000/admin/repo.git",
+                "http://127.0.0.1:3000",
+                "admin/repo",
+            ),
+            (
+                "ssh://git@gitlab.com:2222/group/sub/repo.git",
+                "https://gitlab.com",
+                "group/sub/repo",
+            ),
+            (
+                "git@GitHub.com:company/gitops.git",
+                "https://github.com",
+                "company/gitops",
+            ),
+            ("https://[::1]:8443/o/r", "https://[::1]:8443", "o/r"),
+            (
+                "git://git.example.com/o/r",
+                "https://git.example.com",
+                "o/r",
+            ),
+        ] {
+            let t = Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!((t.origin(), t.path().as_str()), (origin, path), "{url}");
+        }
+        let t = Target::parse("https://github.com/company/gitops.git").expect("github");
+        assert_eq!((t.host(), t.path().owner()), ("github.com", "company"));
     }
 
     #[test]
-    fn urls_without_a_repository_are_refused() {
+    fn urls_without_a_repository_are_refused_without_their_credentials() {
         for url in [
             "github.com/a/b",
+            "/srv/a/b.git",
+            "file:///srv/a/b.git",
             "https://github.com/a",
             "https:///a/b",
             "https://h",
+            "https://h/a/../b",
+            "https://u:secret@h/a/%2e%2e",
         ] {
-            assert!(Target::parse(url).is_err(), "{url}");
+            let error = Target::parse(url).expect_err(url);
+            assert!(error.is_permanent(), "{error}");
+            assert!(!error.to_string().contains("secret"), "{error}");
         }
     }
 }

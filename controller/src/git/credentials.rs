@@ -114,6 +114,28 @@ impl Credentials {
             .collect()
     }
 
+    /// The token for the forge's API, taken explicitly: `token`, else `bearerToken`, else
+    /// `password`, the first set. `password` counts only in an https Secret: in an ssh Secret
+    /// (one with `identity` or `known_hosts`) it is the key's passphrase or the ssh password,
+    /// which no forge API takes and which must not leave for one. The ssh key itself never is
+    /// a token.
+    pub fn api_token(&self) -> Option<&str> {
+        let password = if self.is_ssh() {
+            None
+        } else {
+            self.password.as_deref()
+        };
+        self.token
+            .as_deref()
+            .or(self.bearer_token.as_deref())
+            .or(password)
+    }
+
+    /// Whether the Secret is made for ssh: it holds a private key or the host keys to trust.
+    fn is_ssh(&self) -> bool {
+        self.identity.is_some() || self.known_hosts.is_some()
+    }
+
     /// Extra HTTP headers for fetch and push: `Authorization: Bearer …` for `bearerToken`.
     pub(crate) fn http_headers(&self, url: &RepoUrl) -> Vec<String> {
         match (&self.bearer_token, url.is_http()) {
@@ -270,5 +292,50 @@ impl Credentials {
                 host: host.to_owned(),
                 reason,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] =
+        b"-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
+
+    #[test]
+    fn the_api_token_is_token_then_bearer_token_then_an_https_password() {
+        assert_eq!(Credentials::anonymous().api_token(), None);
+        let basic = Credentials::anonymous().with_basic("bot", "ghp_pat");
+        assert_eq!(basic.api_token(), Some("ghp_pat"));
+        let bearer = basic.clone().with_bearer_token("bearer");
+        assert_eq!(bearer.api_token(), Some("bearer"));
+        assert_eq!(bearer.with_token("tok").api_token(), Some("tok"));
+        let data = BTreeMap::from([
+            ("username".to_owned(), b"bot".to_vec()),
+            ("password".to_owned(), b"account password".to_vec()),
+            ("token".to_owned(), b"glpat-api\n".to_vec()),
+        ]);
+        assert_eq!(
+            Credentials::from_secret_data(&data).api_token(),
+            Some("glpat-api")
+        );
+    }
+
+    #[test]
+    fn an_ssh_passphrase_or_key_is_never_the_api_token() {
+        let ssh =
+            Credentials::anonymous().with_ssh(KEY, Some("passphrase"), "host ssh-ed25519 AAAA");
+        assert_eq!(ssh.api_token(), None);
+        assert_eq!(ssh.clone().with_token("tok").api_token(), Some("tok"));
+        assert_eq!(ssh.with_bearer_token("bearer").api_token(), Some("bearer"));
+        // An ssh password (no key, but known_hosts) is not a token either.
+        let data = BTreeMap::from([
+            ("username".to_owned(), b"git".to_vec()),
+            ("password".to_owned(), b"ssh password".to_vec()),
+            ("known_hosts".to_owned(), b"host ssh-ed25519 AAAA".to_vec()),
+        ]);
+        assert_eq!(Credentials::from_secret_data(&data).api_token(), None);
+        let key_only = BTreeMap::from([("identity".to_owned(), KEY.to_vec())]);
+        assert_eq!(Credentials::from_secret_data(&key_only).api_token(), None);
     }
 }

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use super::{body, head_branch, poll, title};
 use crate::{
     announce::EventReason,
-    forge::{Forge, ForgeError, ForgePullRequest, Proposal},
+    forge::{Forge, ForgeError, Proposal, Proposed},
     git::{self, Credentials, GitError},
     reconcile::{
         Failure, Outcome, conclude::Delivered, driver::Reconcile, gitcommit::short_sha,
@@ -80,7 +80,7 @@ async fn try_deliver(
         title,
         body,
     };
-    let (pr, proposed) = open_or_update(&forge, &proposal, pushed).await?;
+    let (pr, proposed) = forge.open_or_update(&proposal, pushed).await?;
     r.status.pull_request_number = Some(pr.number);
     r.status.pull_request_url = Some(pr.url.clone());
     r.status.pull_request_state = Some(pr.state);
@@ -117,11 +117,9 @@ async fn try_deliver(
 
 /// The forge client for the spec's repository, authenticated with the Secret's API token.
 fn forge_for(r: PrReconcile<'_, '_>, credentials: &Credentials) -> Result<Forge, Failure> {
-    // Forge API tokens come from `password`, `bearerToken` or `token`, in that order.
-    let token = credentials.secrets().first().map(|t| (*t).to_owned());
     Ok(Forge::for_repository(
         &r.object.spec.repository,
-        token.as_deref(),
+        credentials.api_token(),
     )?)
 }
 
@@ -220,33 +218,6 @@ async fn push(
         .metrics
         .record_git("head-branch", started.elapsed(), &pushed);
     pushed
-}
-
-/// What [`open_or_update`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Proposed {
-    Opened,
-    Updated,
-    Unchanged,
-}
-
-/// The open pull request for head→base, its title and body brought up to date; or a new one.
-async fn open_or_update(
-    forge: &Forge,
-    proposal: &Proposal,
-    pushed: bool,
-) -> Result<(ForgePullRequest, Proposed), ForgeError> {
-    match forge.find_open(&proposal.head, &proposal.base).await? {
-        Some(pr) if pr.title != proposal.title || pr.body.trim() != proposal.body.trim() => {
-            let updated = forge
-                .update(pr.number, &proposal.title, &proposal.body)
-                .await?;
-            Ok((updated, Proposed::Updated))
-        }
-        Some(pr) if pushed => Ok((pr, Proposed::Updated)),
-        Some(pr) => Ok((pr, Proposed::Unchanged)),
-        None => Ok((forge.create(proposal).await?, Proposed::Opened)),
-    }
 }
 
 /// Nothing to deliver (same inputs as the finished run): notice a merge or close of the
