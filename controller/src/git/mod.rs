@@ -1,6 +1,6 @@
-//! The git engine (DESIGN §4): one cached bare repository per URL, commits built in memory,
-//! pushes that never force, retries on lost races, and a [`PushLane`] per branch that
-//! serialises and coalesces the work of many objects.
+//! The git engine: one cached bare repository per URL, commits built in memory, pushes that
+//! never force, retries on lost races, and a [`PushLane`] per branch that serialises and
+//! coalesces the work of many objects.
 //!
 //! libgit2 blocks, so every operation runs on tokio's blocking pool.
 
@@ -95,7 +95,7 @@ impl GitEngine {
         let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
         let (base, head) = (base.to_owned(), head.to_owned());
         let expected = expected_head.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             session::commit_head_branch(
                 &cache,
                 &url,
@@ -107,7 +107,6 @@ impl GitEngine {
             )
         })
         .await
-        .unwrap_or(Err(GitError::Cancelled))
     }
 
     /// Whether run `run` is already on `branch` (within the last [`RUN_LOOKBACK`] commits):
@@ -122,10 +121,17 @@ impl GitEngine {
         let url = RepoUrl::parse(url)?;
         let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
         let (branch, run) = (branch.to_owned(), run.clone());
-        tokio::task::spawn_blocking(move || {
-            session::find_run_on_branch(&cache, &url, &credentials, &branch, &run)
-        })
+        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, &run))
+            .await
+    }
+}
+
+/// Runs `work` on tokio's blocking pool; a task that never finished (the runtime shutting
+/// down, or a panic inside libgit2) reads as [`GitError::Cancelled`].
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    tokio::task::spawn_blocking(work)
         .await
         .unwrap_or(Err(GitError::Cancelled))
-    }
 }
