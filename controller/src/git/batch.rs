@@ -8,6 +8,7 @@ use super::{
     GitError,
     change::{Author, Change, RunId},
     history::{commit_message, find_run},
+    trailers::carries_run,
     tree::{apply_writes, tip_tree},
 };
 
@@ -50,7 +51,8 @@ pub(crate) fn build(
             continue;
         }
         runs.insert(&change.run, index);
-        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, &change.run)) {
+        let is_this_run = |message: &str| carries_run(message, &change.object, &change.run);
+        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, is_this_run)) {
             planned[index] = Planned::AlreadyApplied(commit);
             continue;
         }

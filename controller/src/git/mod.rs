@@ -17,6 +17,7 @@ pub mod redact;
 mod remote;
 mod session;
 mod tls;
+mod trailers;
 mod tree;
 mod url;
 
@@ -109,8 +110,27 @@ impl GitEngine {
         .await
     }
 
-    /// Whether run `run` is already on `branch` (within the last [`RUN_LOOKBACK`] commits):
-    /// the commit that carries it, if so.
+    /// The commit on `branch` (within the last [`RUN_LOOKBACK`] commits) made for `object`'s
+    /// run `run`, if there is one: how a run retried after a crash finds what it pushed. Only
+    /// a commit's trailer block counts, and only a `Gco-Object`/`Gco-Run` pair naming both.
+    pub async fn find_object_run(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        object: &ObjectRef,
+        run: &RunId,
+    ) -> Result<Option<String>, GitError> {
+        let (object, run) = (object.clone(), run.clone());
+        self.find_commit(url, branch, credentials, move |message| {
+            trailers::carries_run(message, &object, &run)
+        })
+        .await
+    }
+
+    /// Like [`GitEngine::find_object_run`], for a caller that knows only the run: any object's
+    /// trailer block naming `run` counts. Prefer [`GitEngine::find_object_run`], which another
+    /// object's commit cannot satisfy.
     pub async fn find_run(
         &self,
         url: &str,
@@ -118,10 +138,24 @@ impl GitEngine {
         credentials: &Credentials,
         run: &RunId,
     ) -> Result<Option<String>, GitError> {
+        let run = run.clone();
+        self.find_commit(url, branch, credentials, move |message| {
+            trailers::names_run(message, &run)
+        })
+        .await
+    }
+
+    async fn find_commit(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        is_run: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Result<Option<String>, GitError> {
         let url = RepoUrl::parse(url)?;
         let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
-        let (branch, run) = (branch.to_owned(), run.clone());
-        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, &run))
+        let branch = branch.to_owned();
+        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, is_run))
             .await
     }
 }

@@ -8,7 +8,7 @@ use git2::Oid;
 use super::{
     Credentials, GitError, RepoCache,
     batch::{self, Planned},
-    change::{Change, Outcome, RunId},
+    change::{Change, Outcome},
     history::find_run,
     remote::{PushFailure, Remote},
     url::RepoUrl,
@@ -176,18 +176,18 @@ fn push_head_branch(
     }
 }
 
-/// The commit on `branch` (within recent history) that carries `run`, if any.
+/// The newest commit on `branch` (within recent history) whose message `is_run` accepts.
 pub(crate) fn find_run_on_branch(
     cache: &RepoCache,
     url: &RepoUrl,
     credentials: &Credentials,
     branch: &str,
-    run: &RunId,
+    is_run: impl Fn(&str) -> bool,
 ) -> Result<Option<String>, GitError> {
     with_remote(cache, url, credentials, &[branch], |remote| {
         let tip = remote.fetch_tip(branch)?;
         Ok(tip
-            .and_then(|tip| find_run(remote.repo, tip, run))
+            .and_then(|tip| find_run(remote.repo, tip, is_run))
             .map(|o| o.to_string()))
     })
 }
