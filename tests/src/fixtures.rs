@@ -20,6 +20,15 @@ pub struct Seed {
     pub value: Value,
 }
 
+impl Seed {
+    /// `metadata.namespace`, when the example names one (most leave it to `kubectl -n`).
+    pub fn namespace(&self) -> Option<&str> {
+        self.value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+    }
+}
+
 /// Every seed example, sorted by name.
 pub fn seeds() -> Result<Vec<Seed>> {
     let dir = workspace_root().join("tests/fixtures/seeds");

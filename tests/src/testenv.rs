@@ -10,7 +10,7 @@ use std::{
     fs,
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Command, Output, Stdio},
     sync::{
         OnceLock,
         atomic::{AtomicU32, Ordering},
@@ -195,6 +195,12 @@ impl ControlPlane {
             Command::new(binaries().map_or_else(|_| "kubectl".into(), |b| b.join("kubectl")));
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
+    }
+
+    /// Runs `kubectl <args>` with the admin kubeconfig: its output, or an error with both of
+    /// its streams unless it succeeds.
+    pub fn run_kubectl(&self, args: &[&str]) -> Result<Output> {
+        crate::tools::run(self.kubectl().args(args))
     }
 
     /// A new namespace with a unique name that starts with `prefix`.

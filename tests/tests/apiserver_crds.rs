@@ -2,8 +2,6 @@
 //! as documented, invalid specs are refused by the apiserver itself with messages that name the
 //! field, and kubectl shows the printer columns and the field docs.
 
-use std::process::Output;
-
 use gco_api::{GitCommit, GitExportPolicy, PullRequest};
 use gco_tests::{
     fixtures::seeds,
@@ -13,6 +11,7 @@ use kube::{
     Api, Client, Resource,
     api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
 };
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 async fn setup(prefix: &str) -> (Client, String) {
@@ -28,20 +27,6 @@ async fn setup(prefix: &str) -> (Client, String) {
 
 fn dynamic<K: Resource<DynamicType = ()>>(client: &Client, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &ApiResource::erase::<K>(&()))
-}
-
-fn kubectl(args: &[&str]) -> Output {
-    let output = ControlPlane::shared()
-        .kubectl()
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 #[tokio::test]
@@ -87,11 +72,7 @@ async fn every_seed_example_is_accepted_by_server_side_apply_unchanged() {
     for seed in seeds().expect("seed fixtures") {
         // Examples without a namespace go to the test namespace, as `kubectl apply -n` would;
         // the one that names its namespace keeps it.
-        let target = match seed
-            .value
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-        {
+        let target = match seed.namespace() {
             Some(ns) => {
                 ensure_namespace(&client, ns).await.expect("seed namespace");
                 ns.to_owned()
@@ -113,6 +94,8 @@ async fn every_seed_example_is_accepted_by_server_side_apply_unchanged() {
             .unwrap_or_else(|e| panic!("seed {} refused: {e}", seed.name));
         // The documented spec comes back intact, with the schema defaults filled in.
         let spec = applied.data.get("spec").expect("stored spec");
+        let stored = serde_json::to_value(&applied).expect("json");
+        let differs = format!("{}: stored spec differs", seed.name);
         match seed.kind.as_str() {
             "GitCommit" => {
                 assert!(
@@ -125,32 +108,20 @@ async fn every_seed_example_is_accepted_by_server_side_apply_unchanged() {
                     "{}: writeMode defaulted",
                     seed.name
                 );
-                let typed: GitCommit =
-                    serde_json::from_value(serde_json::to_value(&applied).expect("json"))
-                        .expect("typed");
-                let documented: GitCommit =
-                    serde_json::from_value(seed.value.clone()).expect("typed");
-                assert_eq!(
-                    typed.spec, documented.spec,
-                    "{}: stored spec differs",
-                    seed.name
-                );
+                let [typed, documented] = [stored, seed.value.clone()].map(typed::<GitCommit>);
+                assert_eq!(typed.spec, documented.spec, "{differs}");
             }
             _ => {
                 assert_eq!(spec.pointer("/repository/baseBranch"), Some(&json!("main")));
-                let typed: PullRequest =
-                    serde_json::from_value(serde_json::to_value(&applied).expect("json"))
-                        .expect("typed");
-                let documented: PullRequest =
-                    serde_json::from_value(seed.value.clone()).expect("typed");
-                assert_eq!(
-                    typed.spec, documented.spec,
-                    "{}: stored spec differs",
-                    seed.name
-                );
+                let [typed, documented] = [stored, seed.value.clone()].map(typed::<PullRequest>);
+                assert_eq!(typed.spec, documented.spec, "{differs}");
             }
         }
     }
+}
+
+fn typed<K: DeserializeOwned>(value: Value) -> K {
+    serde_json::from_value(value).expect("typed")
 }
 
 /// A minimal valid GitCommit as JSON, to break one field at a time.
@@ -317,6 +288,7 @@ async fn kubectl_shows_printer_columns_short_names_and_field_docs() {
         .await
         .expect("created");
 
+    let kubectl = |args: &[&str]| ControlPlane::shared().run_kubectl(args).expect("kubectl");
     let table = kubectl(&["get", "gcommit", "-n", &namespace]);
     let header = String::from_utf8_lossy(&table.stdout);
     let header = header.lines().next().expect("a header line");

@@ -322,12 +322,7 @@ async fn a_schedule_runs_again_at_each_tick() {
 async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
     let mut s = Scenario::new("rbac").await.expect("scenario");
     let kubectl = |args: &[&str]| {
-        let out = s.plane.kubectl().args(args).output().expect("kubectl");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = s.plane.run_kubectl(args).expect("kubectl");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     gco_tests::testenv::ensure_namespace(&s.client, "git-change-operator-system")

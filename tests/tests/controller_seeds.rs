@@ -271,12 +271,7 @@ async fn every_seed_gitcommit_ends_ready_with_its_files() {
         .collect();
     assert_eq!(gitcommit_seeds.len(), 7);
     for seed in &gitcommit_seeds {
-        let target = seed
-            .value
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(&namespace)
-            .to_owned();
+        let target = seed.namespace().unwrap_or(&namespace).to_owned();
         for secret in ["git-credentials", "backup-credentials"] {
             apply(&client, json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": secret, "namespace": target },
                 "stringData": { "username": "git", "password": "unused-by-git-daemon" } })).await;
@@ -307,12 +302,7 @@ async fn every_seed_gitcommit_ends_ready_with_its_files() {
     };
 
     for seed in &gitcommit_seeds {
-        let target = seed
-            .value
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(&namespace)
-            .to_owned();
+        let target = seed.namespace().unwrap_or(&namespace).to_owned();
         if seed.name == "prometheus-config-backup" {
             // alertmanager.yml usually holds receiver credentials: refused until a policy allows it.
             let denied = wait(seed.name.clone(), target.clone(), "PolicyDenied", "False").await;

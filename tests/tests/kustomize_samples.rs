@@ -10,34 +10,30 @@ use gco_tests::{
     webhook, workspace_root,
 };
 
-/// Stands in for the Prometheus operator's CRDs, which the Prometheus sample needs.
-const MONITORING_CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
+/// Stands in for the Prometheus operator's CRDs, which the Prometheus sample needs: its kinds,
+/// with any content accepted.
+fn monitoring_crds() -> String {
+    ["PrometheusRule", "ServiceMonitor"]
+        .map(|kind| {
+            let singular = kind.to_lowercase();
+            format!(
+                r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: { name: prometheusrules.monitoring.coreos.com }
+metadata: {{ name: {singular}s.monitoring.coreos.com }}
 spec:
   group: monitoring.coreos.com
   scope: Namespaced
-  names: { kind: PrometheusRule, plural: prometheusrules, singular: prometheusrule }
+  names: {{ kind: {kind}, plural: {singular}s, singular: {singular} }}
   versions:
     - name: v1
       served: true
       storage: true
-      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: { name: servicemonitors.monitoring.coreos.com }
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: { kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor }
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
-"#;
+      schema: {{ openAPIV3Schema: {{ type: object, x-kubernetes-preserve-unknown-fields: true }} }}
+"#
+            )
+        })
+        .join("---\n")
+}
 
 #[tokio::test]
 async fn every_sample_is_accepted_by_the_webhook() {
@@ -49,7 +45,7 @@ async fn every_sample_is_accepted_by_the_webhook() {
         .scratch_dir("monitoring")
         .expect("dir")
         .join("crds.yaml");
-    std::fs::write(&crds, MONITORING_CRDS).expect("write");
+    std::fs::write(&crds, monitoring_crds()).expect("write");
     run(plane.kubectl().args(["apply", "-f"]).arg(&crds)).expect("monitoring CRDs");
     run(plane.kubectl().args([
         "wait",

@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use gco_api::{ForgeProvider, PullRequestRepository, PullRequestState};
-use gco_controller::forge::{Forge, ForgeError, Proposal};
+use gco_controller::forge::{Forge, ForgeError, ForgePullRequest, Proposal};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "ghp_contractTestToken0123456789abcdef";
@@ -133,6 +133,43 @@ fn repository(url: &str, api: &str, provider: Option<ForgeProvider>) -> PullRequ
     }
 }
 
+/// A client for `company/gitops` on github.com, its API served at `api`.
+fn github(api: &str) -> Forge {
+    Forge::for_repository(
+        &repository("https://github.com/company/gitops.git", api, None),
+        Some(TOKEN),
+    )
+    .expect("forge")
+}
+
+/// A client for `group/sub/gitops` on gitlab.com, its API served under `api`.
+fn gitlab(api: &str) -> Forge {
+    Forge::for_repository(
+        &repository(
+            "https://gitlab.com/group/sub/gitops.git",
+            &format!("{api}/api/v4"),
+            None,
+        ),
+        Some(TOKEN),
+    )
+    .expect("forge")
+}
+
+/// The open pull request from the head branch of [`proposal`] to `main`.
+async fn find_open(forge: &Forge) -> Result<Option<ForgePullRequest>, ForgeError> {
+    forge.find_open("gco/team-sync", "main").await
+}
+
+/// Every request carried the token as a bearer token.
+fn assert_bearer(seen: &[Seen]) {
+    for request in seen {
+        assert_eq!(
+            request.headers["authorization"],
+            format!("Bearer {TOKEN}").as_str()
+        );
+    }
+}
+
 fn proposal() -> Proposal {
     Proposal {
         head: "gco/team-sync".into(),
@@ -175,19 +212,9 @@ async fn github_lists_opens_edits_and_follows_a_pull_request_as_documented() {
     ])
     .await;
     // github.com: the provider is inferred from the host.
-    let forge = Forge::for_repository(
-        &repository("https://github.com/company/gitops.git", &api, None),
-        Some(TOKEN),
-    )
-    .expect("forge");
+    let forge = github(&api);
     assert_eq!(forge.name(), "github");
-    assert_eq!(
-        forge
-            .find_open("gco/team-sync", "main")
-            .await
-            .expect("list"),
-        None
-    );
+    assert_eq!(find_open(&forge).await.expect("list"), None);
     let opened = forge.create(&proposal()).await.expect("create");
     assert_eq!(
         (opened.number, opened.state),
@@ -215,11 +242,8 @@ async fn github_lists_opens_edits_and_follows_a_pull_request_as_documented() {
 
     let seen = script.seen();
     assert_eq!(seen.len(), 6, "{seen:#?}");
+    assert_bearer(&seen);
     for request in &seen {
-        assert_eq!(
-            request.headers["authorization"],
-            format!("Bearer {TOKEN}").as_str()
-        );
         assert_eq!(request.headers["accept"], "application/vnd.github+json");
         assert_eq!(request.headers["x-github-api-version"], "2022-11-28");
         assert!(
@@ -251,11 +275,7 @@ async fn github_422_already_exists_returns_the_open_pull_request() {
         reply("GET", GH_LIST, 200, json!([github_pull(7, "open", None, "Sync manifests")])),
     ])
     .await;
-    let forge = Forge::for_repository(
-        &repository("https://github.com/company/gitops.git", &api, None),
-        Some(TOKEN),
-    )
-    .expect("forge");
+    let forge = github(&api);
     assert_eq!(forge.create(&proposal()).await.expect("create").number, 7);
     assert_eq!(script.seen().len(), 2, "no second create");
 }
@@ -267,15 +287,8 @@ async fn github_401_and_404_are_clear_and_never_carry_the_token() {
         reply("GET", "/repos/company/gitops/pulls/9", 404, json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request", "status": "404" })),
     ])
     .await;
-    let forge = Forge::for_repository(
-        &repository("https://github.com/company/gitops.git", &api, None),
-        Some(TOKEN),
-    )
-    .expect("forge");
-    let unauthorized = forge
-        .find_open("gco/team-sync", "main")
-        .await
-        .expect_err("401");
+    let forge = github(&api);
+    let unauthorized = find_open(&forge).await.expect_err("401");
     assert!(unauthorized.is_auth(), "{unauthorized}");
     let missing = forge.get(9).await.expect_err("404");
     assert!(matches!(missing, ForgeError::NotFound { .. }), "{missing}");
@@ -310,11 +323,7 @@ async fn github_secondary_rate_limit_is_waited_out_per_retry_after() {
         limited("3600"),
     ])
     .await;
-    let forge = Forge::for_repository(
-        &repository("https://github.com/company/gitops.git", &api, None),
-        Some(TOKEN),
-    )
-    .expect("forge");
+    let forge = github(&api);
     let started = Instant::now();
     assert_eq!(forge.get(5).await.expect("after waiting").number, 5);
     assert!(
@@ -398,23 +407,9 @@ async fn gitlab_merge_requests_are_listed_opened_edited_and_followed_as_document
         reply("DELETE", &format!("{GL_PROJECT}/repository/branches/gco%2Fteam-sync"), 204, Value::Null),
     ])
     .await;
-    let forge = Forge::for_repository(
-        &repository(
-            "https://gitlab.com/group/sub/gitops.git",
-            &format!("{api}/api/v4"),
-            None,
-        ),
-        Some(TOKEN),
-    )
-    .expect("forge");
+    let forge = gitlab(&api);
     assert_eq!(forge.name(), "gitlab");
-    assert_eq!(
-        forge
-            .find_open("gco/team-sync", "main")
-            .await
-            .expect("list"),
-        None
-    );
+    assert_eq!(find_open(&forge).await.expect("list"), None);
     let opened = forge.create(&proposal()).await.expect("create");
     assert_eq!(
         (opened.number, opened.url.as_str()),
@@ -450,12 +445,7 @@ async fn gitlab_merge_requests_are_listed_opened_edited_and_followed_as_document
     forge.delete_branch("gco/team-sync").await.expect("delete");
 
     let seen = script.seen();
-    for request in &seen {
-        assert_eq!(
-            request.headers["authorization"],
-            format!("Bearer {TOKEN}").as_str()
-        );
-    }
+    assert_bearer(&seen);
     assert_eq!(
         seen[1].body,
         json!({ "source_branch": "gco/team-sync", "target_branch": "main", "title": "Sync manifests", "description": "From the cluster." })
@@ -478,15 +468,7 @@ async fn gitlab_401_is_an_authentication_failure_and_429_is_waited_out() {
         reply("GET", &get, 200, gitlab_mr(1, "closed", "t")),
     ])
     .await;
-    let forge = Forge::for_repository(
-        &repository(
-            "https://gitlab.com/group/sub/gitops.git",
-            &format!("{api}/api/v4"),
-            None,
-        ),
-        Some(TOKEN),
-    )
-    .expect("forge");
+    let forge = gitlab(&api);
     let error = forge.get(1).await.expect_err("401");
     assert!(
         error.is_auth() && !error.to_string().contains(TOKEN),

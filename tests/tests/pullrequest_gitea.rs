@@ -1,37 +1,21 @@
 //! The PullRequest controller end to end against a real forge (Gitea built from the Go module
 //! proxy by hack/forge.sh) and the real apiserver, with the controller binary as a process.
 
-use gco_api::PullRequestState;
+use gco_api::{PullRequest, PullRequestState};
 use gco_tests::{
     forge::{
         ADMIN, Gitea, create, head_sha, is_ready, number, prs, pull_request, wait, wait_events,
         world,
     },
     git::git,
-    scenario::configmap_fields,
+    scenario::{Scenario, configmap_fields},
 };
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_merge() {
-    let (mut s, gitea) = world("pr-life", "gitops").await;
-    s.put_configmap("app", &[("color", "blue")])
-        .await
-        .expect("cm");
-    s.start_controller("c1", &[]).expect("controller");
-    create(
-        &s,
-        pull_request(
-            "sync",
-            &gitea.url("gitops"),
-            json!({
-                "resourceReferences": [configmap_fields("app", "config/")]
-            }),
-        ),
-    )
-    .await;
-    let head = format!("gco/{}-sync", s.namespace);
+    let (mut s, gitea, head) = syncing_app("pr-life").await;
 
     // Opened: the head branch holds the file, one pull request names it.
     let opened = wait(&s, &gitea, "sync", "opened", |o| {
@@ -48,13 +32,7 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
         gitea.branch_tip("gitops", &head).expect("tip"),
         status.head_sha
     );
-    assert_eq!(
-        gitea
-            .file("gitops", &head, "config/color")
-            .expect("file")
-            .as_deref(),
-        Some("blue")
-    );
+    assert_eq!(color(&gitea, &head).as_deref(), Some("blue"));
     let open = gitea.pulls("gitops", "open").expect("pulls");
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["title"], "Sync config");
@@ -75,22 +53,14 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
     );
 
     // A changed ConfigMap: a new commit on the head branch, the same pull request.
-    s.put_configmap("app", &[("color", "green")])
-        .await
-        .expect("cm");
+    set_color(&s, "green").await;
     let before = head_sha(&opened);
     let updated = wait(&s, &gitea, "sync", "updated", |o| {
         head_sha(o) != before && is_ready(o, "True", "Succeeded")
     })
     .await;
     assert_eq!(number(&updated), Some(first));
-    assert_eq!(
-        gitea
-            .file("gitops", &head, "config/color")
-            .expect("file")
-            .as_deref(),
-        Some("green")
-    );
+    assert_eq!(color(&gitea, &head).as_deref(), Some("green"));
     assert_eq!(gitea.pulls("gitops", "open").expect("pulls").len(), 1);
     assert!(!wait_events(&s, "PullRequestUpdated", 1).await.is_empty());
 
@@ -103,10 +73,7 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
         )
         .await
         .expect("patch");
-    wait(&s, &gitea, "sync", "retitled", |o| {
-        is_ready(o, "True", "Succeeded")
-    })
-    .await;
+    settled(&s, &gitea, "sync", "True", "Succeeded").await;
     let open = gitea.pulls("gitops", "open").expect("pulls");
     assert_eq!(
         (open.len(), open[0]["title"].as_str()),
@@ -137,9 +104,7 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
     // Merged through the forge: the next change starts a fresh head branch from the new base
     // and opens a new pull request.
     gitea.merge("gitops", first).expect("merge");
-    s.put_configmap("app", &[("color", "red")])
-        .await
-        .expect("cm");
+    set_color(&s, "red").await;
     let reopened = wait(&s, &gitea, "sync", "a new pull request", |o| {
         number(o).is_some_and(|n| n != first) && is_ready(o, "True", "Succeeded")
     })
@@ -156,13 +121,7 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
         head_parent, main_tip,
         "the new head branch starts from the merged base"
     );
-    assert_eq!(
-        gitea
-            .file("gitops", &head, "config/color")
-            .expect("file")
-            .as_deref(),
-        Some("red")
-    );
+    assert_eq!(color(&gitea, &head).as_deref(), Some("red"));
     assert_eq!(wait_events(&s, "PullRequestOpened", 2).await.len(), 2);
     assert_eq!(
         reopened.status.and_then(|st| st.pull_request_state),
@@ -181,23 +140,7 @@ async fn a_pull_request_is_opened_updated_never_duplicated_and_reopened_after_a_
 
 #[tokio::test]
 async fn someone_elses_push_to_the_head_branch_is_reported_and_not_overwritten() {
-    let (mut s, gitea) = world("pr-diverged", "gitops").await;
-    s.put_configmap("app", &[("color", "blue")])
-        .await
-        .expect("cm");
-    s.start_controller("c1", &[]).expect("controller");
-    create(
-        &s,
-        pull_request(
-            "sync",
-            &gitea.url("gitops"),
-            json!({
-                "resourceReferences": [configmap_fields("app", "config/")]
-            }),
-        ),
-    )
-    .await;
-    let head = format!("gco/{}-sync", s.namespace);
+    let (s, gitea, head) = syncing_app("pr-diverged").await;
     wait(&s, &gitea, "sync", "opened", |o| {
         number(o).is_some() && is_ready(o, "True", "Succeeded")
     })
@@ -233,17 +176,8 @@ async fn someone_elses_push_to_the_head_branch_is_reported_and_not_overwritten()
     git(&clone, &["push", "-q", "origin", &head]);
     let theirs = gitea.branch_tip("gitops", &head).expect("tip");
 
-    s.put_configmap("app", &[("color", "green")])
-        .await
-        .expect("cm");
-    let diverged = wait(&s, &gitea, "sync", "HeadBranchDiverged", |o| {
-        is_ready(o, "False", "HeadBranchDiverged")
-    })
-    .await;
-    let message = diverged
-        .status
-        .and_then(|st| st.export.message)
-        .unwrap_or_default();
+    set_color(&s, "green").await;
+    let (_, message) = settled(&s, &gitea, "sync", "False", "HeadBranchDiverged").await;
     assert!(message.contains(&head), "{message}");
     assert_eq!(
         gitea.branch_tip("gitops", &head).expect("tip"),
@@ -272,15 +206,7 @@ async fn content_equal_to_the_base_opens_no_pull_request() {
         ),
     )
     .await;
-    let done = wait(&s, &gitea, "same", "ready", |o| {
-        is_ready(o, "True", "Succeeded")
-    })
-    .await;
-    let message = done
-        .status
-        .as_ref()
-        .and_then(|st| st.export.message.clone())
-        .unwrap_or_default();
+    let (done, message) = settled(&s, &gitea, "same", "True", "Succeeded").await;
     assert!(message.contains("no pull request"), "{message}");
     assert!(number(&done).is_none());
     assert!(gitea.pulls("gitops", "all").expect("pulls").is_empty());
@@ -295,14 +221,7 @@ async fn content_equal_to_the_base_opens_no_pull_request() {
         .expect("repository")
         .remove("provider");
     create(&s, unnamed).await;
-    let denied = wait(&s, &gitea, "unnamed", "refused", |o| {
-        is_ready(o, "False", "PolicyDenied")
-    })
-    .await;
-    let message = denied
-        .status
-        .and_then(|st| st.export.message)
-        .unwrap_or_default();
+    let (_, message) = settled(&s, &gitea, "unnamed", "False", "PolicyDenied").await;
     assert!(message.contains("spec.repository.provider"), "{message}");
     assert_eq!(
         gitea
@@ -312,17 +231,58 @@ async fn content_equal_to_the_base_opens_no_pull_request() {
     );
 }
 
+/// A world `prefix` with repository `gitops`, ConfigMap `app` (color blue), controller `c1`
+/// and PullRequest `sync` exporting the ConfigMap to `config/`; and the head branch it uses.
+async fn syncing_app(prefix: &str) -> (Scenario, Gitea, String) {
+    let (mut s, gitea) = world(prefix, "gitops").await;
+    set_color(&s, "blue").await;
+    s.start_controller("c1", &[]).expect("controller");
+    create(
+        &s,
+        pull_request(
+            "sync",
+            &gitea.url("gitops"),
+            json!({
+                "resourceReferences": [configmap_fields("app", "config/")]
+            }),
+        ),
+    )
+    .await;
+    let head = format!("gco/{}-sync", s.namespace);
+    (s, gitea, head)
+}
+
+async fn set_color(s: &Scenario, color: &str) {
+    s.put_configmap("app", &[("color", color)])
+        .await
+        .expect("cm");
+}
+
+/// `config/color` on `branch` of `gitops`.
+fn color(gitea: &Gitea, branch: &str) -> Option<String> {
+    gitea.file("gitops", branch, "config/color").expect("file")
+}
+
+/// Waits until `name` is Ready `status` for `reason`; returns it and its status message.
+async fn settled(
+    s: &Scenario,
+    gitea: &Gitea,
+    name: &str,
+    status: &str,
+    reason: &str,
+) -> (PullRequest, String) {
+    let object = wait(s, gitea, name, reason, |o| is_ready(o, status, reason)).await;
+    let message = object
+        .status
+        .as_ref()
+        .and_then(|st| st.export.message.clone())
+        .unwrap_or_default();
+    (object, message)
+}
+
 /// The subject of the tip commit of `branch`.
 fn gitea_commit_message(gitea: &Gitea, branch: &str) -> String {
-    let (_, text) = gitea
-        .call(
-            "GET",
-            &format!("/repos/{ADMIN}/gitops/git/commits/{}", tip(gitea, branch)),
-            None,
-        )
-        .expect("commit");
-    let commit: Value = serde_json::from_str(&text).expect("json");
-    commit["commit"]["message"]
+    tip_commit(gitea, branch)["commit"]["message"]
         .as_str()
         .unwrap_or_default()
         .lines()
@@ -333,23 +293,24 @@ fn gitea_commit_message(gitea: &Gitea, branch: &str) -> String {
 
 /// The first parent of the tip commit of `branch`.
 fn gitea_parent(gitea: &Gitea, branch: &str) -> String {
-    let (_, text) = gitea
-        .call(
-            "GET",
-            &format!("/repos/{ADMIN}/gitops/git/commits/{}", tip(gitea, branch)),
-            None,
-        )
-        .expect("commit");
-    let commit: Value = serde_json::from_str(&text).expect("json");
-    commit["parents"][0]["sha"]
+    tip_commit(gitea, branch)["parents"][0]["sha"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-fn tip(gitea: &Gitea, branch: &str) -> String {
-    gitea
+/// The tip commit of `branch`, as the forge's API describes it.
+fn tip_commit(gitea: &Gitea, branch: &str) -> Value {
+    let tip = gitea
         .branch_tip("gitops", branch)
         .expect("tip")
-        .expect("branch exists")
+        .expect("branch exists");
+    let (_, text) = gitea
+        .call(
+            "GET",
+            &format!("/repos/{ADMIN}/gitops/git/commits/{tip}"),
+            None,
+        )
+        .expect("commit");
+    serde_json::from_str(&text).expect("json")
 }

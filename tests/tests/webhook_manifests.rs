@@ -1,21 +1,14 @@
 //! The webhook's kustomize manifests (`config/webhook/`) are accepted by a real apiserver
 //! (server-side dry run: schemas, CEL match conditions, RBAC), and register the webhook only for
-//! `gco.galos.one` resources with the settings DESIGN §6 requires.
+//! `gco.galos.one` resources, failing closed (an object the webhook could not check is not
+//! admitted), without side effects, with a 5 second timeout and `admission.k8s.io/v1` only.
 
 use gco_tests::{testenv::ControlPlane, workspace_root};
 use serde_json::Value;
 
+/// The standard output of `kubectl <args>`, which must succeed.
 fn kubectl(args: &[&str]) -> String {
-    let output = ControlPlane::shared()
-        .kubectl()
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = ControlPlane::shared().run_kubectl(args).expect("kubectl");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

@@ -43,6 +43,28 @@ async fn grant(
         .expect("create binding");
 }
 
+/// A test namespace and the admin's client; user `<name>-<namespace>`, allowed to create and
+/// edit GitCommits there and nothing else, and that user's client.
+async fn exporter(prefix: &str, name: &str) -> (Client, String, String, Client) {
+    let (admin, namespace) = setup(prefix).await.expect("setup");
+    let user = format!("{name}-{namespace}");
+    grant(
+        &admin,
+        &namespace,
+        &user,
+        "exporter",
+        json!(["gitcommits"]),
+        "gco.galos.one",
+        json!(["create", "get", "update", "patch"]),
+    )
+    .await;
+    let client = ControlPlane::shared()
+        .user_client(&user, None)
+        .await
+        .expect("user client");
+    (admin, namespace, user, client)
+}
+
 fn exporting(kind: &str, strategy: &str, field: Option<&str>) -> Value {
     let mut reference = json!({"apiVersion": "v1", "kind": kind, "name": "obj", "strategy": strategy, "output": {"path": "out/obj"}});
     if let Some(field) = field {
@@ -57,22 +79,7 @@ fn exporting(kind: &str, strategy: &str, field: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn a_user_exports_only_what_they_may_read() {
-    let (admin, namespace) = setup("wh-rbac").await.expect("setup");
-    let user = format!("alice-{namespace}");
-    grant(
-        &admin,
-        &namespace,
-        &user,
-        "exporter",
-        json!(["gitcommits"]),
-        "gco.galos.one",
-        json!(["create", "get", "update", "patch"]),
-    )
-    .await;
-    let alice = ControlPlane::shared()
-        .user_client(&user, None)
-        .await
-        .expect("user client");
+    let (admin, namespace, user, alice) = exporter("wh-rbac", "alice").await;
 
     let secret = exporting("Secret", "single-field", Some("tls.crt"));
     let refused = create(&alice, &namespace, &secret, true)
@@ -110,47 +117,32 @@ async fn a_user_exports_only_what_they_may_read() {
 
 #[tokio::test]
 async fn metadata_only_updates_are_not_rechecked_against_the_updater() {
-    let (admin, namespace) = setup("wh-meta").await.expect("setup");
-    let user = format!("bob-{namespace}");
-    grant(
-        &admin,
-        &namespace,
-        &user,
-        "exporter",
-        json!(["gitcommits"]),
-        "gco.galos.one",
-        json!(["create", "get", "update", "patch"]),
-    )
-    .await;
+    let (admin, namespace, _, bob) = exporter("wh-meta", "bob").await;
     // The admin, who may read everything, creates the export.
     let object = exporting("ConfigMap", "dump", None);
     create(&admin, &namespace, &object, false)
         .await
         .expect("admin creates");
-    let bob = ControlPlane::shared()
-        .user_client(&user, None)
-        .await
-        .expect("user client");
     let api: Api<DynamicObject> = Api::namespaced_with(
         bob,
         &namespace,
         &gco_tests::webhook::gco_api_resource("GitCommit"),
     );
-    let label = json!({"metadata": {"labels": {"team": "b"}}});
-    api.patch(
-        "export-configmap",
-        &PatchParams::default(),
-        &Patch::Merge(&label),
-    )
-    .await
-    .expect("a label change is not re-checked");
-    let spec = json!({"spec": {"commit": {"message": "changed"}}});
-    let refused = api
-        .patch(
-            "export-configmap",
-            &PatchParams::default(),
-            &Patch::Merge(&spec),
-        )
+    let patch = |body: Value| {
+        let api = &api;
+        async move {
+            api.patch(
+                "export-configmap",
+                &PatchParams::default(),
+                &Patch::Merge(&body),
+            )
+            .await
+        }
+    };
+    patch(json!({"metadata": {"labels": {"team": "b"}}}))
+        .await
+        .expect("a label change is not re-checked");
+    let refused = patch(json!({"spec": {"commit": {"message": "changed"}}}))
         .await
         .expect_err("a spec change is re-checked against bob");
     assert!(

@@ -8,7 +8,8 @@ use super::{
     GitError,
     change::{Author, Change, RunId},
     history::{commit_message, find_run},
-    tree::{apply_writes, empty_tree},
+    trailers::carries_run,
+    tree::{apply_writes, tip_tree},
 };
 
 /// What building a batch decided for one change, before anything is pushed.
@@ -38,14 +39,7 @@ pub(crate) fn build(
     changes: &[Change],
 ) -> Result<Built, GitError> {
     let mut head = tip;
-    let mut tree = match tip {
-        Some(tip) => repo
-            .find_commit(tip)
-            .and_then(|c| c.tree())
-            .map(|t| t.id())
-            .map_err(GitError::repository)?,
-        None => empty_tree(repo)?,
-    };
+    let mut tree = tip_tree(repo, tip)?;
     let mut planned = vec![Planned::NoChanges; changes.len()];
     let mut group: Vec<usize> = Vec::new();
     let mut runs: HashMap<&RunId, usize> = HashMap::new();
@@ -57,7 +51,8 @@ pub(crate) fn build(
             continue;
         }
         runs.insert(&change.run, index);
-        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, &change.run)) {
+        let is_this_run = |message: &str| carries_run(message, &change.object, &change.run);
+        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, is_this_run)) {
             planned[index] = Planned::AlreadyApplied(commit);
             continue;
         }
@@ -65,15 +60,7 @@ pub(crate) fn build(
             .first()
             .is_some_and(|&g| changes[g].author != change.author)
         {
-            head = Some(commit_group(
-                repo,
-                head,
-                tree,
-                changes,
-                &group,
-                &mut planned,
-            )?);
-            group.clear();
+            head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
         }
         let base = repo.find_tree(tree).map_err(GitError::repository)?;
         match apply_writes(repo, &base, &change.writes) {
@@ -85,16 +72,7 @@ pub(crate) fn build(
             Err(error) => planned[index] = Planned::Failed(error),
         }
     }
-    if !group.is_empty() {
-        head = Some(commit_group(
-            repo,
-            head,
-            tree,
-            changes,
-            &group,
-            &mut planned,
-        )?);
-    }
+    head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
     // Duplicates copied a decision made before their first's group was committed.
     for index in 0..changes.len() {
         if let Some(&first) = runs.get(&changes[index].run)
@@ -109,14 +87,20 @@ pub(crate) fn build(
     })
 }
 
+/// Commits the changes at `group` (indices into `changes`, all by one author) as one commit
+/// of `tree` on `parent`, marks them planned in it, and empties `group`. Returns the new head:
+/// the commit, or `parent` itself when the group is empty.
 fn commit_group(
     repo: &Repository,
     parent: Option<Oid>,
     tree: Oid,
     changes: &[Change],
-    group: &[usize],
+    group: &mut Vec<usize>,
     planned: &mut [Planned],
-) -> Result<Oid, GitError> {
+) -> Result<Option<Oid>, GitError> {
+    if group.is_empty() {
+        return Ok(parent);
+    }
     let members: Vec<&Change> = group.iter().map(|&i| &changes[i]).collect();
     let author = members
         .first()
@@ -133,8 +117,8 @@ fn commit_group(
     let commit = repo
         .commit(None, &signature, &signature, &message, &tree, &parents)
         .map_err(GitError::repository)?;
-    for &index in group {
+    for index in group.drain(..) {
         planned[index] = Planned::InCommit(commit);
     }
-    Ok(commit)
+    Ok(Some(commit))
 }

@@ -2,15 +2,14 @@
 
 use std::fmt::Write as _;
 
-use git2::{DiffFormat, DiffOptions};
+use git2::{DiffFormat, DiffOptions, Oid, Repository};
 
 use crate::render::PlannedWrite;
 
 use super::{
     Credentials, GitError, RepoCache,
-    remote::Remote,
-    session::check_branch,
-    tree::{apply_writes, empty_tree},
+    session::with_remote,
+    tree::{apply_writes, tip_tree},
     url::RepoUrl,
 };
 
@@ -24,25 +23,20 @@ pub fn diff_against_branch(
     writes: &[PlannedWrite],
 ) -> Result<String, GitError> {
     let url = RepoUrl::parse(url)?;
-    check_branch(branch)?;
-    credentials.check_for(&url)?;
-    let cached = cache.open(&url)?;
-    let _guard = cached.lock();
-    let repo = &cached.repo;
-    let remote = Remote {
-        repo,
-        url: &url,
-        credentials,
-    };
-    let tip = remote.fetch(&[branch])?.into_iter().next().flatten();
-    let base_id = match tip {
-        Some(tip) => repo
-            .find_commit(tip)
-            .and_then(|c| c.tree())
-            .map(|t| t.id())
-            .map_err(GitError::repository)?,
-        None => empty_tree(repo)?,
-    };
+    with_remote(cache, &url, credentials, &[branch], |remote| {
+        let tip = remote.fetch_tip(branch)?;
+        patch(remote.repo, branch, tip, writes)
+    })
+}
+
+/// The patch `writes` make on `tip` of `branch`, or a line saying there is nothing to commit.
+fn patch(
+    repo: &Repository,
+    branch: &str,
+    tip: Option<Oid>,
+    writes: &[PlannedWrite],
+) -> Result<String, GitError> {
+    let base_id = tip_tree(repo, tip)?;
     let base = repo.find_tree(base_id).map_err(GitError::repository)?;
     let new_id = apply_writes(repo, &base, writes)?;
     let tip_name = tip.map_or_else(|| "(new branch)".to_owned(), |t| t.to_string());

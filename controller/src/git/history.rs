@@ -2,7 +2,7 @@
 
 use git2::{Oid, Repository, Sort};
 
-use super::change::{Change, OBJECT_TRAILER, RUN_TRAILER, RunId};
+use super::change::{Change, OBJECT_TRAILER, RUN_TRAILER};
 
 /// How many recent commits are searched for a run's trailer. Bounded so the check costs the
 /// same on a branch with 100 commits as on one with 50,000.
@@ -42,10 +42,11 @@ pub(crate) fn commit_message(changes: &[&Change]) -> String {
     message
 }
 
-/// The commit among the last [`RUN_LOOKBACK`] reachable from `tip` that carries `run`'s
-/// trailer. Stops quietly at the edge of a shallow history.
-pub fn find_run(repo: &Repository, tip: Oid, run: &RunId) -> Option<Oid> {
-    let wanted = format!("{RUN_TRAILER}: {run}");
+/// The newest commit among the last [`RUN_LOOKBACK`] reachable from `tip` whose message
+/// `is_run` accepts: [`super::trailers::carries_run`] for a change's own run, which reads
+/// only the trailer block, so a user's message cannot pass for another run. Stops quietly
+/// at the edge of a shallow history.
+pub(crate) fn find_run(repo: &Repository, tip: Oid, is_run: impl Fn(&str) -> bool) -> Option<Oid> {
     let mut walk = repo.revwalk().ok()?;
     // Newest first and incremental: a topological sort would walk all history before
     // yielding the first commit, making this cost grow with the branch's age.
@@ -57,9 +58,53 @@ pub fn find_run(repo: &Repository, tip: Oid, run: &RunId) -> Option<Oid> {
             break;
         };
         let message = String::from_utf8_lossy(commit.message_bytes());
-        if message.lines().any(|line| line.trim_end() == wanted) {
+        if is_run(&message) {
             return Some(oid);
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::{
+        change::Author,
+        trailers::{
+            carries_run,
+            tests::{object, run},
+        },
+    };
+
+    fn change(name: &str, id: &str, message: &str) -> Change {
+        Change {
+            object: object(name),
+            run: run(id),
+            author: Author::operator(),
+            message: message.into(),
+            writes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_engine_reads_back_its_own_trailers_and_nothing_a_user_wrote() {
+        // A user's message ending in another object's pair: it stays above the engine's block.
+        let quoting = change(
+            "a",
+            "run-a",
+            "Update a\n\nGco-Object: ns/GitCommit/b\nGco-Run: run-b\n",
+        );
+        let other = change("c", "run-c", "Update c");
+        for changes in [vec![&quoting], vec![&quoting, &other]] {
+            let message = commit_message(&changes);
+            for change in &changes {
+                assert!(
+                    carries_run(&message, &change.object, &change.run),
+                    "{message}"
+                );
+            }
+            let b = change("b", "run-b", "");
+            assert!(!carries_run(&message, &b.object, &b.run), "{message}");
+        }
+    }
 }

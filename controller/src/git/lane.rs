@@ -10,7 +10,7 @@ use std::{
 use tokio::sync::oneshot;
 
 use super::{
-    Credentials, GitError, RepoCache,
+    Credentials, GitError, RepoCache, blocking,
     change::{Change, Outcome},
     session,
     url::RepoUrl,
@@ -69,24 +69,19 @@ impl PushLane {
     async fn drive(self: Arc<Self>) {
         while let Some((credentials, changes, replies)) = self.next_batch() {
             let lane = Arc::clone(&self);
-            let result = tokio::task::spawn_blocking(move || {
+            let result = blocking(move || {
                 session::commit_batch(&lane.cache, &lane.url, &credentials, &lane.branch, &changes)
             })
             .await;
             match result {
-                Ok(Ok(outcomes)) => {
+                Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         let _ = reply.send(outcome);
                     }
                 }
-                Ok(Err(error)) => {
+                Err(error) => {
                     for reply in replies {
                         let _ = reply.send(Err(error.clone()));
-                    }
-                }
-                Err(_) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(GitError::Cancelled));
                     }
                 }
             }

@@ -1,6 +1,6 @@
-//! The git engine (DESIGN §4): one cached bare repository per URL, commits built in memory,
-//! pushes that never force, retries on lost races, and a [`PushLane`] per branch that
-//! serialises and coalesces the work of many objects.
+//! The git engine: one cached bare repository per URL, commits built in memory, pushes that
+//! never force, retries on lost races, and a [`PushLane`] per branch that serialises and
+//! coalesces the work of many objects.
 //!
 //! libgit2 blocks, so every operation runs on tokio's blocking pool.
 
@@ -17,6 +17,7 @@ pub mod redact;
 mod remote;
 mod session;
 mod tls;
+mod trailers;
 mod tree;
 mod url;
 
@@ -95,7 +96,7 @@ impl GitEngine {
         let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
         let (base, head) = (base.to_owned(), head.to_owned());
         let expected = expected_head.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             session::commit_head_branch(
                 &cache,
                 &url,
@@ -107,11 +108,29 @@ impl GitEngine {
             )
         })
         .await
-        .unwrap_or(Err(GitError::Cancelled))
     }
 
-    /// Whether run `run` is already on `branch` (within the last [`RUN_LOOKBACK`] commits):
-    /// the commit that carries it, if so.
+    /// The commit on `branch` (within the last [`RUN_LOOKBACK`] commits) made for `object`'s
+    /// run `run`, if there is one: how a run retried after a crash finds what it pushed. Only
+    /// a commit's trailer block counts, and only a `Gco-Object`/`Gco-Run` pair naming both.
+    pub async fn find_object_run(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        object: &ObjectRef,
+        run: &RunId,
+    ) -> Result<Option<String>, GitError> {
+        let (object, run) = (object.clone(), run.clone());
+        self.find_commit(url, branch, credentials, move |message| {
+            trailers::carries_run(message, &object, &run)
+        })
+        .await
+    }
+
+    /// Like [`GitEngine::find_object_run`], for a caller that knows only the run: any object's
+    /// trailer block naming `run` counts. Prefer [`GitEngine::find_object_run`], which another
+    /// object's commit cannot satisfy.
     pub async fn find_run(
         &self,
         url: &str,
@@ -119,13 +138,34 @@ impl GitEngine {
         credentials: &Credentials,
         run: &RunId,
     ) -> Result<Option<String>, GitError> {
-        let url = RepoUrl::parse(url)?;
-        let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
-        let (branch, run) = (branch.to_owned(), run.clone());
-        tokio::task::spawn_blocking(move || {
-            session::find_run_on_branch(&cache, &url, &credentials, &branch, &run)
+        let run = run.clone();
+        self.find_commit(url, branch, credentials, move |message| {
+            trailers::names_run(message, &run)
         })
         .await
-        .unwrap_or(Err(GitError::Cancelled))
     }
+
+    async fn find_commit(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: &Credentials,
+        is_run: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Result<Option<String>, GitError> {
+        let url = RepoUrl::parse(url)?;
+        let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
+        let branch = branch.to_owned();
+        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, is_run))
+            .await
+    }
+}
+
+/// Runs `work` on tokio's blocking pool; a task that never finished (the runtime shutting
+/// down, or a panic inside libgit2) reads as [`GitError::Cancelled`].
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or(Err(GitError::Cancelled))
 }

@@ -50,6 +50,11 @@ impl Remote<'_> {
         }
     }
 
+    /// Fetches `branch` and returns its tip on the remote (`None`: it does not exist).
+    pub(crate) fn fetch_tip(&self, branch: &str) -> Result<Option<Oid>, GitError> {
+        Ok(self.fetch(&[branch])?.into_iter().next().flatten())
+    }
+
     /// Fetches the remote's default branch (what `HEAD` points to) and returns its tip:
     /// where a new branch starts.
     pub(crate) fn fetch_default_branch(&self) -> Result<Option<Oid>, GitError> {

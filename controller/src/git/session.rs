@@ -8,7 +8,7 @@ use git2::Oid;
 use super::{
     Credentials, GitError, RepoCache,
     batch::{self, Planned},
-    change::{Change, Outcome, RunId},
+    change::{Change, Outcome},
     history::find_run,
     remote::{PushFailure, Remote},
     url::RepoUrl,
@@ -20,6 +20,31 @@ pub const MAX_PUSH_ATTEMPTS: u32 = 10;
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// Runs `work` against the cached repository of `url`, holding its lock throughout, once
+/// every branch in `branches` is known to be valid and `credentials` fit the URL.
+///
+/// A closure rather than a returned guard: the lock guard borrows the cached repository, so
+/// the two cannot travel together out of a function without a self-referential struct.
+pub(crate) fn with_remote<T>(
+    cache: &RepoCache,
+    url: &RepoUrl,
+    credentials: &Credentials,
+    branches: &[&str],
+    work: impl FnOnce(&Remote<'_>) -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    for branch in branches {
+        check_branch(branch)?;
+    }
+    credentials.check_for(url)?;
+    let cached = cache.open(url)?;
+    let _guard = cached.lock();
+    work(&Remote {
+        repo: &cached.repo,
+        url,
+        credentials,
+    })
+}
+
 /// Commits `changes` to `branch` (never forcing) and reports what became of each.
 pub(crate) fn commit_batch(
     cache: &RepoCache,
@@ -28,31 +53,33 @@ pub(crate) fn commit_batch(
     branch: &str,
     changes: &[Change],
 ) -> Result<Vec<Result<Outcome, GitError>>, GitError> {
-    check_branch(branch)?;
-    credentials.check_for(url)?;
-    let cached = cache.open(url)?;
-    let _guard = cached.lock();
-    let remote = Remote {
-        repo: &cached.repo,
-        url,
-        credentials,
-    };
+    with_remote(cache, url, credentials, &[branch], |remote| {
+        push_batch(remote, branch, changes)
+    })
+}
+
+fn push_batch(
+    remote: &Remote<'_>,
+    branch: &str,
+    changes: &[Change],
+) -> Result<Vec<Result<Outcome, GitError>>, GitError> {
+    let repo = remote.repo;
     let local_ref = lane_ref(branch);
     // The first attempt builds on the tip this cache last saw and lets the push's ref
     // advertisement confirm it: one round trip less than fetch-then-push when nobody else
     // pushed, which is the common case.
-    let mut cached_tip = tracking_tip(&cached.repo, branch);
+    let mut cached_tip = tracking_tip(repo, branch);
     for attempt in 0..MAX_PUSH_ATTEMPTS {
         let (tip, verified) = match cached_tip.take() {
             Some(tip) => (Some(tip), false),
-            None => (remote.fetch(&[branch])?.into_iter().next().flatten(), true),
+            None => (remote.fetch_tip(branch)?, true),
         };
         // A branch that does not exist yet starts at the default branch's tip.
         let base = match tip {
             Some(tip) => Some(tip),
             None => remote.fetch_default_branch()?,
         };
-        let built = batch::build(&cached.repo, base, changes)?;
+        let built = batch::build(repo, base, changes)?;
         let Some(new_tip) = built.new_tip else {
             if verified {
                 return Ok(outcomes(built.planned, tip));
@@ -60,15 +87,15 @@ pub(crate) fn commit_batch(
             // "No changes" against a cached tip proves nothing: check the real one.
             continue;
         };
-        set_ref(&cached.repo, &local_ref, new_tip)?;
+        set_ref(repo, &local_ref, new_tip)?;
         match remote.push(&local_ref, branch, tip) {
             Ok(()) => {
                 // Later runs fetch from here without downloading what we just made.
-                set_ref(&cached.repo, &Remote::tracking_ref(branch), new_tip)?;
+                set_ref(repo, &Remote::tracking_ref(branch), new_tip)?;
                 return Ok(outcomes(built.planned, Some(new_tip)));
             }
             Err(PushFailure::Moved(reason)) => {
-                tracing::debug!(url = %url.redacted(), %branch, attempt, %reason, "branch moved; fetching and applying again");
+                tracing::debug!(url = %remote.url.redacted(), %branch, attempt, %reason, "branch moved; fetching and applying again");
                 if verified {
                     thread::sleep(backoff(attempt));
                 }
@@ -94,16 +121,19 @@ pub(crate) fn commit_head_branch(
     expected_head: Option<&str>,
     change: &Change,
 ) -> Result<Outcome, GitError> {
-    check_branch(base)?;
-    check_branch(head)?;
-    credentials.check_for(url)?;
-    let cached = cache.open(url)?;
-    let _guard = cached.lock();
-    let remote = Remote {
-        repo: &cached.repo,
-        url,
-        credentials,
-    };
+    with_remote(cache, url, credentials, &[base, head], |remote| {
+        push_head_branch(remote, base, head, expected_head, change)
+    })
+}
+
+fn push_head_branch(
+    remote: &Remote<'_>,
+    base: &str,
+    head: &str,
+    expected_head: Option<&str>,
+    change: &Change,
+) -> Result<Outcome, GitError> {
+    let repo = remote.repo;
     let tips = remote.fetch(&[base, head])?;
     let (base_tip, head_tip) = (
         tips.first().copied().flatten(),
@@ -120,7 +150,7 @@ pub(crate) fn commit_head_branch(
         return Err(diverged(Some(found)));
     }
     let parent = head_tip.or(base_tip);
-    let built = batch::build(&cached.repo, parent, std::slice::from_ref(change))?;
+    let built = batch::build(repo, parent, std::slice::from_ref(change))?;
     let planned = built
         .planned
         .into_iter()
@@ -131,45 +161,35 @@ pub(crate) fn commit_head_branch(
         return single(planned, head_tip);
     };
     let local_ref = lane_ref(head);
-    set_ref(&cached.repo, &local_ref, new_tip)?;
+    set_ref(repo, &local_ref, new_tip)?;
     match remote.push(&local_ref, head, head_tip) {
         Ok(()) => {
-            set_ref(&cached.repo, &Remote::tracking_ref(head), new_tip)?;
+            set_ref(repo, &Remote::tracking_ref(head), new_tip)?;
             single(planned, Some(new_tip))
         }
         // Someone pushed between our fetch and our push: the lease is broken.
         Err(PushFailure::Moved(_)) => {
-            let found = remote
-                .fetch(&[head])
-                .ok()
-                .and_then(|t| t.into_iter().next().flatten());
+            let found = remote.fetch_tip(head).ok().flatten();
             Err(diverged(found))
         }
         Err(PushFailure::Failed(error)) => Err(error),
     }
 }
 
-/// The commit on `branch` (within recent history) that carries `run`, if any.
+/// The newest commit on `branch` (within recent history) whose message `is_run` accepts.
 pub(crate) fn find_run_on_branch(
     cache: &RepoCache,
     url: &RepoUrl,
     credentials: &Credentials,
     branch: &str,
-    run: &RunId,
+    is_run: impl Fn(&str) -> bool,
 ) -> Result<Option<String>, GitError> {
-    check_branch(branch)?;
-    credentials.check_for(url)?;
-    let cached = cache.open(url)?;
-    let _guard = cached.lock();
-    let remote = Remote {
-        repo: &cached.repo,
-        url,
-        credentials,
-    };
-    let tip = remote.fetch(&[branch])?.into_iter().next().flatten();
-    Ok(tip
-        .and_then(|tip| find_run(&cached.repo, tip, run))
-        .map(|o| o.to_string()))
+    with_remote(cache, url, credentials, &[branch], |remote| {
+        let tip = remote.fetch_tip(branch)?;
+        Ok(tip
+            .and_then(|tip| find_run(remote.repo, tip, is_run))
+            .map(|o| o.to_string()))
+    })
 }
 
 /// Refuses branch names git would refuse, and so anything that could smuggle a second

@@ -46,8 +46,21 @@ pub(crate) fn apply_writes(
         })
 }
 
+/// The tree of commit `tip`; the empty tree when there is no tip (a branch not created yet),
+/// since that is what a branch's first commit is built on.
+pub(crate) fn tip_tree(repo: &Repository, tip: Option<Oid>) -> Result<Oid, GitError> {
+    match tip {
+        Some(tip) => repo
+            .find_commit(tip)
+            .and_then(|c| c.tree())
+            .map(|t| t.id())
+            .map_err(GitError::repository),
+        None => empty_tree(repo),
+    }
+}
+
 /// The empty tree, the base of a branch's first commit.
-pub(crate) fn empty_tree(repo: &Repository) -> Result<Oid, GitError> {
+fn empty_tree(repo: &Repository) -> Result<Oid, GitError> {
     repo.treebuilder(None)
         .and_then(|b| b.write())
         .map_err(GitError::repository)

@@ -9,6 +9,9 @@ use gco_tests::git as support;
 mod auth_http;
 mod auth_ssh;
 mod branches;
+mod concurrency;
+mod exactly_once;
+mod local;
 mod preview_cli;
 mod seeds;
 
