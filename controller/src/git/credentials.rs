@@ -1,4 +1,4 @@
-//! The auth Secret (DESIGN §3.5), and the git2 callbacks that hand its contents to libgit2.
+//! The auth Secret (its keys: docs/user-guide.md, Credentials), and the git2 callbacks that hand its contents to libgit2.
 //!
 //! Credentials reach libgit2 only through callbacks and in-memory headers: never in a URL,
 //! a config file or an environment variable.
@@ -49,7 +49,7 @@ impl Credentials {
         Self::default()
     }
 
-    /// Reads the keys of DESIGN §3.5 from a Secret's (decoded) `data`. Unknown keys are
+    /// Reads the documented keys (docs/user-guide.md, Credentials) from a Secret's (decoded) `data`. Unknown keys are
     /// ignored; values are trimmed of a trailing newline, which `kubectl create secret
     /// --from-file` keeps and no server expects.
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Self {

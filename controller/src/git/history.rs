@@ -30,7 +30,7 @@ pub(crate) fn commit_message(changes: &[&Change]) -> String {
         }
     };
     if message.is_empty() {
-        message.push_str("Update from git-change-operator");
+        message.push_str(gco_api::rules::DEFAULT_COMMIT_MESSAGE);
     }
     message.push_str("\n\n");
     for change in changes {

@@ -128,23 +128,6 @@ impl GitEngine {
         .await
     }
 
-    /// Like [`GitEngine::find_object_run`], for a caller that knows only the run: any object's
-    /// trailer block naming `run` counts. Prefer [`GitEngine::find_object_run`], which another
-    /// object's commit cannot satisfy.
-    pub async fn find_run(
-        &self,
-        url: &str,
-        branch: &str,
-        credentials: &Credentials,
-        run: &RunId,
-    ) -> Result<Option<String>, GitError> {
-        let run = run.clone();
-        self.find_commit(url, branch, credentials, move |message| {
-            trailers::names_run(message, &run)
-        })
-        .await
-    }
-
     async fn find_commit(
         &self,
         url: &str,

@@ -42,15 +42,6 @@ pub(crate) fn carries_run(message: &str, object: &ObjectRef, run: &RunId) -> boo
     trailer_block(message).windows(2).any(|w| w == pair)
 }
 
-/// Whether `message`'s trailer block names run `run`, for whichever object. Only for
-/// [`super::GitEngine::find_run`], whose caller knows the run but not yet the object;
-/// [`carries_run`] is the check that cannot be fooled by another object's commit.
-pub(crate) fn names_run(message: &str, run: &RunId) -> bool {
-    trailer_block(message)
-        .into_iter()
-        .any(|(key, value)| key == RUN_TRAILER && value == run.as_str())
-}
-
 /// `Key: value` split in two, if `line` has that shape: a key of letters, digits and `-`
 /// (what git accepts as a trailer token) at the very start of the line, then `:`.
 fn trailer(line: &str) -> Option<(&str, &str)> {
@@ -125,15 +116,6 @@ pub(crate) mod tests {
             &object("a"),
             &run("run-1")
         ));
-    }
-
-    #[test]
-    fn naming_a_run_reads_only_the_trailer_block() {
-        let genuine = "Update b\n\nGco-Object: ns/GitCommit/b\nGco-Run: run-1\n";
-        assert!(names_run(genuine, &run("run-1")));
-        assert!(!names_run(genuine, &run("run-2")));
-        let spoof = "Update\n\nGco-Run: run-1\n\nGco-Object: ns/GitCommit/b\nGco-Run: run-2\n";
-        assert!(!names_run(spoof, &run("run-1")));
     }
 
     #[test]

@@ -54,13 +54,6 @@ async fn a_run_pushed_before_a_crash_is_not_committed_again() {
             .expect("find"),
         Some(pushed.clone())
     );
-    assert_eq!(
-        repo.engine
-            .find_run(&repo.url, "main", &none, &change.run)
-            .await
-            .expect("find by run alone"),
-        Some(pushed.clone())
-    );
     let retry = repo.commit("main", run()).await.expect("retry");
     assert_eq!(retry, Outcome::AlreadyApplied { commit: pushed });
     assert_eq!(repo.show("main", "log.txt").as_deref(), Some("entry\n"));

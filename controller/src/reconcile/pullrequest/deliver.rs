@@ -209,7 +209,9 @@ async fn push(
     };
     let mut pushed = commit(expected).await;
     if let Err(GitError::HeadBranchDiverged { found, .. }) = &pushed
-        && let Ok(Some(ours)) = engine.find_run(url, head, credentials, &d.run_id).await
+        && let Ok(Some(ours)) = engine
+            .find_object_run(url, head, credentials, &d.change.object, &d.run_id)
+            .await
         && &ours == found
     {
         pushed = commit(Some(ours)).await;
