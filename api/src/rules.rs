@@ -24,6 +24,7 @@ mod violation;
 pub use crate::kind::{ExportKind, split_api_version};
 pub use content::{BUILTIN_MAX_FILES, normalise_path, written_path};
 pub use defaults::{DEFAULT_AUTHOR, DEFAULT_COMMIT_MESSAGE, Defaults, defaults};
+pub use glob::{MAX_BRANCH_GLOBS, MAX_GLOB_BYTES, MAX_REPOSITORY_RULES};
 pub use policy_check::validate_policy;
 pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS};
 pub use repository::infer_provider;
