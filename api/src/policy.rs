@@ -61,7 +61,8 @@ pub struct GitExportPolicySpec {
     /// references (checked with a SubjectAccessReview). Default: true.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub require_requester_access: bool,
-    /// Size limits of one run. Default: no limits beyond the built-in path rules.
+    /// Size limits of one object, tighter than the built-in ceilings. Default: the built-in
+    /// ceilings of 1000 files and references and 1 MiB per rendered inline file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
     /// Defaults the admission webhook fills into specs that leave a field empty.
@@ -124,18 +125,21 @@ pub struct GroupKind {
     pub kind: String,
 }
 
-/// Size limits of one run.
+/// Size limits of one run. A policy can only tighten the built-in ceilings, so the schema
+/// refuses values above them (and the Rust types hold every value the schema admits).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
-    /// Most files one object may write (inline files plus references). Default: no limit.
+    /// Most files one object may write (inline files plus references), 1 to 1000.
+    /// Default: the built-in ceiling of 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000))]
     pub max_files: Option<u32>,
-    /// Largest inline `files[].content`, in bytes. Default: no limit.
+    /// Largest inline `files[].content` in bytes once its placeholders are rendered (each
+    /// counted at its longest), 1 to 1048576. Default: the built-in ceiling of 1048576 (1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub max_file_bytes: Option<u64>,
+    #[schemars(range(min = 1, max = 1048576))]
+    pub max_file_bytes: Option<u32>,
 }
 
 /// Defaults for specs in the namespaces a policy selects.
