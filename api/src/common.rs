@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct AuthRef {
     /// Name of a Secret in the same namespace. HTTPS: `username` + `password`, or `bearerToken`,
     /// or `token` (username `oauth2`); optional `ca.crt`. SSH: `identity` (+ `password` for an
-    /// encrypted key) and `known_hosts` (required). Required; no default.
-    #[schemars(length(min = 1))]
+    /// encrypted key) and `known_hosts` (required). At most 253 characters. Required; no default.
+    #[schemars(length(min = 1, max = 253))]
     pub secret_name: String,
 }
 
@@ -19,13 +19,17 @@ pub struct AuthRef {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitSpec {
-    /// Commit author as `Name <email>`. Default: the matching GitExportPolicy's
-    /// `defaults.author`, else `Git Change Operator <gco@localhost>`.
+    /// Commit author as `Name <email>`, at most 1024 characters. Default: the matching
+    /// GitExportPolicy's `defaults.author`, else `Git Change Operator <gco@localhost>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub author: Option<String>,
-    /// Commit message; may use `$(date)` and `$(date +FORMAT)`. Default for a GitCommit:
-    /// `Update from git-change-operator`; for a PullRequest: `Changes for PR: <title>`.
+    /// Commit message; may use `$(date)` and `$(date +FORMAT)`. At most 65536 characters, and
+    /// no line may start with the operator's own trailers `Gco-Object:` or `Gco-Run:`. Default
+    /// for a GitCommit: `Update from git-change-operator`; for a PullRequest:
+    /// `Changes for PR: <title>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 65536))]
     pub message: Option<String>,
 }
 
@@ -45,12 +49,15 @@ pub enum WriteMode {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileSpec {
-    /// Path of the file, relative to the repository root; may use `$(date +FORMAT)`.
-    /// Required; no default.
+    /// Path of the file, relative to the repository root; may use `$(date +FORMAT)`. At most
+    /// 4096 characters. Required; no default.
     #[schemars(length(min = 1, max = 4096))]
     pub path: String,
-    /// Content of the file; may use `$(date)` placeholders. Default: empty.
+    /// Content of the file; may use `$(date)` placeholders. At most 1048576 characters (1 MiB)
+    /// as written, and 1048576 bytes (or a policy's `limits.maxFileBytes`) once rendered.
+    /// Default: empty.
     #[serde(default)]
+    #[schemars(length(max = 1048576))]
     pub content: String,
     /// Overrides `spec.writeMode` for this file. Default: `spec.writeMode`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,7 +83,7 @@ pub enum Strategy {
 pub struct OutputSpec {
     /// Path relative to the repository root; may use `$(date +FORMAT)`. For `dump`, a path
     /// ending in `/` means `<path><name>.yaml`; for `fields`, the folder of the key files.
-    /// Required; no default.
+    /// At most 4096 characters. Required; no default.
     #[schemars(length(min = 1, max = 4096))]
     pub path: String,
 }
@@ -95,26 +102,29 @@ pub struct OutputSpec {
         .reason(Reason::FieldValueForbidden),
 )]
 pub struct ResourceReference {
-    /// API version of the object, e.g. `v1` or `apps/v1`. Required; no default.
-    #[schemars(length(min = 1))]
+    /// API version of the object, e.g. `v1` or `apps/v1`; at most 317 characters (a group
+    /// and a version). Required; no default.
+    #[schemars(length(min = 1, max = 317))]
     pub api_version: String,
-    /// Kind of the object, e.g. `ConfigMap`. Required; no default.
-    #[schemars(length(min = 1))]
+    /// Kind of the object, e.g. `ConfigMap`; at most 63 characters. Required; no default.
+    #[schemars(length(min = 1, max = 63))]
     pub kind: String,
-    /// Name of the object. Required; no default.
-    #[schemars(length(min = 1))]
+    /// Name of the object; at most 253 characters. Required; no default.
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Namespace of the object. Default: the namespace of the GitCommit or PullRequest
-    /// (ignored for cluster-scoped kinds).
+    /// Namespace of the object; at most 63 characters. Default: the namespace of the
+    /// GitCommit or PullRequest (ignored for cluster-scoped kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub namespace: Option<String>,
     /// How the object becomes files: `dump`, `fields` or `single-field`. Default: `dump`.
     #[serde(default)]
     pub strategy: Strategy,
     /// For `single-field` only: a `data`/`binaryData` key, or a dotted path into the object such
-    /// as `spec.replicas`. Required with `single-field`, forbidden otherwise. No default.
+    /// as `spec.replicas`; at most 1024 characters. Required with `single-field`, forbidden
+    /// otherwise. No default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 1024))]
     pub field: Option<String>,
     /// Where the object is written. Required; no default.
     pub output: OutputSpec,
@@ -136,20 +146,25 @@ pub struct ExportSpec {
     /// Default: `overwrite`.
     #[serde(default)]
     pub write_mode: WriteMode,
-    /// Files with inline content. Default: none.
+    /// Files with inline content; at most 1000 (and at most 1000 files and references
+    /// together, or a policy's `limits.maxFiles`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     pub files: Vec<FileSpec>,
-    /// Live cluster objects to export. Default: none.
+    /// Live cluster objects to export; at most 1000 (and at most 1000 files and references
+    /// together, or a policy's `limits.maxFiles`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     pub resource_references: Vec<ResourceReference>,
     /// When true, nothing is reconciled (no schedule, no trigger) until it is set back to false.
     /// Default: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
     /// Optional cron schedule in UTC: five fields (`0 2 * * *`) or `@hourly`, `@daily`,
-    /// `@weekly`, `@monthly`, `@yearly`. Default: none (run on change only).
+    /// `@weekly`, `@monthly`, `@yearly`; at most 256 characters. Default: none (run on change
+    /// only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 256))]
     pub schedule: Option<String>,
     /// ServiceAccount of this namespace whose permissions every read made for this object uses
     /// (discovery, the referenced objects, the auth Secret): the controller impersonates it, so

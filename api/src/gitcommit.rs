@@ -54,10 +54,12 @@ pub struct GitCommitSpec {
 #[serde(rename_all = "camelCase")]
 pub struct GitRepository {
     /// Repository URL, `https://…` or `ssh://…` (`http://` and `file://` only where a
-    /// GitExportPolicy allows them). Must not carry credentials. Required; no default.
+    /// GitExportPolicy allows them). Must not carry credentials. At most 2048 characters.
+    /// Required; no default.
     #[schemars(length(min = 1, max = 2048))]
     pub url: String,
-    /// Branch to commit to; created from nothing if the repository lacks it. Default: `main`.
+    /// Branch to commit to; created from nothing if the repository lacks it. At most 255
+    /// characters. Default: `main`.
     #[serde(default = "default_branch")]
     #[schemars(length(min = 1, max = 255))]
     pub branch: String,

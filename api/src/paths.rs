@@ -91,7 +91,7 @@ pub enum PathError {
     )]
     GitDirectory { path: String, component: String },
     #[error(
-        "component {component:?} of path {path:?} names Git's `{name}` file, which changes how the repository is checked out: choose another file name"
+        "component {component:?} of path {path:?} names the `{name}` file, which changes how the repository is checked out (case, trailing dots or spaces and NTFS short names count): choose another file name"
     )]
     GitMetadataFile {
         path: String,
@@ -233,22 +233,43 @@ fn is_dot_git(folded: &str) -> bool {
     folded == ".git" || folded == "git~1"
 }
 
-/// `.gitmodules` / `.gitattributes` on a folded component, including the 8.3 short names
-/// NTFS may give them: `gitmod~N` / `gitatt~N`, or the hashed forms Git also refuses.
+/// `.gitmodules`, `.gitattributes` or `.lfsconfig` on a folded component, including the NTFS
+/// 8.3 short names a checkout may give them, as Git's `is_ntfs_dotgitmodules` and
+/// `is_ntfs_dotgitattributes` (path.c) refuse them: the first six letters and `~N`, or the
+/// hashed fallback, a prefix of the hash name then `~` and digits, eight bytes in all.
+/// Git has no such check for `.lfsconfig` (Git LFS reads it to find the LFS server), and its
+/// hashed short name is not documented, so only `lfscon~N` is refused besides the name itself.
 fn git_metadata_file(folded: &str) -> Option<&'static str> {
-    const FILES: [(&str, &str, &str); 2] = [
-        (".gitmodules", "gitmod", "gi7eba"),
-        (".gitattributes", "gitatt", "gi7d29"),
+    const FILES: [(&str, &str, Option<&str>); 3] = [
+        (".gitmodules", "gitmod", Some("gi7eba")),
+        (".gitattributes", "gitatt", Some("gi7d29")),
+        (".lfsconfig", "lfscon", None),
     ];
     FILES.iter().find_map(|(name, short, hashed)| {
-        let is_short = |prefix: &str| {
-            folded
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('~'))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
-        (folded == *name || is_short(short) || is_short(hashed)).then_some(*name)
+        let is_short = folded
+            .strip_prefix(short)
+            .and_then(|rest| rest.strip_prefix('~'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let is_hashed = hashed.is_some_and(|hashed| is_hashed_short_name(folded, hashed));
+        (folded == *name || is_short || is_hashed).then_some(*name)
     })
+}
+
+/// Git's fall-back NTFS short name of a file whose hash name is `hashed`: exactly eight bytes,
+/// the first k (0 to 6) of `hashed`, `~`, a digit 1-9, then digits (`gi7eba~1`, `gi7eb~12`,
+/// even `~1234567`).
+fn is_hashed_short_name(folded: &str, hashed: &str) -> bool {
+    let bytes = folded.as_bytes();
+    if bytes.len() != 8 {
+        return false;
+    }
+    let Some(tilde) = bytes.iter().position(|b| *b == b'~') else {
+        return false;
+    };
+    tilde <= 6
+        && hashed.as_bytes().starts_with(&bytes[..tilde])
+        && matches!(bytes[tilde + 1], b'1'..=b'9')
+        && bytes[tilde + 2..].iter().all(u8::is_ascii_digit)
 }
 
 /// The Windows device name a folded component opens, if any: `con`, `con.txt` and

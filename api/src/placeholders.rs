@@ -7,11 +7,20 @@
 
 use jiff::{Timestamp, tz::TimeZone};
 
+mod bound;
+
+pub use bound::MAX_WIDTH_DIGITS;
+
 /// The supported forms, as error messages name them.
 pub const SUPPORTED_FORMS: &str = "`$(date)` (e.g. `Sun Nov 22 13:00:00 UTC 2026`) and `$(date +FORMAT)` with a strftime FORMAT such as `$(date +%Y-%m-%d)`, both in UTC";
 
 /// GNU `date`'s default output format in the C locale.
 const GNU_DEFAULT_FORMAT: &str = "%a %b %e %H:%M:%S %Z %Y";
+
+/// The most bytes one placeholder may render to, at its longest (see [`max_rendered_len`]).
+/// Generous for any real date (`$(date)` is at most 58), and what keeps a template's rendered
+/// size within a small multiple of its own: a placeholder is at least 7 bytes long.
+pub const MAX_PLACEHOLDER_BYTES: usize = 256;
 
 /// Why a template was refused. Messages list the supported forms.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -28,16 +37,26 @@ pub enum PlaceholderError {
         "placeholder `{found}` has an invalid date format: {reason}; use strftime directives such as `%Y`, `%m`, `%d`, `%H`, `%M`, `%S` (write `%%` for a literal `%`)"
     )]
     BadFormat { found: String, reason: String },
+    #[error(
+        "placeholder `{found}` pads `{directive}` wider than 99: a width has at most {MAX_WIDTH_DIGITS} digits; write e.g. `%4Y` or `%02d`"
+    )]
+    Width { found: String, directive: String },
+    #[error(
+        "placeholder `{found}` can render up to {bound} bytes, more than the {MAX_PLACEHOLDER_BYTES} one placeholder may: use fewer directives or narrower widths, or split it into several placeholders"
+    )]
+    TooLong { found: String, bound: usize },
 }
 
 /// One piece of a parsed template.
 #[derive(Debug, PartialEq, Eq)]
 enum Piece<'a> {
     Text(&'a str),
-    /// `$(date)` (`None`) or `$(date +FORMAT)`; `source` is the placeholder as written.
+    /// `$(date)` (`None`) or `$(date +FORMAT)`; `source` is the placeholder as written and
+    /// `bound` the most bytes it renders to.
     Date {
         format: Option<String>,
         source: &'a str,
+        bound: usize,
     },
 }
 
@@ -48,7 +67,11 @@ pub fn render(template: &str, at: Timestamp) -> Result<String, PlaceholderError>
     for piece in parse(template)? {
         match piece {
             Piece::Text(text) => out.push_str(text),
-            Piece::Date { format, source } => {
+            Piece::Date {
+                format,
+                source,
+                bound,
+            } => {
                 let format = format.as_deref().unwrap_or(GNU_DEFAULT_FORMAT);
                 let rendered = jiff::fmt::strtime::format(format, &zoned).map_err(|error| {
                     PlaceholderError::BadFormat {
@@ -56,11 +79,32 @@ pub fn render(template: &str, at: Timestamp) -> Result<String, PlaceholderError>
                         reason: error.to_string(),
                     }
                 })?;
+                // The bound is what the size rules were checked against; text longer than it
+                // must not reach a commit (placeholders/bound.rs makes this unreachable).
+                if rendered.len() > bound {
+                    return Err(PlaceholderError::TooLong {
+                        found: shorten(source),
+                        bound: rendered.len(),
+                    });
+                }
                 out.push_str(&rendered);
             }
         }
     }
     Ok(out)
+}
+
+/// The most bytes `template` renders to at any instant: its text plus each placeholder at its
+/// longest. Size limits compare this, not the template's own length, because `$(date)` is 7
+/// bytes that render to about 30.
+pub fn max_rendered_len(template: &str) -> Result<usize, PlaceholderError> {
+    Ok(parse(template)?
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.len(),
+            Piece::Date { bound, .. } => *bound,
+        })
+        .fold(0, usize::saturating_add))
 }
 
 /// Checks `template` without a run's timestamp (for the admission webhook): it succeeds
@@ -90,7 +134,23 @@ fn parse(template: &str) -> Result<Vec<Piece<'_>>, PlaceholderError> {
             parse_command(&after[2..end]).ok_or_else(|| PlaceholderError::Unsupported {
                 found: shorten(source),
             })?;
-        pieces.push(Piece::Date { format, source });
+        let bound = bound::format_bound(format.as_deref().unwrap_or(GNU_DEFAULT_FORMAT)).map_err(
+            |bound::BoundError::Width { directive }| PlaceholderError::Width {
+                found: shorten(source),
+                directive: shorten(&directive),
+            },
+        )?;
+        if bound > MAX_PLACEHOLDER_BYTES {
+            return Err(PlaceholderError::TooLong {
+                found: shorten(source),
+                bound,
+            });
+        }
+        pieces.push(Piece::Date {
+            format,
+            source,
+            bound,
+        });
         rest = &after[end + 1..];
     }
     if !rest.is_empty() {

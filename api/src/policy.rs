@@ -36,12 +36,14 @@ pub struct GitExportPolicySpec {
     /// Namespaces this policy governs. Default: empty, which selects every namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_selector: Option<LabelSelector>,
-    /// Allowed repositories and their branches. Default: empty, which allows any repository
-    /// (the built-in rules still apply).
+    /// Allowed repositories and their branches; at most 64 rules. Default: empty, which
+    /// allows any repository (the built-in rules still apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::rules::MAX_REPOSITORY_RULES))]
     pub repositories: Vec<RepositoryRule>,
     /// URL schemes allowed besides `https` and `ssh`: `http`, `git` or `file`. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3))]
     pub allowed_schemes: Vec<ExtraScheme>,
     /// Where files may be written. Default: anywhere safe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,9 +51,10 @@ pub struct GitExportPolicySpec {
     /// Which Secret keys `single-field` may export. Default: the built-in `tls.crt`, `ca.crt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretRules>,
-    /// Kinds that may never be exported. Default: none (Secrets are restricted by the
-    /// built-in rules regardless).
+    /// Kinds that may never be exported; at most 256. Default: none (Secrets are restricted
+    /// by the built-in rules regardless).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
     pub denied_kinds: Vec<GroupKind>,
     /// Whether objects outside the exporting object's namespace may be referenced.
     /// Default: true (the requester-access check closes the confused-deputy hole).
@@ -61,7 +64,8 @@ pub struct GitExportPolicySpec {
     /// references (checked with a SubjectAccessReview). Default: true.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub require_requester_access: bool,
-    /// Size limits of one run. Default: no limits beyond the built-in path rules.
+    /// Size limits of one object, tighter than the built-in ceilings. Default: the built-in
+    /// ceilings of 1000 files and references and 1 MiB per rendered inline file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
     /// Defaults the admission webhook fills into specs that leave a field empty.
@@ -74,12 +78,18 @@ pub struct GitExportPolicySpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryRule {
-    /// Glob over the repository URL, e.g. `https://github.com/company/*`. Required.
-    #[schemars(length(min = 1))]
+    /// Glob over the repository URL, e.g. `https://github.com/company/*`; at most 256
+    /// characters. Required; no default.
+    #[schemars(length(min = 1, max = crate::rules::MAX_GLOB_BYTES))]
     pub url: String,
-    /// Globs over the GitCommit branch / PullRequest base branch, e.g. `backups/*`.
+    /// Globs over every branch written to: the GitCommit branch, and the PullRequest base and
+    /// head branches, e.g. `backups/*` or `gco/*`. At most 32 globs of at most 256 characters.
     /// Default: empty, which allows any branch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = crate::rules::MAX_BRANCH_GLOBS),
+        inner(length(min = 1, max = crate::rules::MAX_GLOB_BYTES))
+    )]
     pub branches: Vec<String>,
 }
 
@@ -96,9 +106,11 @@ pub enum ExtraScheme {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathRules {
-    /// Every written path must start with one of these prefixes, e.g. `clusters/`.
-    /// Default: empty, which allows any safe path.
+    /// Folders every written path must lie in, e.g. `clusters/` (`clusters` means the same
+    /// folder, and admits neither `clusters-evil/` nor the file `clusters`). At most 256, of at
+    /// most 4096 characters. Default: empty, which allows any safe path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 4096)))]
     pub allowed_prefixes: Vec<String>,
 }
 
@@ -107,8 +119,9 @@ pub struct PathRules {
 #[serde(rename_all = "camelCase")]
 pub struct SecretRules {
     /// Secret keys that `single-field` may export, in addition to the built-in `tls.crt` and
-    /// `ca.crt`. Default: none.
+    /// `ca.crt`. At most 256, of at most 253 characters. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 253)))]
     pub allowed_fields: Vec<String>,
 }
 
@@ -116,42 +129,50 @@ pub struct SecretRules {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupKind {
-    /// API group; `""` for the core group. Default: `""`.
+    /// API group; `""` for the core group. At most 253 characters. Default: `""`.
     #[serde(default)]
+    #[schemars(length(max = 253))]
     pub group: String,
-    /// Kind, e.g. `ServiceAccount`. Required.
-    #[schemars(length(min = 1))]
+    /// Kind, e.g. `ServiceAccount`; at most 63 characters. Required; no default.
+    #[schemars(length(min = 1, max = 63))]
     pub kind: String,
 }
 
-/// Size limits of one run.
+/// Size limits of one run. A policy can only tighten the built-in ceilings, so the schema
+/// refuses values above them (and the Rust types hold every value the schema admits).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
-    /// Most files one object may write (inline files plus references). Default: no limit.
+    /// Most files one object may write (inline files plus references), 1 to 1000.
+    /// Default: the built-in ceiling of 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000))]
     pub max_files: Option<u32>,
-    /// Largest inline `files[].content`, in bytes. Default: no limit.
+    /// Largest inline `files[].content` in bytes once its placeholders are rendered (each
+    /// counted at its longest), 1 to 1048576. Default: the built-in ceiling of 1048576 (1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub max_file_bytes: Option<u64>,
+    #[schemars(range(min = 1, max = 1048576))]
+    pub max_file_bytes: Option<u32>,
 }
 
 /// Defaults for specs in the namespaces a policy selects.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDefaults {
-    /// GitCommit branch / PullRequest base branch. Default: `main`.
+    /// GitCommit branch / PullRequest base branch; at most 255 characters. Default: `main`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub branch: Option<String>,
-    /// Commit author, `Name <email>`. Default: `Git Change Operator <gco@localhost>`.
+    /// Commit author, `Name <email>`; at most 1024 characters. Default:
+    /// `Git Change Operator <gco@localhost>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub author: Option<String>,
     /// Write mode. Default: `overwrite`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_mode: Option<WriteMode>,
-    /// PullRequest head-branch prefix. Default: `gco`.
+    /// PullRequest head-branch prefix; at most 100 characters. Default: `gco`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
     pub branch_prefix: Option<String>,
 }

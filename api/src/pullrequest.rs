@@ -76,10 +76,11 @@ pub enum ForgeProvider {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PullRequestRepository {
-    /// Repository URL, `https://…` or `ssh://…`; must not carry credentials. Required.
+    /// Repository URL, `https://…` or `ssh://…`; must not carry credentials. At most 2048
+    /// characters. Required; no default.
     #[schemars(length(min = 1, max = 2048))]
     pub url: String,
-    /// Branch the pull request targets. Default: `main`.
+    /// Branch the pull request targets; at most 255 characters. Default: `main`.
     #[serde(default = "default_base_branch")]
     #[schemars(length(min = 1, max = 255))]
     pub base_branch: String,
@@ -88,7 +89,8 @@ pub struct PullRequestRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ForgeProvider>,
     /// Base URL of the forge API, for GitHub Enterprise and self-hosted forges
-    /// (e.g. `https://git.example.com/api/v1`). Default: the provider's public API.
+    /// (e.g. `https://git.example.com/api/v1`); at most 2048 characters. Default: the
+    /// provider's public API.
     #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub api_url: Option<String>,
@@ -98,17 +100,22 @@ pub struct PullRequestRepository {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PullRequestOptions {
-    /// Title; may use `$(date)` placeholders. Required; no default.
+    /// Title; may use `$(date)` placeholders. At most 256 characters (what forges accept).
+    /// Required; no default.
     #[schemars(length(min = 1, max = 256))]
     pub title: String,
-    /// Body (Markdown); may use `$(date)` placeholders. Default: empty.
+    /// Body (Markdown); may use `$(date)` placeholders. At most 65536 characters. Default:
+    /// empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 65536))]
     pub body: String,
-    /// Prefix of the head branch `<branchPrefix>/<namespace>-<name>`. Default: `gco`.
+    /// Prefix of the head branch `<branchPrefix>/<namespace>-<name>`; at most 100
+    /// characters. The head branch must match the policies' branch globs. Default: `gco`.
     #[serde(default = "default_branch_prefix")]
     #[schemars(length(min = 1, max = 100))]
     pub branch_prefix: String,
-    /// Explicit head branch; overrides `branchPrefix`. Default: none.
+    /// Explicit head branch; overrides `branchPrefix`. At most 255 characters; not the base
+    /// branch, and it must match the policies' branch globs. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub head_branch: Option<String>,

@@ -13,8 +13,12 @@
 mod content;
 mod defaults;
 mod glob;
+mod head_branch;
+mod limits;
+mod message;
 mod policy_check;
 mod policy_set;
+mod prefix;
 mod references;
 mod repository;
 mod request;
@@ -22,10 +26,15 @@ mod selector;
 mod violation;
 
 pub use crate::kind::{ExportKind, split_api_version};
-pub use content::{BUILTIN_MAX_FILES, normalise_path, written_path};
+pub use content::{normalise_path, written_path};
 pub use defaults::{DEFAULT_AUTHOR, DEFAULT_COMMIT_MESSAGE, Defaults, defaults};
+pub use glob::{MAX_BRANCH_GLOBS, MAX_GLOB_BYTES, MAX_REPOSITORY_RULES};
+pub use head_branch::head_branch;
+pub use limits::{BUILTIN_MAX_FILE_BYTES, BUILTIN_MAX_FILES};
+pub use message::{RESERVED_TRAILERS, reserved_trailer};
 pub use policy_check::validate_policy;
 pub use policy_set::{BrokenPolicy, PolicySet};
+pub use prefix::{RenderedPath, check_rendered_paths};
 pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS};
 pub use repository::infer_provider;
 pub use request::ExportRequest;
@@ -52,7 +61,10 @@ pub fn evaluate(
 ) -> Result<Requirements, Violations> {
     let mut violations = Violations::default();
     repository::check(request, policies, &mut violations);
+    head_branch::check(request, policies, &mut violations);
+    message::check(request, &mut violations);
     content::check(request, policies, &mut violations);
+    limits::check(request, policies, &mut violations);
     let checks = references::check(request, policies, &mut violations);
     if !violations.is_empty() {
         return Err(violations);
@@ -73,3 +85,7 @@ pub fn evaluate(
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_head_branch;
+#[cfg(test)]
+mod tests_written;

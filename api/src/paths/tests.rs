@@ -35,6 +35,17 @@ fn refuses_known_bad_paths() {
         ("gi7eba~4", "metadata"),
         (".gitattributes", "metadata"),
         ("GITATT~1", "metadata"),
+        ("gi7eb~12", "metadata"),
+        ("GI7E~123", "metadata"),
+        ("gi~12345", "metadata"),
+        ("~1234567", "metadata"),
+        ("gi7d2~19", "metadata"),
+        ("sub/gi7eba~1.", "metadata"),
+        ("gi7eba~9:stream", "metadata"),
+        (".lfsconfig", "metadata"),
+        ("a/.LfsConfig ", "metadata"),
+        ("lfscon~1", "metadata"),
+        ("LFSCON~4", "metadata"),
         ("x\\..\\y", "backslash"),
         ("a\\b", "backslash"),
         ("con/aux", "device"),
@@ -91,6 +102,14 @@ fn accepts_ordinary_paths() {
         "...",
         "a b/c d.txt",
         "ops/k8s:prod.yaml",
+        "gi7eba~1x",
+        "gi7ebb~1",
+        "gi7eb~0",
+        "backup~1",
+        "abc~1234",
+        "~123456",
+        "lfsconfig",
+        "lfscon",
     ];
     for path in good {
         let safe = check_path(path).unwrap_or_else(|e| panic!("{path:?} refused: {e}"));
@@ -151,7 +170,105 @@ fn tricky_component() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Git's `is_ntfs_dot_generic` (path.c), transcribed byte for byte as the oracle for the
+/// NTFS spellings of `.gitmodules` and `.gitattributes`.
+fn git_is_ntfs_dot(name: &[u8], dotgit_name: &[u8], hashed: &[u8]) -> bool {
+    let at = |i: usize| name.get(i).copied().unwrap_or(0);
+    let only_spaces_and_periods = |mut i: usize| loop {
+        let c = at(i);
+        i += 1;
+        if c == 0 || c == b':' {
+            return true;
+        }
+        if c != b' ' && c != b'.' {
+            return false;
+        }
+    };
+    let len = dotgit_name.len();
+    if at(0) == b'.' && name.len() > len && name[1..=len].eq_ignore_ascii_case(dotgit_name) {
+        return only_spaces_and_periods(len + 1);
+    }
+    if name.len() >= 8
+        && name[..6].eq_ignore_ascii_case(&dotgit_name[..6])
+        && name[6] == b'~'
+        && (b'1'..=b'4').contains(&name[7])
+    {
+        return only_spaces_and_periods(8);
+    }
+    let mut saw_tilde = false;
+    let mut i = 0;
+    while i < 8 {
+        let c = at(i);
+        if c == 0 {
+            return false;
+        } else if saw_tilde {
+            if !c.is_ascii_digit() {
+                return false;
+            }
+        } else if c == b'~' {
+            i += 1;
+            if !(b'1'..=b'9').contains(&at(i)) {
+                return false;
+            }
+            saw_tilde = true;
+        } else if i >= 6 || c & 0x80 != 0 || c.to_ascii_lowercase() != hashed[i] {
+            return false;
+        }
+        i += 1;
+    }
+    only_spaces_and_periods(8)
+}
+
+#[test]
+fn the_oracle_is_git() {
+    for name in [
+        ".gitmodules",
+        "GITMOD~1",
+        "gi7eba~1",
+        "gi7eb~12",
+        "~1234567",
+        ".gitmodules. :x",
+    ] {
+        assert!(
+            git_is_ntfs_dot(name.as_bytes(), b"gitmodules", b"gi7eba"),
+            "{name}"
+        );
+    }
+    for name in [
+        "gitmod~5",
+        "gi7eb~1",
+        "gi7ebb~1",
+        ".gitmodulesx",
+        "gitmodules",
+    ] {
+        assert!(
+            !git_is_ntfs_dot(name.as_bytes(), b"gitmodules", b"gi7eba"),
+            "{name}"
+        );
+    }
+}
+
+fn short_name_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[gGiI7eEbBaAtTmMoOdD~0-9]{1,8}[ .:]{0,2}",
+        "~[0-9]{1,8}",
+        "\\.[gG][iI][tT][mMaA][a-zA-Z]{0,10}[ .]{0,2}",
+        "(gi7eba|gi7d29|gitmod|gitatt)~[0-9]{1,3}",
+    ]
+}
+
 proptest! {
+    #[test]
+    fn git_metadata_files_are_refused_in_every_ntfs_spelling_git_refuses(
+        name in short_name_like(),
+    ) {
+        let git_refuses = git_is_ntfs_dot(name.as_bytes(), b"gitmodules", b"gi7eba")
+            || git_is_ntfs_dot(name.as_bytes(), b"gitattributes", b"gi7d29");
+        if git_refuses {
+            prop_assert!(check_path(&name).is_err(), "{name:?} is accepted but Git refuses it");
+        }
+    }
+
     #[test]
     fn never_panics(path in any::<String>()) {
         let _ = check_path(&path);

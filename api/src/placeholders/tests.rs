@@ -97,7 +97,94 @@ fn seed_templates_are_valid() {
     }
 }
 
+#[test]
+fn widths_are_capped_at_two_digits() {
+    assert_eq!(render("$(date +%10Y)", at()).as_deref(), Ok("0000002026"));
+    // jiff pads to at most 20 digits today; the bound counts the whole width regardless.
+    assert!(render("$(date +%99Y)", at()).is_ok_and(|s| s.len() <= 99));
+    assert_eq!(render("$(date +%04Y)", at()).as_deref(), Ok("2026"));
+    for template in ["$(date +%255Y)", "x $(date +%_100d)", "$(date +%.100f)"] {
+        let error = validate(template).expect_err(template);
+        assert!(
+            matches!(error, PlaceholderError::Width { .. }),
+            "{template}: {error}"
+        );
+        assert!(error.to_string().contains("at most 2 digits"), "{error}");
+    }
+}
+
+#[test]
+fn one_placeholder_renders_at_most_256_bytes() {
+    assert!(validate("$(date +%99Y%99Y)").is_ok());
+    let error = validate("$(date +%99Y%99Y%99Y)").expect_err("297 bytes");
+    assert_eq!(
+        error,
+        PlaceholderError::TooLong {
+            found: "$(date +%99Y%99Y%99Y)".into(),
+            bound: 297
+        }
+    );
+    let long_literal = format!("$(date +{})", "x".repeat(MAX_PLACEHOLDER_BYTES + 1));
+    assert!(matches!(
+        validate(&long_literal),
+        Err(PlaceholderError::TooLong { .. })
+    ));
+}
+
+#[test]
+fn max_rendered_len_counts_each_placeholder_at_its_longest() {
+    assert_eq!(max_rendered_len("plain"), Ok(5));
+    assert_eq!(max_rendered_len("$(date +%Y%m%d)"), Ok(9));
+    assert_eq!(max_rendered_len("a/$(date +%F)/b"), Ok(4 + 16));
+    assert_eq!(max_rendered_len("$(date)"), Ok(58));
+    assert_eq!(max_rendered_len("$(date +%42H)x"), Ok(43));
+    assert!(max_rendered_len("$(whoami)").is_err());
+}
+
+/// Every directive jiff knows, for the bound property below.
+const DIRECTIVES: &[&str] = &[
+    "%", "A", "a", "B", "b", "C", "c", "D", "d", "e", "F", "f", "G", "g", "H", "h", "I", "j", "k",
+    "l", "M", "m", "N", "n", "P", "p", "Q", ":Q", "q", "R", "r", "S", "s", "T", "t", "U", "u", "V",
+    "W", "w", "X", "x", "Y", "y", "Z", "z", ":z", "::z", ":::z", ".f",
+];
+
+#[test]
+fn every_listed_directive_renders() {
+    for directive in DIRECTIVES {
+        let template = format!("$(date +%{directive})");
+        assert!(render(&template, at()).is_ok(), "{template}");
+    }
+}
+
 proptest! {
+    #[test]
+    fn no_directive_renders_longer_than_its_bound(
+        directive in proptest::sample::select(DIRECTIVES),
+        flag in proptest::sample::select(&["", "_", "0", "-", "^", "#"][..]),
+        width in proptest::option::of(0u8..100),
+        secs in -377_705_116_800i64..=253_402_207_199,
+        nanos in 0i32..1_000_000_000,
+    ) {
+        let width = width.map(|w| w.to_string()).unwrap_or_default();
+        let template = format!("$(date +%{flag}{width}{directive})");
+        let at = Timestamp::new(secs, nanos).expect("in range");
+        if let Ok(rendered) = render(&template, at) {
+            let bound = max_rendered_len(&template).expect("rendered, so bounded");
+            prop_assert!(rendered.len() <= bound, "{template}: {rendered:?} > {bound}");
+        }
+    }
+
+    #[test]
+    fn templates_render_within_max_rendered_len(
+        template in "([a-z /]|\\$\\(date( \\+(%[-_0^#]?[0-9]{0,2}[aAbBcCdDeFgGHIjklmMnpPrRsStTuUVwWxXyYzZ%]|[a-z:/ ])*)?\\))*",
+        secs in -377_705_116_800i64..=253_402_207_199,
+    ) {
+        let at = Timestamp::from_second(secs).expect("in range");
+        if let Ok(rendered) = render(&template, at) {
+            prop_assert!(rendered.len() <= max_rendered_len(&template).expect("bounded"));
+        }
+    }
+
     #[test]
     fn render_never_panics_and_agrees_with_validate(template in any::<String>(), secs in 0i64..4_000_000_000) {
         let at = Timestamp::from_second(secs).expect("in range");

@@ -1,20 +1,14 @@
-//! Rules on what is written: placeholders in every templated field, path safety and the
-//! policies' path prefixes, and the size limits.
+//! Rules on what is written: placeholders in every templated field, and path safety and the
+//! policies' path prefixes (rules/prefix.rs) of every path as rendered at admission.
 
 use jiff::Timestamp;
-use kube::ResourceExt;
 
-use super::{ExportRequest, Rule, Violation, Violations, repository::short};
+use super::{ExportRequest, Rule, Violation, Violations, prefix, repository::short};
 use crate::common::Strategy;
-use crate::paths;
 use crate::placeholders;
 use crate::policy::GitExportPolicy;
 
-/// The most files and references one object may list when no policy says less: beyond it a
-/// run is a bulk dump that belongs in several objects (and near etcd's object size limit).
-pub const BUILTIN_MAX_FILES: usize = 1000;
-
-/// Checks placeholders, paths, prefixes and limits.
+/// Checks placeholders, paths and prefixes.
 pub(super) fn check(
     request: &ExportRequest<'_>,
     policies: &[&GitExportPolicy],
@@ -31,7 +25,7 @@ pub(super) fn check(
     for (index, file) in request.export.files.iter().enumerate() {
         let field = format!("spec.files[{index}].path");
         if let Some(path) = rendered_path(&field, &file.path, out) {
-            check_path(&field, &path, policies, out);
+            prefix::check(&field, &path, false, policies, out);
         }
         check_template(
             &format!("spec.files[{index}].content"),
@@ -44,10 +38,10 @@ pub(super) fn check(
         let field = format!("spec.resourceReferences[{index}].output.path");
         if let Some(path) = rendered_path(&field, &reference.output.path, out) {
             let path = written_path(&path, reference.strategy, &reference.name);
-            check_path(&field, &path, policies, out);
+            let is_folder = reference.strategy == Strategy::Fields;
+            prefix::check(&field, &path, is_folder, policies, out);
         }
     }
-    check_limits(request, policies, out);
 }
 
 /// The path a reference's `output.path` writes: `dump` to `<path><name>.yaml` when it ends in
@@ -90,8 +84,9 @@ fn backtick(field: &str, template: &str) -> Violation {
     )
 }
 
-/// A path template rendered at a fixed instant (the digits do not change its safety), or a
-/// violation.
+/// A path template rendered at a fixed instant, or a violation. The digits a date renders do
+/// not change a path's safety; the folder it lands in may, which is why the controller checks
+/// the paths of each run again as rendered (`check_rendered_paths`).
 fn rendered_path(field: &str, template: &str, out: &mut Violations) -> Option<String> {
     if template.contains('`') {
         out.push(backtick(field, template));
@@ -107,91 +102,6 @@ fn rendered_path(field: &str, template: &str, out: &mut Violations) -> Option<St
                 format!("use only {}", placeholders::SUPPORTED_FORMS),
             ));
             None
-        }
-    }
-}
-
-fn check_path(field: &str, path: &str, policies: &[&GitExportPolicy], out: &mut Violations) {
-    if let Err(error) = paths::check_path(path) {
-        out.push(Violation::new(
-            field,
-            Rule::PathSafety,
-            error.to_string(),
-            "write a relative path of plain folder and file names, e.g. `clusters/production/app.yaml`",
-        ));
-        return;
-    }
-    for policy in policies {
-        let Some(prefixes) = policy.spec.paths.as_ref().map(|p| &p.allowed_prefixes) else {
-            continue;
-        };
-        if prefixes.is_empty()
-            || prefixes
-                .iter()
-                .any(|prefix| path.starts_with(prefix.as_str()))
-        {
-            continue;
-        }
-        let name = policy.name_any();
-        out.push(Violation::new(
-            field,
-            Rule::PathPrefix,
-            format!(
-                "path {:?} is outside the prefixes GitExportPolicy {name:?} allows",
-                short(path)
-            ),
-            format!(
-                "write a path starting with one of {prefixes:?}, or ask a cluster admin to add a prefix to `spec.paths.allowedPrefixes` of GitExportPolicy {name:?}"
-            ),
-        ));
-    }
-}
-
-fn check_limits(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &mut Violations) {
-    let count = request.export.files.len() + request.export.resource_references.len();
-    let (limit, source) = policies
-        .iter()
-        .filter_map(|p| Some((usize::try_from(p.spec.limits.as_ref()?.max_files?).ok()?, p)))
-        .min_by_key(|(limit, _)| *limit)
-        .filter(|(limit, _)| *limit < BUILTIN_MAX_FILES)
-        .map_or((BUILTIN_MAX_FILES, None), |(limit, p)| {
-            (limit, Some(p.name_any()))
-        });
-    if count > limit {
-        let fix = match &source {
-            Some(name) => format!(
-                "split the export into several objects of at most {limit} entries, or ask a cluster admin to raise `spec.limits.maxFiles` of GitExportPolicy {name:?}"
-            ),
-            None => format!(
-                "split the export into several objects of at most {limit} entries (the built-in ceiling)"
-            ),
-        };
-        out.push(Violation::new(
-            "spec.files",
-            Rule::MaxFiles,
-            format!("{count} files and references exceed the limit of {limit}"),
-            fix,
-        ));
-    }
-    let byte_limit = policies
-        .iter()
-        .filter_map(|p| Some((p.spec.limits.as_ref()?.max_file_bytes?, p)))
-        .min_by_key(|(limit, _)| *limit);
-    let Some((byte_limit, policy)) = byte_limit else {
-        return;
-    };
-    for (index, file) in request.export.files.iter().enumerate() {
-        let len = file.content.len() as u64;
-        if len > byte_limit {
-            let name = policy.name_any();
-            out.push(Violation::new(
-                format!("spec.files[{index}].content"),
-                Rule::MaxFileBytes,
-                format!("the content is {len} bytes, more than the {byte_limit} GitExportPolicy {name:?} allows"),
-                format!(
-                    "write a shorter file, export the data from a ConfigMap instead, or ask a cluster admin to raise `spec.limits.maxFileBytes` of GitExportPolicy {name:?}"
-                ),
-            ));
         }
     }
 }

@@ -1,34 +1,16 @@
 //! Checks of a GitExportPolicy itself, so an admin's typo is refused at `kubectl apply`
 //! instead of silently matching nothing.
 
-use super::{Rule, Violation, Violations, glob, repository::branch_name_problem};
+use super::glob::{self, MAX_BRANCH_GLOBS, MAX_REPOSITORY_RULES};
+use super::{Rule, Violation, Violations, repository::branch_name_problem, repository::short};
 use crate::paths;
 use crate::policy::GitExportPolicySpec;
 
-/// Refuses globs that do not compile, selector operators Kubernetes does not know, and
-/// unsafe path prefixes.
+/// Refuses globs that do not compile or are too long, more globs than matching may cost,
+/// selector operators Kubernetes does not know, and unsafe path prefixes.
 pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
     let mut out = Violations::default();
-    for (index, rule) in spec.repositories.iter().enumerate() {
-        if let Err(error) = glob::compile(&rule.url) {
-            out.push(Violation::new(
-                format!("spec.repositories[{index}].url"),
-                Rule::InvalidPolicy,
-                format!("{:?} is not a valid glob: {error}", rule.url),
-                "write a glob such as `https://github.com/company/*`",
-            ));
-        }
-        for (b, branch) in rule.branches.iter().enumerate() {
-            if let Err(error) = glob::compile(branch) {
-                out.push(Violation::new(
-                    format!("spec.repositories[{index}].branches[{b}]"),
-                    Rule::InvalidPolicy,
-                    format!("{branch:?} is not a valid glob: {error}"),
-                    "write a glob such as `main` or `backups/*`",
-                ));
-            }
-        }
-    }
+    check_globs(spec, &mut out);
     if let Some(selector) = &spec.namespace_selector {
         for (index, expression) in selector.match_expressions.iter().flatten().enumerate() {
             if !matches!(
@@ -50,8 +32,8 @@ pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
                 out.push(Violation::new(
                     format!("spec.paths.allowedPrefixes[{index}]"),
                     Rule::InvalidPolicy,
-                    format!("{prefix:?} is not a safe relative path prefix"),
-                    "write a relative folder such as `clusters/`",
+                    format!("{:?} is not a safe relative folder", short(prefix)),
+                    "write a relative folder such as `clusters` or `clusters/production/`",
                 ));
             }
         }
@@ -62,9 +44,153 @@ pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
         out.push(Violation::new(
             "spec.defaults.branch",
             Rule::InvalidPolicy,
-            format!("{branch:?} is not a valid branch name: {reason}"),
+            format!("{:?} is not a valid branch name: {reason}", short(branch)),
             "write a branch name such as `main`",
         ));
     }
+    if let Some(prefix) = spec
+        .defaults
+        .as_ref()
+        .and_then(|d| d.branch_prefix.as_deref())
+        && let Some(reason) = branch_name_problem(&format!("{prefix}/namespace-name"))
+    {
+        out.push(Violation::new(
+            "spec.defaults.branchPrefix",
+            Rule::InvalidPolicy,
+            format!(
+                "{:?} does not make valid head branch names `<branchPrefix>/<namespace>-<name>`: {reason}",
+                short(prefix)
+            ),
+            "write a prefix such as `gco` or `bots/exports`",
+        ));
+    }
     if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// Every glob compiles, is at most `MAX_GLOB_BYTES` long, and there are at most
+/// `MAX_REPOSITORY_RULES` rules of at most `MAX_BRANCH_GLOBS` branches: each admission
+/// compiles and matches them (rules/glob.rs).
+fn check_globs(spec: &GitExportPolicySpec, out: &mut Violations) {
+    if spec.repositories.len() > MAX_REPOSITORY_RULES {
+        out.push(Violation::new(
+            "spec.repositories",
+            Rule::InvalidPolicy,
+            format!(
+                "{} repository rules are more than the {MAX_REPOSITORY_RULES} one policy may hold",
+                spec.repositories.len()
+            ),
+            "merge rules with globs such as `https://github.com/company/*`, or split them over several policies",
+        ));
+    }
+    for (index, rule) in spec.repositories.iter().enumerate() {
+        if let Err(error) = glob::compile(&rule.url) {
+            out.push(Violation::new(
+                format!("spec.repositories[{index}].url"),
+                Rule::InvalidPolicy,
+                format!("{:?} is not a valid glob: {error}", short(&rule.url)),
+                "write a glob such as `https://github.com/company/*`",
+            ));
+        }
+        if rule.branches.len() > MAX_BRANCH_GLOBS {
+            out.push(Violation::new(
+                format!("spec.repositories[{index}].branches"),
+                Rule::InvalidPolicy,
+                format!(
+                    "{} branch globs are more than the {MAX_BRANCH_GLOBS} one rule may hold",
+                    rule.branches.len()
+                ),
+                "merge branches with globs such as `backups/*` or `{main,develop}`",
+            ));
+        }
+        for (b, branch) in rule.branches.iter().enumerate() {
+            if let Err(error) = glob::compile(branch) {
+                out.push(Violation::new(
+                    format!("spec.repositories[{index}].branches[{b}]"),
+                    Rule::InvalidPolicy,
+                    format!("{:?} is not a valid glob: {error}", short(branch)),
+                    "write a glob such as `main` or `backups/*`",
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{PathRules, PolicyDefaults, RepositoryRule};
+
+    fn rule(url: &str, branches: &[&str]) -> RepositoryRule {
+        RepositoryRule {
+            url: url.into(),
+            branches: branches.iter().map(|b| (*b).to_owned()).collect(),
+        }
+    }
+
+    fn fields(spec: &GitExportPolicySpec) -> Vec<String> {
+        validate_policy(spec)
+            .err()
+            .map(|v| v.iter().map(|v| v.field.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn globs_are_capped_in_length_and_number() {
+        let long = format!("https://github.com/{}", "*a".repeat(200));
+        let spec = GitExportPolicySpec {
+            repositories: vec![rule(&long, &["main", &"x".repeat(300)])],
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(&spec),
+            [
+                "spec.repositories[0].url",
+                "spec.repositories[0].branches[1]"
+            ]
+        );
+        let branches: Vec<String> = (0..=MAX_BRANCH_GLOBS).map(|i| format!("b{i}")).collect();
+        let branches: Vec<&str> = branches.iter().map(String::as_str).collect();
+        let spec = GitExportPolicySpec {
+            repositories: vec![rule("https://x/*", &branches)],
+            ..Default::default()
+        };
+        assert_eq!(fields(&spec), ["spec.repositories[0].branches"]);
+        let spec = GitExportPolicySpec {
+            repositories: vec![rule("https://x/*", &[]); MAX_REPOSITORY_RULES + 1],
+            ..Default::default()
+        };
+        assert_eq!(fields(&spec), ["spec.repositories"]);
+        let spec = GitExportPolicySpec {
+            repositories: vec![rule("https://x/*", &["main"]); MAX_REPOSITORY_RULES],
+            ..Default::default()
+        };
+        assert_eq!(fields(&spec), Vec::<String>::new());
+    }
+
+    #[test]
+    fn prefixes_and_default_branch_prefixes_are_checked() {
+        let spec = GitExportPolicySpec {
+            paths: Some(PathRules {
+                allowed_prefixes: vec![
+                    "clusters".into(),
+                    "clusters/".into(),
+                    "/abs".into(),
+                    "".into(),
+                ],
+            }),
+            defaults: Some(PolicyDefaults {
+                branch_prefix: Some("a..b".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(&spec),
+            [
+                "spec.paths.allowedPrefixes[2]",
+                "spec.paths.allowedPrefixes[3]",
+                "spec.defaults.branchPrefix"
+            ]
+        );
+    }
 }

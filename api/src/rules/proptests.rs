@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::{commit, reference};
+use super::tests::{commit, pull_request, reference};
 use super::*;
 use crate::common::{FileSpec, Strategy};
 use crate::policy::{GitExportPolicySpec, Limits, PathRules, RepositoryRule, SecretRules};
@@ -56,6 +56,43 @@ proptest! {
             let _ = validate_policy(&policy.spec);
         }
         if let Err(violations) = evaluate(&request, &policies) {
+            prop_assert!(!violations.is_empty());
+            for violation in violations.iter() {
+                prop_assert!(violation.field.starts_with("spec."), "{violation}");
+                prop_assert!(!violation.fix.is_empty());
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn pull_requests_never_panic_and_always_name_a_spec_field(
+        base in "\\PC{0,20}",
+        head in proptest::option::of("(HEAD|main|gco/[a-z.]{0,8}|\\PC{0,20})"),
+        prefix in "(gco|bots/|\\PC{0,10})",
+        name in proptest::option::of("[a-z0-9.-]{0,20}"),
+        title in "(\\PC|\\$\\(date \"\\+%nGco-Run: x\"\\)|\n){0,30}",
+        message in proptest::option::of("(\\PC|\n|Gco-Object:|gco-run :){0,30}"),
+        branches in proptest::collection::vec("(main|gco/\\*|\\PC{0,10})", 0..3),
+    ) {
+        let mut spec = pull_request("https://github.com/company/gitops.git");
+        spec.repository.base_branch = base;
+        spec.pull_request.head_branch = head;
+        spec.pull_request.branch_prefix = prefix;
+        spec.pull_request.title = title;
+        spec.commit = message.map(|message| crate::common::CommitSpec { author: None, message: Some(message) });
+        let policy = GitExportPolicy::new("p", GitExportPolicySpec {
+            repositories: vec![RepositoryRule { url: "https://github.com/company/*".into(), branches }],
+            cross_namespace_references: true,
+            require_requester_access: true,
+            ..Default::default()
+        });
+        let mut request = ExportRequest::pull_request("team", &spec);
+        if let Some(name) = name.as_deref() {
+            request = request.named(name);
+        }
+        if let Err(violations) = evaluate(&request, &[&policy]) {
             prop_assert!(!violations.is_empty());
             for violation in violations.iter() {
                 prop_assert!(violation.field.starts_with("spec."), "{violation}");

@@ -85,57 +85,94 @@ fn check_allow_lists(
 ) {
     let url = redact_url(request.url);
     for policy in policies {
-        let rules = &policy.spec.repositories;
-        if rules.is_empty() {
-            continue;
-        }
         let name = policy.name_any();
-        let matching: Vec<_> = rules
-            .iter()
-            .enumerate()
-            .filter(|(_, rule)| glob::matches(&rule.url, request.url))
-            .collect();
-        if matching.is_empty() {
-            let patterns: Vec<&str> = rules.iter().map(|rule| rule.url.as_str()).collect();
-            out.push(Violation::new(
-                URL_FIELD,
-                Rule::RepositoryAllowed,
-                format!("repository {url} is not allowed by GitExportPolicy {name:?}"),
-                format!(
-                    "use a repository matching one of {patterns:?}, or ask a cluster admin to add it to `spec.repositories` of GitExportPolicy {name:?}"
-                ),
-            ));
-            continue;
-        }
-        let branch_ok = matching.iter().any(|(_, rule)| {
-            rule.branches.is_empty()
-                || rule
-                    .branches
+        match allow_list(policy, request.url, request.branch) {
+            AllowList::Allowed => {}
+            AllowList::RepositoryRefused => {
+                let patterns: Vec<&str> = policy
+                    .spec
+                    .repositories
                     .iter()
-                    .any(|pattern| glob::matches(pattern, request.branch))
-        });
-        if !branch_ok {
-            let index = matching.first().map_or(0, |(index, _)| *index);
-            let patterns: Vec<&str> = matching
-                .iter()
-                .flat_map(|(_, rule)| rule.branches.iter().map(String::as_str))
-                .collect();
-            out.push(Violation::new(
+                    .map(|rule| rule.url.as_str())
+                    .collect();
+                out.push(Violation::new(
+                    URL_FIELD,
+                    Rule::RepositoryAllowed,
+                    format!("repository {url} is not allowed by GitExportPolicy {name:?}"),
+                    format!(
+                        "use a repository matching one of {patterns:?}, or ask a cluster admin to add it to `spec.repositories` of GitExportPolicy {name:?}"
+                    ),
+                ));
+            }
+            AllowList::BranchRefused { index, patterns } => out.push(Violation::new(
                 request.kind.branch_field(),
                 Rule::BranchAllowed,
                 format!(
                     "branch {:?} of repository {url} is not allowed by GitExportPolicy {name:?}",
-                    request.branch
+                    short(request.branch)
                 ),
                 format!(
                     "use a branch matching one of {patterns:?}, or ask a cluster admin to add it to `spec.repositories[{index}].branches` of GitExportPolicy {name:?}"
                 ),
-            ));
+            )),
         }
     }
 }
 
-/// The subset of `git check-ref-format` that a branch name can break.
+/// What one policy's `repositories` allow-list says of a repository and branch.
+pub(super) enum AllowList<'p> {
+    /// The policy lists no repositories, or a rule matching the URL allows the branch (a
+    /// rule without `branches` allows any).
+    Allowed,
+    /// No rule matches the URL.
+    RepositoryRefused,
+    /// Rules match the URL but none allows the branch: the index of the first, and the
+    /// branch globs of all of them.
+    BranchRefused {
+        index: usize,
+        patterns: Vec<&'p str>,
+    },
+}
+
+/// Applies `policy`'s allow-list to `branch` of `url`.
+pub(super) fn allow_list<'p>(
+    policy: &'p GitExportPolicy,
+    url: &str,
+    branch: &str,
+) -> AllowList<'p> {
+    let rules = &policy.spec.repositories;
+    if rules.is_empty() {
+        return AllowList::Allowed;
+    }
+    let matching: Vec<_> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, rule)| glob::matches(&rule.url, url))
+        .collect();
+    let Some((index, _)) = matching.first() else {
+        return AllowList::RepositoryRefused;
+    };
+    let allowed = matching.iter().any(|(_, rule)| {
+        rule.branches.is_empty()
+            || rule
+                .branches
+                .iter()
+                .any(|pattern| glob::matches(pattern, branch))
+    });
+    if allowed {
+        return AllowList::Allowed;
+    }
+    AllowList::BranchRefused {
+        index: *index,
+        patterns: matching
+            .iter()
+            .flat_map(|(_, rule)| rule.branches.iter().map(String::as_str))
+            .collect(),
+    }
+}
+
+/// The subset of `git check-ref-format` that a branch name can break. (The head branch of a
+/// PullRequest is checked in rules/head_branch.rs.)
 fn check_branch_name(request: &ExportRequest<'_>, out: &mut Violations) {
     if let Some(reason) = branch_name_problem(request.branch) {
         out.push(Violation::new(
@@ -148,27 +185,15 @@ fn check_branch_name(request: &ExportRequest<'_>, out: &mut Violations) {
             "write a branch name such as `main` or `backups/production`",
         ));
     }
-    if let Some(head) = request
-        .pull_request
-        .and_then(|pr| pr.head_branch.as_deref())
-        && let Some(reason) = branch_name_problem(head)
-    {
-        out.push(Violation::new(
-            "spec.pullRequest.headBranch",
-            Rule::BranchName,
-            format!(
-                "branch {:?} is not a valid Git branch name: {reason}",
-                short(head)
-            ),
-            "write a branch name such as `gco/sync`, or leave it out to use `branchPrefix`",
-        ));
-    }
 }
 
 /// Why `name` is not a valid branch name, if it is not.
 pub(super) fn branch_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         return Some("it is empty");
+    }
+    if name == "HEAD" {
+        return Some("`HEAD` names the checked-out commit, not a branch");
     }
     if name.len() > 255 {
         return Some("it is longer than 255 bytes");

@@ -11,6 +11,10 @@ use crate::pullrequest::{ForgeProvider, PullRequestOptions, PullRequestSpec};
 pub struct ExportRequest<'a> {
     /// Namespace of the GitCommit or PullRequest.
     pub namespace: &'a str,
+    /// Name of the GitCommit or PullRequest, set with [`ExportRequest::named`]; `None` where
+    /// it is not known yet (a `generateName` create at admission). A PullRequest's derived head
+    /// branch `<branchPrefix>/<namespace>-<name>` is only checked in full with it.
+    pub name: Option<&'a str>,
     pub kind: ExportKind,
     /// `spec.repository.url`.
     pub url: &'a str,
@@ -31,6 +35,7 @@ impl<'a> ExportRequest<'a> {
     pub fn git_commit(namespace: &'a str, spec: &'a GitCommitSpec) -> Self {
         Self {
             namespace,
+            name: None,
             kind: ExportKind::GitCommit,
             url: &spec.repository.url,
             branch: &spec.repository.branch,
@@ -45,6 +50,7 @@ impl<'a> ExportRequest<'a> {
     pub fn pull_request(namespace: &'a str, spec: &'a PullRequestSpec) -> Self {
         Self {
             namespace,
+            name: None,
             kind: ExportKind::PullRequest,
             url: &spec.repository.url,
             branch: &spec.repository.base_branch,
@@ -52,6 +58,14 @@ impl<'a> ExportRequest<'a> {
             export: &spec.export,
             pull_request: Some(&spec.pull_request),
             provider: spec.repository.provider,
+        }
+    }
+
+    /// The same view, for the object named `name`.
+    pub fn named(self, name: &'a str) -> Self {
+        Self {
+            name: Some(name),
+            ..self
         }
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn reference(
     }
 }
 
-fn file(path: &str) -> FileSpec {
+pub(super) fn file(path: &str) -> FileSpec {
     FileSpec {
         path: path.into(),
         content: "x".into(),
@@ -58,11 +58,11 @@ fn file(path: &str) -> FileSpec {
     }
 }
 
-fn policy(name: &str, spec: GitExportPolicySpec) -> GitExportPolicy {
+pub(super) fn policy(name: &str, spec: GitExportPolicySpec) -> GitExportPolicy {
     GitExportPolicy::new(name, spec)
 }
 
-fn base() -> GitExportPolicySpec {
+pub(super) fn base() -> GitExportPolicySpec {
     GitExportPolicySpec {
         cross_namespace_references: true,
         require_requester_access: true,
@@ -70,12 +70,15 @@ fn base() -> GitExportPolicySpec {
     }
 }
 
-fn eval(spec: &GitCommitSpec, policies: &[&GitExportPolicy]) -> Result<Requirements, Violations> {
+pub(super) fn eval(
+    spec: &GitCommitSpec,
+    policies: &[&GitExportPolicy],
+) -> Result<Requirements, Violations> {
     evaluate(&ExportRequest::git_commit("team", spec), policies)
 }
 
 /// The rules broken, for compact asserts.
-fn broken(result: Result<Requirements, Violations>) -> Vec<(String, Rule)> {
+pub(super) fn broken(result: Result<Requirements, Violations>) -> Vec<(String, Rule)> {
     match result {
         Ok(_) => Vec::new(),
         Err(violations) => violations
@@ -466,7 +469,7 @@ fn several_violations_are_reported_together() {
     assert!(error.iter().all(|v| v.field.starts_with("spec.")));
 }
 
-fn pull_request(url: &str) -> PullRequestSpec {
+pub(super) fn pull_request(url: &str) -> PullRequestSpec {
     PullRequestSpec {
         repository: PullRequestRepository {
             url: url.into(),

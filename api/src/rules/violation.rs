@@ -26,15 +26,20 @@ pub enum Rule {
     RepositoryAllowed,
     /// A policy's `repositories[].branches` allow-list.
     BranchAllowed,
-    /// Branch names Git accepts (`git check-ref-format`).
+    /// Branch names Git accepts (`git check-ref-format`), and not `HEAD`.
     BranchName,
+    /// A PullRequest's head branch is a branch of its own, not its base branch.
+    HeadBranch,
+    /// A commit message carries no line that reads as the operator's own `Gco-Object:` or
+    /// `Gco-Run:` trailer, by which it recognises the commits of its runs.
+    ReservedTrailer,
     /// A policy's `deniedKinds`.
     DeniedKind,
     /// A policy's `crossNamespaceReferences: false`.
     CrossNamespace,
     /// A policy's `limits.maxFiles`, or the built-in ceiling.
     MaxFiles,
-    /// A policy's `limits.maxFileBytes`.
+    /// A policy's `limits.maxFileBytes`, or the built-in ceiling, on the rendered content.
     MaxFileBytes,
     /// A PullRequest on a host whose forge cannot be inferred needs `provider`.
     ForgeProvider,
@@ -57,6 +62,8 @@ impl Rule {
             Rule::RepositoryAllowed => "repository-allowed",
             Rule::BranchAllowed => "branch-allowed",
             Rule::BranchName => "branch-name",
+            Rule::HeadBranch => "head-branch",
+            Rule::ReservedTrailer => "reserved-trailer",
             Rule::DeniedKind => "denied-kind",
             Rule::CrossNamespace => "cross-namespace",
             Rule::MaxFiles => "max-files",
