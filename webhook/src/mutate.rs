@@ -42,7 +42,7 @@ pub fn defaults_patch(
     policies: &[&GitExportPolicy],
 ) -> Result<Option<json_patch::Patch>, String> {
     let typed = AdmittedSpec::read(kind, object)?;
-    let defaults = rules::defaults(&typed.request(namespace), policies);
+    let defaults = rules::defaults(&typed.request(namespace, object), policies);
     let spec = object.get("spec").unwrap_or(&Value::Null);
     let mut ops = Ops::default();
 

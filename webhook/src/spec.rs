@@ -26,11 +26,16 @@ impl AdmittedSpec {
         parsed.map_err(|error| format!("spec cannot be read: {error}"))
     }
 
-    /// The view the rules evaluate.
-    pub fn request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
-        match self {
+    /// The view the rules evaluate, for the object named by `object.metadata.name` (absent
+    /// when the create uses `generateName`: the controller checks what needs the name).
+    pub fn request<'a>(&'a self, namespace: &'a str, object: &'a Value) -> ExportRequest<'a> {
+        let request = match self {
             AdmittedSpec::GitCommit(spec) => ExportRequest::git_commit(namespace, spec),
             AdmittedSpec::PullRequest(spec) => ExportRequest::pull_request(namespace, spec),
+        };
+        match object.pointer("/metadata/name").and_then(Value::as_str) {
+            Some(name) => request.named(name),
+            None => request,
         }
     }
 }

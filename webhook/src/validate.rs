@@ -39,7 +39,7 @@ pub async fn validate_export<C: Cluster>(
         .policies()
         .map_err(|error| Denied(format!("{error}; retry in a moment")))?;
     let requirements = policies
-        .check(&typed.request(namespace), &labels)
+        .check(&typed.request(namespace, object), &labels)
         .map_err(|v| Denied(v.to_string()))?;
     check_access(cluster, user, requirements.access_checks).await
 }

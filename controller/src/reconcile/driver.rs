@@ -93,11 +93,11 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile.
         let request = self.object.policy_request(&self.owner.namespace);
-        let Ok(policy) = self.ctx.policies.check(&request) else {
+        let Ok(judged) = self.ctx.policies.check(&request) else {
             // A namespace created a moment ago may not be cached yet: never judge without it.
             return Ok(Action::requeue(NOT_READY_RETRY));
         };
-        let admitted = match plan::admit(self.object, policy, self.now) {
+        let admitted = match plan::admit(self.object, judged.verdict.clone(), self.now) {
             Ok(admitted) => admitted,
             Err(plan) => {
                 let admitted = Admitted::default_for(self.object);
@@ -125,6 +125,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             self.object,
             &admitted,
             references,
+            &judged.matching(),
             self.status.as_ref(),
             self.now,
         );

@@ -41,7 +41,11 @@ impl Exporter for GitCommit {
         Ok(DEFAULT_COMMIT_MESSAGE.to_owned())
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
-        ExportRequest::git_commit(namespace, &self.spec)
+        let request = ExportRequest::git_commit(namespace, &self.spec);
+        match self.metadata.name.as_deref() {
+            Some(name) => request.named(name),
+            None => request,
+        }
     }
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()

@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
-use gco_api::{ConditionType, ExportStatus, placeholders, rules::Violations};
+use gco_api::{
+    ConditionType, ExportStatus, GitExportPolicy, placeholders,
+    rules::{RenderedPath, Violations, check_rendered_paths},
+};
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
@@ -22,7 +25,7 @@ use super::{
 use crate::{
     git::{Author, Change, ObjectRef, RunId},
     references::{ReadReference, ReferenceError},
-    render::render,
+    render::render_owned,
 };
 
 /// What a reconcile does.
@@ -98,11 +101,14 @@ pub fn admit<K: Exporter>(
     })
 }
 
-/// The run the read references call for, given the last status.
+/// The run the read references call for, given the last status. `policies` are those that
+/// select the object's namespace: the paths as rendered at the run's instant must stay within
+/// their prefixes (a path with `$(date)` in it was checked at admission at another instant).
 pub fn plan<K: Exporter>(
     object: &K,
     admitted: &Admitted,
     references: Result<Vec<ReadReference>, ReferenceError>,
+    policies: &[&GitExportPolicy],
     status: &ExportStatus,
     now: Timestamp,
 ) -> Plan {
@@ -164,7 +170,7 @@ pub fn plan<K: Exporter>(
     // A retried run renders the instant of its first attempt, and so finds its own commit.
     let at = previous.map_or(now, |run| run.time.0);
     let objects: Vec<_> = references.into_iter().map(|r| r.object).collect();
-    match change(object, &run_id, &objects, at) {
+    match change(object, &run_id, &objects, policies, at) {
         Ok(change) => Plan::Deliver(Box::new(Delivery {
             run_id,
             at,
@@ -184,9 +190,18 @@ fn change<K: Exporter>(
     object: &K,
     run_id: &RunId,
     objects: &[Option<serde_json::Value>],
+    policies: &[&GitExportPolicy],
     at: Timestamp,
 ) -> Result<Change, Failure> {
-    let writes = render(object.export(), objects, at)?;
+    let (writes, fields) = render_owned(object.export(), objects, at)?;
+    let rendered = writes
+        .iter()
+        .zip(&fields)
+        .map(|(write, field)| RenderedPath {
+            field,
+            path: write.path.as_str(),
+        });
+    check_rendered_paths(policies, rendered)?;
     let commit = object.commit_spec().cloned().unwrap_or_default();
     let message = match commit.message.as_deref() {
         Some(message) => placeholders::render(message, at)

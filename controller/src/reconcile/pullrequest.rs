@@ -45,7 +45,11 @@ impl Exporter for PullRequest {
         Ok(format!("Changes for PR: {}", title(&self.spec, at)?))
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
-        ExportRequest::pull_request(namespace, &self.spec)
+        let request = ExportRequest::pull_request(namespace, &self.spec);
+        match self.metadata.name.as_deref() {
+            Some(name) => request.named(name),
+            None => request,
+        }
     }
     fn current_status(&self) -> PullRequestStatus {
         self.status.clone().unwrap_or_default()
@@ -67,15 +71,10 @@ impl Exporter for PullRequest {
     }
 }
 
-/// The head branch: `spec.pullRequest.headBranch`, else `<branchPrefix>/<namespace>-<name>`.
-pub fn head_branch(spec: &PullRequestSpec, namespace: &str, name: &str) -> String {
-    match spec.pull_request.head_branch.as_deref() {
-        Some(head) if !head.is_empty() => head.to_owned(),
-        _ => format!(
-            "{}/{namespace}-{name}",
-            spec.pull_request.branch_prefix.trim_end_matches('/')
-        ),
-    }
+/// The head branch: `spec.pullRequest.headBranch`, else `<branchPrefix>/<namespace>-<name>`
+/// (the one definition the policy rules check too).
+fn head_branch(spec: &PullRequestSpec, namespace: &str, name: &str) -> String {
+    gco_api::rules::head_branch(&spec.pull_request, namespace, name)
 }
 
 /// The rendered title.

@@ -95,6 +95,16 @@ pub fn render(
     objects: &[Option<Value>],
     at: Timestamp,
 ) -> Result<Vec<PlannedWrite>, RenderError> {
+    render_owned(spec, objects, at).map(|(writes, _)| writes)
+}
+
+/// As [`render`], with the spec field each write comes from (`spec.files[0].path`,
+/// `spec.resourceReferences[2].output.path`), for rules applied to the rendered paths.
+pub fn render_owned(
+    spec: &ExportSpec,
+    objects: &[Option<Value>],
+    at: Timestamp,
+) -> Result<(Vec<PlannedWrite>, Vec<String>), RenderError> {
     let mut writes = Vec::new();
     let mut owners: Vec<String> = Vec::new();
     for (index, file) in spec.files.iter().enumerate() {
@@ -122,7 +132,14 @@ pub fn render(
         }
     }
     check_duplicates(&writes, &owners)?;
-    Ok(writes)
+    let fields = owners
+        .into_iter()
+        .map(|owner| match owner.starts_with("spec.files[") {
+            true => format!("{owner}.path"),
+            false => format!("{owner}.output.path"),
+        })
+        .collect();
+    Ok((writes, fields))
 }
 
 /// Renders one inline file; `field` is its spec path, e.g. `spec.files[0]`.

@@ -3,7 +3,7 @@
 //! policy the Rust types cannot read refuses the namespaces it may govern and is reported with
 //! a Warning event for the admin who wrote it.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use futures::StreamExt;
 use gco_api::{
@@ -34,6 +34,21 @@ use crate::announce::{REPORTING_CONTROLLER, truncate};
 /// The policy check could not be made yet: the caches are still filling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotReady;
+
+/// The policy check of one object: the verdict, and the policies that select its namespace
+/// (later rules, such as the paths as rendered at the run's instant, apply them too).
+pub struct Judged {
+    pub verdict: Result<(), Violations>,
+    set: Arc<PolicySet>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Judged {
+    /// The readable policies that select the object's namespace.
+    pub fn matching(&self) -> Vec<&GitExportPolicy> {
+        self.set.matching(&self.labels)
+    }
+}
 
 /// Every policy and every namespace's labels.
 pub struct Policies {
@@ -67,13 +82,18 @@ impl Policies {
 
     /// Evaluates the built-in rules and the policies that select the request's namespace, as
     /// the admission webhook does.
-    pub fn check(&self, request: &ExportRequest<'_>) -> Result<Result<(), Violations>, NotReady> {
+    pub fn check(&self, request: &ExportRequest<'_>) -> Result<Judged, NotReady> {
         let set = self.policies.current().ok_or(NotReady)?;
         let namespace = self
             .namespaces
             .get(&ObjectRef::new(request.namespace))
             .ok_or(NotReady)?;
-        Ok(set.check(request, namespace.labels()).map(|_| ()))
+        let labels = namespace.labels().clone();
+        Ok(Judged {
+            verdict: set.check(request, &labels).map(|_| ()),
+            set,
+            labels,
+        })
     }
 
     /// Waits until both caches are filled.

@@ -59,7 +59,7 @@ async fn main() -> Result<()> {
             "allowedSchemes": ["git", "http"],
             "repositories": [
                 { "url": "git://127.0.0.1:*/*", "branches": ["main"] },
-                { "url": "http://127.0.0.1:*/**", "branches": ["main"] }
+                { "url": "http://127.0.0.1:*/**", "branches": ["main", "gco/*"] }
             ],
             "paths": { "allowedPrefixes": ["clusters/", "reports/"] },
             "defaults": { "author": "Demo Cluster <demo@example.com>" }

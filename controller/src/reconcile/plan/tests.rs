@@ -11,11 +11,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{api::ApiResource, core::GroupVersionKind, runtime::controller::Action};
 use serde_json::json;
 
-use super::{Admitted, Plan, admit, plan, requeue_at};
+use super::{Admitted, Plan, admit, requeue_at};
 use crate::{
     reconcile::failure::{FailureReason, Heal},
     references::{ObjectKey, ReadReference, ReferenceError, ResolvedKind},
 };
+
+/// The plan with no policy selecting the namespace.
+fn plan(
+    object: &GitCommit,
+    admitted: &Admitted,
+    references: Result<Vec<ReadReference>, ReferenceError>,
+    status: &ExportStatus,
+    now: Timestamp,
+) -> Plan {
+    super::plan(object, admitted, references, &[], status, now)
+}
 
 fn at(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
@@ -395,4 +406,35 @@ fn a_bad_commit_message_or_author_stalls_naming_the_field() {
         assert_eq!(reason, FailureReason::RenderFailed);
         assert!(text.starts_with(field), "{text}");
     }
+}
+
+#[test]
+fn paths_are_held_to_the_policy_prefixes_as_rendered_at_the_run() {
+    let policy: gco_api::GitExportPolicy = serde_json::from_value(json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": {"name": "reports-only"},
+        "spec": {"paths": {"allowedPrefixes": ["reports-2026"]}}
+    }))
+    .expect("policy");
+    // Admitted at another instant, the path could have looked fine; rendered now it does not.
+    let mut export = file_export();
+    export.files[0].path = "reports-$(date +%Y)/x.txt".into();
+    let object = gitcommit(export, &[]);
+    let run = |now: &str| {
+        super::plan(
+            &object,
+            &admitted(&object),
+            Ok(vec![]),
+            &[&policy],
+            &ExportStatus::default(),
+            at(now),
+        )
+    };
+    assert!(matches!(run(NOW), Plan::Deliver(_)));
+    let (reason, message) = fails_with(run("2027-01-01T00:00:00Z"));
+    assert_eq!(
+        (reason, reason.heal()),
+        (FailureReason::PolicyDenied, Heal::Stall)
+    );
+    assert!(message.contains("spec.files[0].path"), "{message}");
 }
