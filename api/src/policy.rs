@@ -45,6 +45,16 @@ pub struct GitExportPolicySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 3))]
     pub allowed_schemes: Vec<ExtraScheme>,
+    /// Forge API URLs (globs, e.g. `https://api.github.example.com/*`) a PullRequest's
+    /// `spec.repository.apiURL` may name on a host other than its repository's: the forge
+    /// token is sent there. Default: empty, which allows only the repository's own host.
+    #[serde(
+        default,
+        rename = "allowedAPIURLs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
+    pub allowed_api_urls: Vec<String>,
     /// Where files may be written. Default: anywhere safe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<PathRules>,

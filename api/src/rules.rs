@@ -10,6 +10,7 @@
 //! Every [`Violation`] names the field (`spec.resourceReferences[2].output.path`), the rule,
 //! and the fix; all violations of an object are reported together.
 
+mod api_url;
 mod content;
 mod defaults;
 mod glob;

@@ -20,7 +20,7 @@ use k8s_openapi::api::{
 use kube::{
     Api, Client,
     api::{GroupVersionKind, PostParams},
-    discovery::{self, ApiResource, Scope},
+    discovery::{self, Scope},
     runtime::{
         WatchStreamExt,
         reflector::{self, ObjectRef, Store},
@@ -45,6 +45,16 @@ pub enum ClusterError {
     },
     #[error("the GitExportPolicies are not listed yet")]
     PoliciesNotReady,
+    #[error("cannot ask the apiserver which kinds it serves: {source}")]
+    Discovery {
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "the cluster serves no kind {kind} in {group_version}: check apiVersion and kind, or \
+         install the CRD that defines it before referencing it"
+    )]
+    UnknownKind { group_version: String, kind: String },
     #[error("cannot run a SubjectAccessReview for {kind} {name:?}: {source}")]
     AccessReview {
         kind: String,
@@ -66,6 +76,15 @@ pub trait Cluster: Send + Sync + 'static {
         namespace: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, ClusterError>> + Send;
 
+    /// Whether discovery knows the kind. A reference to a kind the cluster does not serve is
+    /// refused: its scope, and so which namespace an access check should name, is unknown.
+    fn kind_served(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<bool, ClusterError>> + Send;
+
     /// Whether `user` may do `check` (a `get` of one object).
     fn allowed(
         &self,
@@ -74,13 +93,18 @@ pub trait Cluster: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, ClusterError>> + Send;
 }
 
-/// A kind resolved to its resource: plural name and scope.
+/// A kind resolved to its resource: plural name and scope; `None` for a kind discovery does
+/// not know, an answer that expires.
 #[derive(Clone, Debug)]
 struct Resolved {
+    served: Option<Served>,
+    at: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct Served {
     plural: String,
     namespaced: bool,
-    /// Set for guesses, which expire.
-    guessed_at: Option<Instant>,
 }
 
 /// The real cluster: policies and namespaces through reflectors (a change takes effect with the
@@ -113,40 +137,42 @@ impl KubeCluster {
         let _ = self.namespaces.wait_until_ready().await;
     }
 
-    /// Resolves a kind to its resource with discovery, caching the answer. A kind discovery
-    /// does not know gets the conventional plural (RBAC rules can name a resource before its
-    /// CRD exists), which is what the SubjectAccessReview then checks.
-    async fn resolve(&self, check: &AccessCheck) -> Resolved {
-        let key = (
-            check.group.clone(),
-            check.version.clone(),
-            check.kind.clone(),
-        );
+    /// Resolves a kind to its resource with discovery, caching the answer (a "no such kind"
+    /// only for [`UNKNOWN_KIND_TTL`]: a CRD may be installed a moment later).
+    async fn resolve(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<Option<Served>, ClusterError> {
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
         if let Ok(cache) = self.resources.lock()
             && let Some(found) = cache.get(&key)
-            && found
-                .guessed_at
-                .is_none_or(|at| at.elapsed() < UNKNOWN_KIND_TTL)
+            && (found.served.is_some() || found.at.elapsed() < UNKNOWN_KIND_TTL)
         {
-            return found.clone();
+            return Ok(found.served.clone());
         }
-        let gvk = GroupVersionKind::gvk(&check.group, &check.version, &check.kind);
-        let resolved = match discovery::pinned_kind(&self.client, &gvk).await {
-            Ok((resource, capabilities)) => Resolved {
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let served = match discovery::pinned_kind(&self.client, &gvk).await {
+            Ok((resource, capabilities)) => Some(Served {
                 plural: resource.plural,
                 namespaced: capabilities.scope == Scope::Namespaced,
-                guessed_at: None,
-            },
-            Err(_) => Resolved {
-                plural: ApiResource::from_gvk(&gvk).plural,
-                namespaced: true,
-                guessed_at: Some(Instant::now()),
-            },
+            }),
+            Err(kube::Error::Discovery(_)) => None,
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(source) => return Err(ClusterError::Discovery { source }),
         };
         if let Ok(mut cache) = self.resources.lock() {
-            cache.insert(key, resolved.clone());
+            let at = Instant::now();
+            cache.insert(
+                key,
+                Resolved {
+                    served: served.clone(),
+                    at,
+                },
+            );
         }
-        resolved
+        Ok(served)
     }
 }
 
@@ -201,11 +227,26 @@ impl Cluster for KubeCluster {
         }
     }
 
+    async fn kind_served(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<bool, ClusterError> {
+        Ok(self.resolve(group, version, kind).await?.is_some())
+    }
+
     async fn allowed(&self, user: &UserInfo, check: &AccessCheck) -> Result<bool, ClusterError> {
         if let Some(allowed) = self.access.get(user, check) {
             return Ok(allowed);
         }
-        let resolved = self.resolve(check).await;
+        let resolved = self
+            .resolve(&check.group, &check.version, &check.kind)
+            .await?
+            .ok_or_else(|| ClusterError::UnknownKind {
+                group_version: group_version(&check.group, &check.version),
+                kind: check.kind.clone(),
+            })?;
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
                 user: user.username.clone(),
@@ -253,11 +294,29 @@ impl<C: Cluster> Cluster for Arc<C> {
         self.as_ref().namespace_labels(namespace)
     }
 
+    fn kind_served(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<bool, ClusterError>> + Send {
+        self.as_ref().kind_served(group, version, kind)
+    }
+
     fn allowed(
         &self,
         user: &UserInfo,
         check: &AccessCheck,
     ) -> impl Future<Output = Result<bool, ClusterError>> + Send {
         self.as_ref().allowed(user, check)
+    }
+}
+
+/// `apps/v1`, or `v1` for the core group.
+pub fn group_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
     }
 }

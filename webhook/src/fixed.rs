@@ -21,6 +21,8 @@ pub struct FixedCluster {
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
     /// `(kind, namespace, name)` the user may not `get`.
     pub forbidden: HashSet<(String, String, String)>,
+    /// Kinds discovery does not know (every other kind is served).
+    pub unknown_kinds: HashSet<String>,
 }
 
 impl FixedCluster {
@@ -48,6 +50,15 @@ impl Cluster for FixedCluster {
         namespace: &str,
     ) -> Result<BTreeMap<String, String>, ClusterError> {
         Ok(self.labels.get(namespace).cloned().unwrap_or_default())
+    }
+
+    async fn kind_served(
+        &self,
+        _group: &str,
+        _version: &str,
+        kind: &str,
+    ) -> Result<bool, ClusterError> {
+        Ok(!self.unknown_kinds.contains(kind))
     }
 
     async fn allowed(&self, _user: &UserInfo, check: &AccessCheck) -> Result<bool, ClusterError> {

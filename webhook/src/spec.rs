@@ -1,7 +1,7 @@
 //! The typed spec inside an admitted object, read without copying the object.
 
 use gco_api::{
-    GitCommitSpec, PullRequestSpec,
+    ExportSpec, GitCommitSpec, PullRequestSpec,
     rules::{ExportKind, ExportRequest},
 };
 use serde::Deserialize;
@@ -24,6 +24,14 @@ impl AdmittedSpec {
             }
         };
         parsed.map_err(|error| format!("spec cannot be read: {error}"))
+    }
+
+    /// The files and references, shared by both kinds.
+    pub fn export(&self) -> &ExportSpec {
+        match self {
+            AdmittedSpec::GitCommit(spec) => &spec.export,
+            AdmittedSpec::PullRequest(spec) => &spec.export,
+        }
     }
 
     /// The view the rules evaluate, for the object named by `object.metadata.name` (absent

@@ -407,6 +407,15 @@ impl Cluster for CountingCluster {
         self.inner.namespace_labels(namespace).await
     }
 
+    async fn kind_served(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<bool, ClusterError> {
+        self.inner.kind_served(group, version, kind).await
+    }
+
     async fn allowed(&self, user: &UserInfo, check: &AccessCheck) -> Result<bool, ClusterError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -478,6 +487,25 @@ async fn an_unreadable_policy_refuses_the_namespaces_it_may_govern() {
     assert!(!allowed, "fail closed");
     assert!(
         message.contains("\"limits\"") && message.contains("cannot be read"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_kind_the_cluster_does_not_serve_is_refused() {
+    let mut cluster = FixedCluster::default();
+    cluster.unknown_kinds.insert("Widget".into());
+    let mut spec = base_spec();
+    spec["resourceReferences"] = json!([{
+        "apiVersion": "example.com/v1", "kind": "Widget", "name": "w",
+        "strategy": "dump", "output": {"path": "widgets/w.yaml"}
+    }]);
+    let (allowed, message) = validate(cluster, spec).await;
+    assert!(!allowed, "an unknown kind is refused");
+    assert!(
+        message.contains("spec.resourceReferences[0].kind")
+            && message.contains("unknown-kind")
+            && message.contains("install the CRD"),
         "{message}"
     );
 }

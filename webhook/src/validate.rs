@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use futures::{StreamExt as _, stream};
 use gco_api::{
-    GitExportPolicySpec,
-    rules::{self, AccessCheck, ExportKind},
+    GitExportPolicySpec, ResourceReference,
+    rules::{self, AccessCheck, ExportKind, split_api_version},
 };
 use k8s_openapi::api::authentication::v1::UserInfo;
 use serde::Deserialize;
@@ -41,7 +41,43 @@ pub async fn validate_export<C: Cluster>(
     let requirements = policies
         .check(&typed.request(namespace, object), &labels)
         .map_err(|v| Denied(v.to_string()))?;
+    check_kinds(cluster, &typed.export().resource_references).await?;
     check_access(cluster, user, requirements.access_checks).await
+}
+
+/// Refuses references to kinds the cluster does not serve (a CRD not installed yet, a typo):
+/// their scope is unknown, so neither the access check nor the controller could read them
+/// as intended.
+async fn check_kinds<C: Cluster>(
+    cluster: &C,
+    references: &[ResourceReference],
+) -> Result<(), Denied> {
+    let mut refusals = Vec::new();
+    let mut seen = HashSet::new();
+    for (index, reference) in references.iter().enumerate() {
+        if !seen.insert((reference.api_version.as_str(), reference.kind.as_str())) {
+            continue;
+        }
+        let (group, version) = split_api_version(&reference.api_version);
+        let field = format!("spec.resourceReferences[{index}].kind");
+        match cluster.kind_served(group, version, &reference.kind).await {
+            Ok(true) => {}
+            Ok(false) => refusals.push(format!(
+                "{field}: the cluster serves no kind {:?} in {:?} (rule unknown-kind); fix: check `apiVersion` and `kind`, or install the CRD that defines it before referencing it",
+                reference.kind, reference.api_version
+            )),
+            Err(error) => refusals.push(format!("{field}: {error}; retry in a moment")),
+        }
+    }
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let count = refusals.len();
+    let plural = if count == 1 { "" } else { "s" };
+    Err(Denied(format!(
+        "{count} policy violation{plural}:\n- {}",
+        refusals.join("\n- ")
+    )))
 }
 
 /// Runs the access checks, [`MAX_CONCURRENT_ACCESS_CHECKS`] at a time (one SubjectAccessReview

@@ -71,6 +71,19 @@ pub(super) fn check(
             verb: "get",
         });
     }
+    // The credentials are read with the operator's rights and sent to the repository URL the
+    // spec names: who may not read the Secret may not have them sent anywhere.
+    if let Some(secret) = request.auth_secret.filter(|s| !s.is_empty()) {
+        checks.push(AccessCheck {
+            field: "spec.auth.secretName".to_owned(),
+            group: String::new(),
+            version: "v1".to_owned(),
+            kind: "Secret".to_owned(),
+            namespace: request.namespace.to_owned(),
+            name: secret.to_owned(),
+            verb: "get",
+        });
+    }
     checks
 }
 

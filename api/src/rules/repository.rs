@@ -20,6 +20,7 @@ pub(super) fn check(
     check_branch_name(request, out);
     check_allow_lists(request, policies, out);
     check_provider(request, out);
+    super::api_url::check(request, policies, out);
 }
 
 fn check_url(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &mut Violations) {

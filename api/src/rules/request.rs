@@ -28,6 +28,10 @@ pub struct ExportRequest<'a> {
     pub pull_request: Option<&'a PullRequestOptions>,
     /// PullRequest `spec.repository.provider`.
     pub provider: Option<ForgeProvider>,
+    /// PullRequest `spec.repository.apiURL`.
+    pub api_url: Option<&'a str>,
+    /// `spec.auth.secretName`: the credentials Secret, in `namespace`.
+    pub auth_secret: Option<&'a str>,
 }
 
 impl<'a> ExportRequest<'a> {
@@ -43,6 +47,8 @@ impl<'a> ExportRequest<'a> {
             export: &spec.export,
             pull_request: None,
             provider: None,
+            api_url: None,
+            auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
         }
     }
 
@@ -58,6 +64,8 @@ impl<'a> ExportRequest<'a> {
             export: &spec.export,
             pull_request: Some(&spec.pull_request),
             provider: spec.repository.provider,
+            api_url: spec.repository.api_url.as_deref(),
+            auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
         }
     }
 

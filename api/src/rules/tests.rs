@@ -581,3 +581,39 @@ fn paths_are_normalised_without_hiding_what_the_rules_refuse() {
         );
     }
 }
+
+#[test]
+fn the_requester_must_be_allowed_to_read_the_auth_secret() {
+    let mut spec = commit();
+    spec.auth = Some(crate::AuthRef {
+        secret_name: "git-credentials".into(),
+    });
+    let requirements = eval(&spec, &[]).expect("allowed");
+    let check = requirements
+        .access_checks
+        .iter()
+        .find(|c| c.field == "spec.auth.secretName")
+        .expect("an access check on the auth Secret");
+    assert_eq!(
+        (
+            check.kind.as_str(),
+            check.namespace.as_str(),
+            check.name.as_str(),
+            check.verb
+        ),
+        ("Secret", "team", "git-credentials", "get")
+    );
+    let off = policy(
+        "off",
+        GitExportPolicySpec {
+            require_requester_access: false,
+            ..base()
+        },
+    );
+    assert!(
+        eval(&spec, &[&off])
+            .expect("allowed")
+            .access_checks
+            .is_empty()
+    );
+}

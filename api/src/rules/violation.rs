@@ -43,6 +43,10 @@ pub enum Rule {
     MaxFileBytes,
     /// A PullRequest on a host whose forge cannot be inferred needs `provider`.
     ForgeProvider,
+    /// A PullRequest's `apiURL` receives the forge token: https (http only where a policy
+    /// allows it), no userinfo, query or fragment, on the repository's host unless a policy
+    /// lists it in `allowedAPIURLs`.
+    ApiUrl,
     /// A GitExportPolicy that cannot be applied as written (bad glob, unknown operator).
     InvalidPolicy,
 }
@@ -69,6 +73,7 @@ impl Rule {
             Rule::MaxFiles => "max-files",
             Rule::MaxFileBytes => "max-file-bytes",
             Rule::ForgeProvider => "forge-provider",
+            Rule::ApiUrl => "api-url",
             Rule::InvalidPolicy => "invalid-policy",
         }
     }

@@ -223,24 +223,29 @@ fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, body: &str) -> Optio
 }
 
 /// The human part of an error body (`message` on GitHub/Gitea, `message`/`error` on GitLab),
-/// kept short.
+/// short and printable. Only that field of a JSON answer is kept, never the body itself: an
+/// error ends in the object's status, and the answer may come from a host the operator should
+/// not relay (docs/security.md).
 pub fn message_of(body: &str) -> String {
-    let text = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            let field = v.get("message").or_else(|| v.get("error"))?;
-            Some(match field {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
+    let Some(text) = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        let field = v.get("message").or_else(|| v.get("error"))?;
+        Some(match field {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
         })
-        .unwrap_or_else(|| body.to_owned());
-    let mut short: String = text.chars().take(300).collect();
-    if short.len() < text.len() {
+    }) else {
+        return "(the answer carried no JSON error message)".to_owned();
+    };
+    let printable = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    let mut short: String = printable.clone().take(MESSAGE_CHARS).collect();
+    if printable.count() > MESSAGE_CHARS {
         short.push('…');
     }
     short
 }
+
+/// The most characters of a forge's error message that reach a status.
+const MESSAGE_CHARS: usize = 200;
 
 #[cfg(test)]
 mod tests {
@@ -275,6 +280,12 @@ mod tests {
             message_of(r#"{"message":"Validation Failed"}"#),
             "Validation Failed"
         );
-        assert_eq!(message_of(&"x".repeat(400)).chars().count(), 301);
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(400));
+        assert_eq!(message_of(&long).chars().count(), 201);
+        assert_eq!(
+            message_of("<html>internal admin page: secret=42</html>"),
+            "(the answer carried no JSON error message)"
+        );
+        assert_eq!(message_of(r#"{"message":"a\nb"}"#), "a b");
     }
 }
