@@ -101,3 +101,146 @@ async fn record(
         "credentials, please",
     )
 }
+
+/// One attack: a hostile spec, and the field and rule that must refuse it.
+pub struct Attack {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub spec: serde_json::Value,
+    /// The field the refusal names.
+    pub field: &'static str,
+    /// The rule codes that may refuse it (one of them must).
+    pub rules: &'static [&'static str],
+    /// The Ready reason the controller ends in when the webhook did not refuse it first.
+    pub controller_reason: &'static str,
+}
+
+impl Attack {
+    /// The object to create, named after the attack.
+    pub fn object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "gco.galos.one/v1", "kind": self.kind,
+            "metadata": {"name": self.name},
+            "spec": self.spec
+        })
+    }
+}
+
+/// The Secret the attacks try to exfiltrate.
+pub const CREDENTIALS: &str = "git-credentials";
+
+/// The policy the attacks run under: any repository (no allow-list, as by default), only
+/// `main`, only the `clusters` folder, small files, and the schemes the test servers use.
+pub fn attack_policy() -> serde_json::Value {
+    serde_json::json!({
+        "allowedSchemes": ["git", "http"],
+        "repositories": [{"url": "**", "branches": ["main"]}],
+        "paths": {"allowedPrefixes": ["clusters"]},
+        "limits": {"maxFileBytes": 1024}
+    })
+}
+
+/// Every attack of docs/security.md that a spec can carry. `attacker` is the attacker's origin
+/// (`http://127.0.0.1:<port>`), `repo` a repository the tenant may use.
+pub fn attacks(attacker: &str, repo: &str) -> Vec<Attack> {
+    use serde_json::json;
+    let file = |path: &str, content: &str| json!([{"path": path, "content": content}]);
+    let commit = |extra: serde_json::Value| {
+        let mut spec = json!({
+            "repository": {"url": repo, "branch": "main"},
+            "files": file("clusters/ok.txt", "ok")
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
+        spec
+    };
+    let pull_request = |extra: serde_json::Value| {
+        let mut spec = json!({
+            "repository": {"url": "https://github.com/company/repo.git", "baseBranch": "main", "provider": "github"},
+            "pullRequest": {"title": "sync"},
+            "files": file("clusters/ok.txt", "ok")
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
+        spec
+    };
+    vec![
+        Attack {
+            name: "forge-token-to-attacker",
+            kind: "PullRequest",
+            spec: pull_request(json!({
+                "repository": {
+                    "url": "https://github.com/company/repo.git", "baseBranch": "main",
+                    "provider": "github", "apiURL": format!("{attacker}/api/v3")
+                },
+                "auth": {"secretName": CREDENTIALS}
+            })),
+            field: "spec.repository.apiURL",
+            rules: &["api-url"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "unknown-kind",
+            kind: "GitCommit",
+            spec: commit(json!({"resourceReferences": [{
+                "apiVersion": "example.com/v1", "kind": "Widget", "name": "w",
+                "strategy": "dump", "output": {"path": "clusters/w.yaml"}
+            }]})),
+            field: "spec.resourceReferences[0].kind",
+            rules: &["unknown-kind"],
+            controller_reason: "RenderFailed",
+        },
+        Attack {
+            name: "placeholder-padding",
+            kind: "GitCommit",
+            spec: commit(json!({"files": file("clusters/x.txt", "$(date +%255Y)")})),
+            field: "spec.files[0].content",
+            rules: &["placeholder"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "rendered-size",
+            kind: "GitCommit",
+            spec: commit(json!({"files": file("clusters/x.txt", &"$(date)".repeat(100))})),
+            field: "spec.files[0].content",
+            rules: &["max-file-bytes"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "head-branch-escape",
+            kind: "PullRequest",
+            spec: pull_request(
+                json!({"pullRequest": {"title": "sync", "headBranch": "release/2.0"}}),
+            ),
+            field: "spec.pullRequest.headBranch",
+            rules: &["branch-allowed", "head-branch"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "spoofed-run-trailer",
+            kind: "GitCommit",
+            spec: commit(json!({"commit": {"message": "sync\n\nGco-Run: 0123456789abcdef"}})),
+            field: "spec.commit.message",
+            rules: &["reserved-trailer"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "gitmodules-short-name",
+            kind: "GitCommit",
+            spec: commit(json!({"files": file("clusters/GITMOD~1", "[submodule]")})),
+            field: "spec.files[0].path",
+            rules: &["path-safety"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "prefix-boundary",
+            kind: "GitCommit",
+            spec: commit(json!({"files": file("clusters-evil/x.txt", "x")})),
+            field: "spec.files[0].path",
+            rules: &["path-prefix"],
+            controller_reason: "PolicyDenied",
+        },
+    ]
+}

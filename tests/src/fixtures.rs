@@ -54,3 +54,44 @@ pub fn seeds() -> Result<Vec<Seed>> {
     seeds.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(seeds)
 }
+
+/// The Prometheus operator's kinds the examples export (PrometheusRule, ServiceMonitor), as
+/// CRDs that accept any spec, installed and established: the webhook refuses references to
+/// kinds the cluster does not serve.
+pub async fn install_monitoring_crds(client: &kube::Client) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::{
+        Api,
+        api::{Patch, PatchParams},
+        runtime::{conditions::is_crd_established, wait::await_condition},
+    };
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (kind, plural) in [
+        ("PrometheusRule", "prometheusrules"),
+        ("ServiceMonitor", "servicemonitors"),
+    ] {
+        let name = format!("{plural}.monitoring.coreos.com");
+        let crd = serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": { "name": name },
+            "spec": {
+                "group": "monitoring.coreos.com", "scope": "Namespaced",
+                "names": { "kind": kind, "plural": plural, "singular": kind.to_lowercase() },
+                "versions": [{ "name": "v1", "served": true, "storage": true,
+                    "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }]
+            }
+        });
+        crds.patch(
+            &name,
+            &PatchParams::apply(crate::testenv::TEST_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .with_context(|| format!("install {name}"))?;
+        let established = await_condition(crds.clone(), &name, is_crd_established());
+        tokio::time::timeout(std::time::Duration::from_secs(30), established)
+            .await
+            .with_context(|| format!("{name} established"))??;
+    }
+    Ok(())
+}

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, time::Duration};
 use gco_api::GitCommit;
 use gco_tests::{
     controller::ControllerProcess,
-    fixtures::seeds,
+    fixtures::{install_monitoring_crds, seeds},
     git::{GitDaemon, bare_repo, show},
     pki::Ca,
     scenario::{CONVERGE, condition},
@@ -54,20 +54,6 @@ async fn apply(client: &Client, object: Value) {
     .unwrap_or_else(|e| panic!("apply {name}: {e}"));
 }
 
-/// A CRD that accepts any spec, standing in for the Prometheus operator's kinds.
-fn open_crd(group: &str, kind: &str, plural: &str) -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": { "name": format!("{plural}.{group}") },
-        "spec": {
-            "group": group, "scope": "Namespaced",
-            "names": { "kind": kind, "plural": plural, "singular": kind.to_lowercase() },
-            "versions": [{ "name": "v1", "served": true, "storage": true,
-                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }]
-        }
-    })
-}
-
 fn configmap(namespace: &str, name: &str, data: &[(&str, &str)]) -> Value {
     let data: BTreeMap<_, _> = data
         .iter()
@@ -89,32 +75,9 @@ async fn create_referenced_objects(client: &Client, tls_cert: &str) {
     ] {
         ensure_namespace(client, ns).await.expect("namespace");
     }
-    apply(
-        client,
-        open_crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules"),
-    )
-    .await;
-    apply(
-        client,
-        open_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
-    )
-    .await;
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for name in [
-        "prometheusrules.monitoring.coreos.com",
-        "servicemonitors.monitoring.coreos.com",
-    ] {
-        let established = kube::runtime::wait::await_condition(
-            crds.clone(),
-            name,
-            kube::runtime::conditions::is_crd_established(),
-        );
-        tokio::time::timeout(Duration::from_secs(30), established)
-            .await
-            .expect("established")
-            .expect("watch");
-    }
+    install_monitoring_crds(client)
+        .await
+        .expect("monitoring CRDs");
     let objects = vec![
         configmap(
             "production",

@@ -5,6 +5,7 @@
 use std::fs;
 
 use gco_tests::{
+    fixtures::install_monitoring_crds,
     testenv::{ControlPlane, TEST_MANAGER, ensure_namespace, install_crds},
     webhook::{gco_api_resource, register},
     workspace_root,
@@ -41,6 +42,10 @@ async fn every_yaml_in_the_docs_parses_and_every_export_is_admitted() {
     let plane = ControlPlane::shared();
     let client = plane.client().await.expect("client");
     install_crds(&client).await.expect("CRDs");
+    // The docs export the Prometheus operator's kinds, which the webhook refuses unless served.
+    install_monitoring_crds(&client)
+        .await
+        .expect("monitoring CRDs");
     register(&client).await.expect("webhook");
     let namespace = plane.namespace(&client, "docs").await.expect("namespace");
 

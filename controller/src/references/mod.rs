@@ -177,7 +177,7 @@ impl References {
             .await
             .map_err(read_error)?
             .ok_or_else(|| ReferenceError::UnknownKind {
-                field: field.clone(),
+                field: format!("{field}.kind"),
                 api_version: reference.api_version.clone(),
                 kind: reference.kind.clone(),
             })?;

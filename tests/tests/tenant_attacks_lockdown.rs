@@ -10,8 +10,10 @@
 use std::collections::BTreeMap;
 
 use gco_tests::{
-    attacker::AttackerHost,
-    scenario::{Scenario, condition, configmap_fields, gitcommit},
+    attacker::{AttackerHost, CREDENTIALS, attack_policy, attacks},
+    scenario::{CONVERGE, Scenario, condition, configmap_fields, gitcommit},
+    testenv::TEST_MANAGER,
+    webhook::gco_api_resource,
 };
 use k8s_openapi::api::{
     core::v1::Secret,
@@ -19,7 +21,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client,
-    api::{Patch, PatchParams, PostParams},
+    api::{DynamicObject, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
 
@@ -108,8 +110,12 @@ async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
     put_secret(
         &s.client,
         &s.namespace,
-        "git-credentials",
-        &[("username", "ops"), ("password", PASSWORD)],
+        CREDENTIALS,
+        &[
+            ("username", "ops"),
+            ("password", PASSWORD),
+            ("token", PASSWORD),
+        ],
     )
     .await;
     s.start_controller("c1", &["--default-service-account", TENANT_SA])
@@ -152,7 +158,7 @@ async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
         "harvest",
         &format!("{}/loot.git", attacker.origin()),
         json!({
-            "auth": { "secretName": "git-credentials" },
+            "auth": { "secretName": CREDENTIALS },
             "files": [{ "path": "x.txt", "content": "x" }]
         }),
     ))
@@ -179,6 +185,30 @@ async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
     .await;
     assert_eq!(s.file("config/other/level"), None);
 
+    // Every attack the webhook would refuse, created with the webhook off: the controller
+    // refuses each with the same rules, and nothing reaches the branch or the attacker.
+    apply_attack_policy(&s).await;
+    let tip = s.tip();
+    for attack in attacks(&attacker.origin(), &s.url()) {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            s.client.clone(),
+            &s.namespace,
+            &gco_api_resource(attack.kind),
+        );
+        let object: DynamicObject = serde_json::from_value(attack.object()).expect("object");
+        api.create(&PostParams::default(), &object)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", attack.name));
+        let message = wait_refused(&api, attack.name, attack.controller_reason).await;
+        assert!(
+            message.contains(attack.field),
+            "{}: the refusal names {}: {message}",
+            attack.name,
+            attack.field
+        );
+    }
+    assert_eq!(s.tip(), tip, "no attack pushed anything");
+
     let leaks = attacker.leaks(&[PASSWORD]);
     assert!(
         leaks.is_empty(),
@@ -186,4 +216,53 @@ async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
     );
     let logs = s.logs();
     assert!(!logs.contains(PASSWORD), "a credential in the logs");
+}
+
+/// The policy of tests/src/attacker.rs, selecting this scenario's namespace.
+async fn apply_attack_policy(s: &Scenario) {
+    let mut spec = attack_policy();
+    spec["namespaceSelector"] =
+        json!({"matchLabels": {"kubernetes.io/metadata.name": s.namespace}});
+    let name = format!("{}-attacks", s.namespace);
+    let policy = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": {"name": name}, "spec": spec
+    });
+    Api::<DynamicObject>::all_with(s.client.clone(), &gco_api_resource("GitExportPolicy"))
+        .patch(
+            &name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("attack policy");
+}
+
+/// Waits until `name` is Ready=False with `reason` and Stalled; returns its message.
+async fn wait_refused(api: &Api<DynamicObject>, name: &str, reason: &str) -> String {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    loop {
+        let object = api.get(name).await.expect("get");
+        let conditions = object.data["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let has = |type_: &str, status: &str| {
+            conditions
+                .iter()
+                .any(|c| c["type"] == type_ && c["status"] == status && c["reason"] == reason)
+        };
+        if has("Ready", "False") && has("Stalled", "True") {
+            return object.data["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: not Ready=False {reason} and Stalled: {}",
+            object.data["status"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
