@@ -87,6 +87,8 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_access;
+#[cfg(test)]
 mod tests_head_branch;
 #[cfg(test)]
 mod tests_written;
