@@ -18,6 +18,11 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use limits::{Limits, Protocols};
+
+/// The environment variable a Pod's own namespace arrives in (the downward API).
+pub const POD_NAMESPACE_ENV: &str = "POD_NAMESPACE";
+/// The namespace the operator is installed in when the Pod does not say.
+pub const DEFAULT_NAMESPACE: &str = "git-change-operator-system";
 pub use probes::Readiness;
 pub use serve::{serve, serve_plain, serve_plain_on};
 pub use shutdown::Shutdown;

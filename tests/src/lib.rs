@@ -12,6 +12,7 @@ pub mod git;
 pub mod http_sink;
 pub mod pki;
 pub mod procs;
+pub mod rbac;
 pub mod scenario;
 pub mod testenv;
 pub mod tools;

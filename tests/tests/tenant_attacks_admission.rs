@@ -6,9 +6,9 @@
 use gco_tests::{
     admission::{apply_policy, create, setup},
     attacker::{AttackerHost, CREDENTIALS, attack_policy, attacks},
+    rbac::{self, Subject},
     testenv::ControlPlane,
 };
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::{
     Api, Client,
     api::{DynamicObject, PostParams},
@@ -18,29 +18,14 @@ use serde_json::json;
 /// The tenant: GitCommits and PullRequests, and ConfigMaps to read; no Secrets.
 async fn tenant(admin: &Client, namespace: &str) -> Client {
     let user = format!("tenant-{namespace}");
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "tenant", "namespace": namespace},
-        "rules": [
-            {"apiGroups": ["gco.galos.one"], "resources": ["gitcommits", "pullrequests"],
-             "verbs": ["create", "get", "list", "update", "patch", "delete"]},
-            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
-        ]
-    }))
-    .expect("role");
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "tenant", "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
-    }))
-    .expect("binding");
-    Api::<Role>::namespaced(admin.clone(), namespace)
-        .create(&PostParams::default(), &role)
+    let rules = json!([
+        {"apiGroups": ["gco.galos.one"], "resources": ["gitcommits", "pullrequests"],
+         "verbs": ["create", "get", "list", "update", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+    ]);
+    rbac::grant(admin, namespace, "tenant", rules, Subject::User(&user))
         .await
-        .expect("create role");
-    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("create binding");
+        .expect("tenant role");
     ControlPlane::shared()
         .user_client(&user, None)
         .await

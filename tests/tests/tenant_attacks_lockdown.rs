@@ -11,14 +11,12 @@ use std::collections::BTreeMap;
 
 use gco_tests::{
     attacker::{AttackerHost, CREDENTIALS, attack_policy, attacks},
+    rbac::{self, Subject},
     scenario::{CONVERGE, Scenario, condition, configmap_fields, gitcommit},
     testenv::TEST_MANAGER,
     webhook::gco_api_resource,
 };
-use k8s_openapi::api::{
-    core::v1::Secret,
-    rbac::v1::{Role, RoleBinding},
-};
+use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, Client,
     api::{DynamicObject, Patch, PatchParams, PostParams},
@@ -31,25 +29,16 @@ const PASSWORD: &str = "s3cret-Pa55word-the-tenant-must-not-see";
 
 /// The tenant's reading rights: ConfigMaps of their namespace, nothing else.
 async fn grant_configmaps(client: &Client, namespace: &str, service_account: &str) {
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "read-configmaps", "namespace": namespace},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
-    }))
-    .expect("role");
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "read-configmaps", "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-configmaps"},
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
-    }))
-    .expect("binding");
-    Api::<Role>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &role)
-        .await
-        .expect("create role");
-    Api::<RoleBinding>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("create binding");
+    let rules = json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]);
+    rbac::grant(
+        client,
+        namespace,
+        "read-configmaps",
+        rules,
+        Subject::ServiceAccount(service_account),
+    )
+    .await
+    .expect("grant");
 }
 
 async fn put_secret(client: &Client, namespace: &str, name: &str, data: &[(&str, &str)]) {

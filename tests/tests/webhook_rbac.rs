@@ -3,12 +3,12 @@
 
 use gco_tests::{
     admission::{create, eventually, setup},
+    rbac::{self, Subject},
     testenv::ControlPlane,
 };
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::{
     Api, Client,
-    api::{DynamicObject, Patch, PatchParams, PostParams},
+    api::{DynamicObject, Patch, PatchParams},
 };
 use serde_json::{Value, json};
 
@@ -22,25 +22,10 @@ async fn grant(
     group: &str,
     verbs: Value,
 ) {
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": namespace},
-        "rules": [{"apiGroups": [group], "resources": resources, "verbs": verbs}]
-    }))
-    .expect("role");
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
-    }))
-    .expect("binding");
-    Api::<Role>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &role)
+    let rules = json!([{"apiGroups": [group], "resources": resources, "verbs": verbs}]);
+    rbac::grant(client, namespace, name, rules, Subject::User(user))
         .await
-        .expect("create role");
-    Api::<RoleBinding>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("create binding");
+        .expect("grant");
 }
 
 /// A test namespace and the admin's client; user `<name>-<namespace>`, allowed to create and

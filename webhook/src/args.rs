@@ -41,11 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub self_managed: bool,
     /// Namespace of the certificate Secret and the Service.
-    #[arg(
-        long,
-        env = "POD_NAMESPACE",
-        default_value = "git-change-operator-system"
-    )]
+    #[arg(long, env = gco_runtime::POD_NAMESPACE_ENV, default_value = gco_runtime::DEFAULT_NAMESPACE)]
     pub namespace: String,
     /// Name of the Secret holding the self-managed certificates.
     #[arg(long, default_value = "gco-webhook-tls")]

@@ -41,9 +41,6 @@ impl AdmittedSpec {
             AdmittedSpec::GitCommit(spec) => ExportRequest::git_commit(namespace, spec),
             AdmittedSpec::PullRequest(spec) => ExportRequest::pull_request(namespace, spec),
         };
-        match object.pointer("/metadata/name").and_then(Value::as_str) {
-            Some(name) => request.named(name),
-            None => request,
-        }
+        request.named_if(object.pointer("/metadata/name").and_then(Value::as_str))
     }
 }

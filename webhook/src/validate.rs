@@ -69,15 +69,7 @@ async fn check_kinds<C: Cluster>(
             Err(error) => refusals.push(format!("{field}: {error}; retry in a moment")),
         }
     }
-    if refusals.is_empty() {
-        return Ok(());
-    }
-    let count = refusals.len();
-    let plural = if count == 1 { "" } else { "s" };
-    Err(Denied(format!(
-        "{count} policy violation{plural}:\n- {}",
-        refusals.join("\n- ")
-    )))
+    refuse_all(refusals)
 }
 
 /// Runs the access checks, [`MAX_CONCURRENT_ACCESS_CHECKS`] at a time (one SubjectAccessReview
@@ -126,6 +118,11 @@ async fn check_access<C: Cluster>(
             Err(error) => refusals.push(format!("{}: {error}; retry in a moment", check.field)),
         }
     }
+    refuse_all(refusals)
+}
+
+/// Every refusal together, in the shape of the rules' violations; none means allowed.
+fn refuse_all(refusals: Vec<String>) -> Result<(), Denied> {
     if refusals.is_empty() {
         return Ok(());
     }

@@ -69,6 +69,11 @@ impl<'a> ExportRequest<'a> {
         }
     }
 
+    /// The same view, for the object named `name` when it has one yet (`generateName`).
+    pub fn named_if(self, name: Option<&'a str>) -> Self {
+        Self { name, ..self }
+    }
+
     /// The same view, for the object named `name`.
     pub fn named(self, name: &'a str) -> Self {
         Self {

@@ -41,11 +41,7 @@ impl Exporter for GitCommit {
         Ok(DEFAULT_COMMIT_MESSAGE.to_owned())
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
-        let request = ExportRequest::git_commit(namespace, &self.spec);
-        match self.metadata.name.as_deref() {
-            Some(name) => request.named(name),
-            None => request,
-        }
+        ExportRequest::git_commit(namespace, &self.spec).named_if(self.metadata.name.as_deref())
     }
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()

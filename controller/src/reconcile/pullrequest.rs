@@ -45,11 +45,7 @@ impl Exporter for PullRequest {
         Ok(format!("Changes for PR: {}", title(&self.spec, at)?))
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
-        let request = ExportRequest::pull_request(namespace, &self.spec);
-        match self.metadata.name.as_deref() {
-            Some(name) => request.named(name),
-            None => request,
-        }
+        ExportRequest::pull_request(namespace, &self.spec).named_if(self.metadata.name.as_deref())
     }
     fn current_status(&self) -> PullRequestStatus {
         self.status.clone().unwrap_or_default()

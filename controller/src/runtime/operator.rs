@@ -63,11 +63,7 @@ pub struct OperatorArgs {
     #[arg(long)]
     pub leader_elect: bool,
     /// Namespace of the leader Lease; default: $POD_NAMESPACE, else git-change-operator-system.
-    #[arg(
-        long,
-        env = "POD_NAMESPACE",
-        default_value = "git-change-operator-system"
-    )]
+    #[arg(long, env = gco_runtime::POD_NAMESPACE_ENV, default_value = gco_runtime::DEFAULT_NAMESPACE)]
     pub leader_election_namespace: String,
     /// Name of the leader Lease.
     #[arg(long, default_value = "git-change-operator")]

@@ -115,6 +115,20 @@ fn admitted(object: &GitCommit) -> Admitted {
     admit(object, Ok(()), at(NOW)).expect("admitted")
 }
 
+/// The delivery of a first run with no references.
+fn first_delivery(object: &GitCommit, admitted: &Admitted) -> Box<super::Delivery> {
+    match plan(
+        object,
+        admitted,
+        Ok(vec![]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(delivery) => delivery,
+        other => panic!("the first run delivers, got {other:?}"),
+    }
+}
+
 fn fails_with(plan: Plan) -> (FailureReason, String) {
     match plan {
         Plan::Fail { failure, .. } => (failure.reason, failure.message),
@@ -198,15 +212,7 @@ fn a_schedule_gives_the_slot_and_the_next_tick() {
 fn a_run_already_done_for_the_same_inputs_is_up_to_date() {
     let object = gitcommit(file_export(), &[]);
     let admitted = admitted(&object);
-    let Plan::Deliver(first) = plan(
-        &object,
-        &admitted,
-        Ok(vec![]),
-        &ExportStatus::default(),
-        at(NOW),
-    ) else {
-        panic!("first run delivers");
-    };
+    let first = first_delivery(&object, &admitted);
     let mut status = ExportStatus {
         observed_generation: Some(2),
         run: Some(RunState {
@@ -232,15 +238,7 @@ fn a_run_already_done_for_the_same_inputs_is_up_to_date() {
 fn a_stalled_run_with_the_same_inputs_stays_quiet() {
     let object = gitcommit(file_export(), &[]);
     let admitted = admitted(&object);
-    let Plan::Deliver(first) = plan(
-        &object,
-        &admitted,
-        Ok(vec![]),
-        &ExportStatus::default(),
-        at(NOW),
-    ) else {
-        panic!("first run delivers");
-    };
+    let first = first_delivery(&object, &admitted);
     let status = ExportStatus {
         observed_generation: Some(2),
         run: Some(RunState {
@@ -268,15 +266,7 @@ fn a_stalled_run_with_the_same_inputs_stays_quiet() {
 fn a_retried_run_renders_the_instant_of_its_first_attempt() {
     let object = gitcommit(file_export(), &[]);
     let admitted = admitted(&object);
-    let Plan::Deliver(first) = plan(
-        &object,
-        &admitted,
-        Ok(vec![]),
-        &ExportStatus::default(),
-        at(NOW),
-    ) else {
-        panic!("first run delivers");
-    };
+    let first = first_delivery(&object, &admitted);
     let status = ExportStatus {
         run: Some(RunState {
             id: first.run_id.to_string(),
