@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use gco_tests::scenario::{Scenario, condition, configmap_fields as cm_fields, gitcommit};
+use gco_tests::{
+    rbac::{self, Subject},
+    scenario::{Scenario, condition, configmap_fields as cm_fields, gitcommit},
+};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
@@ -372,6 +375,92 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
         1,
         "events are allowed"
     );
+    assert!(
+        !s.logs().contains("forbidden"),
+        "no forbidden request:\n{}",
+        s.logs()
+    );
+}
+
+/// Referenced kinds are watched in the namespaces specs reference, not cluster-wide: a
+/// controller that may list and watch ConfigMaps in one namespace only still sees a change
+/// there (a cluster-wide watch would be forbidden and the change missed).
+#[tokio::test]
+async fn references_are_watched_only_in_the_namespaces_specs_reference() {
+    let mut s = Scenario::new("scoped").await.expect("scenario");
+    gco_tests::testenv::ensure_namespace(&s.client, "git-change-operator-system")
+        .await
+        .expect("ns");
+    let rbac = gco_tests::workspace_root().join("config/rbac");
+    s.plane
+        .run_kubectl(&["apply", "-k", rbac.to_str().expect("utf-8 path")])
+        .expect("config/rbac");
+    let account = "scoped-controller";
+    s.plane
+        .run_kubectl(&["create", "serviceaccount", account, "-n", &s.namespace])
+        .expect("service account");
+    let binding = format!("{}-{account}", s.namespace);
+    s.plane
+        .run_kubectl(&[
+            "create",
+            "clusterrolebinding",
+            &binding,
+            "--clusterrole=git-change-operator",
+            &format!("--serviceaccount={}:{account}", s.namespace),
+        ])
+        .expect("the controller's own rights, cluster-wide");
+    rbac::grant(
+        &s.client,
+        &s.namespace,
+        "configmaps-here-only",
+        json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]),
+        Subject::ServiceAccount(account),
+    )
+    .await
+    .expect("ConfigMaps of this namespace only");
+    let token = s
+        .plane
+        .run_kubectl(&[
+            "create",
+            "token",
+            account,
+            "-n",
+            &s.namespace,
+            "--duration=1h",
+        ])
+        .expect("token");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let kubeconfig = s
+        .plane
+        .token_kubeconfig(&format!("scoped-{}", s.namespace), &token)
+        .expect("kubeconfig");
+
+    s.put_configmap("app", &[("k", "v1")]).await.expect("cm");
+    s.start_controller_as("scoped", &kubeconfig, &[])
+        .expect("controller");
+    s.create_gitcommit(gitcommit(
+        "scoped",
+        &s.url(),
+        json!({ "resourceReferences": [cm_fields("app", "cm/")] }),
+    ))
+    .await
+    .expect("create");
+    s.wait_ready("scoped", "True", Some("Succeeded"))
+        .await
+        .expect("exported");
+    assert_eq!(s.file("cm/k").as_deref(), Some("v1"));
+    s.put_configmap("app", &[("k", "v2")])
+        .await
+        .expect("change");
+    let deadline = tokio::time::Instant::now() + gco_tests::scenario::CONVERGE;
+    while s.file("cm/k").as_deref() != Some("v2") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the change was not seen through a namespaced watch:\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(
         !s.logs().contains("forbidden"),
         "no forbidden request:\n{}",

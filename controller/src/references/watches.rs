@@ -2,7 +2,8 @@
 //! GitCommits and PullRequests that reference it.
 //!
 //! The set of kinds is only known at run time (any kind may be referenced), so watches start as
-//! reconciles discover new kinds. A watch keeps its objects in a cache that reconciles read
+//! reconciles discover new kinds, one per kind and namespace that specs reference: nothing of a
+//! namespace no spec references is held. A watch keeps its objects in a cache that reconciles read
 //! instead of asking the apiserver again: every trigger would otherwise cost one GET per
 //! reference. Secrets are the exception: their watch is metadata-only, so no Secret value is
 //! ever held in memory, and reconciles read them when they need them.
@@ -38,14 +39,23 @@ pub struct Owner {
     pub name: String,
 }
 
+/// What one watch covers: a kind in one namespace (`""` for a cluster-scoped kind). Watching
+/// only the namespaces that specs reference keeps the operator's memory, and what it holds,
+/// to what is referenced rather than to the whole cluster.
+type Scope = (String, String, String);
+
+fn scope_of(key: &ObjectKey) -> Scope {
+    (key.group.clone(), key.kind.clone(), key.namespace.clone())
+}
+
 #[derive(Default)]
 struct Index {
     owners_of: HashMap<ObjectKey, BTreeSet<Owner>>,
     keys_of: HashMap<Owner, Vec<ObjectKey>>,
-    /// `(group, kind)` pairs with a running watch.
-    watched: HashSet<(String, String)>,
-    /// The caches of the watched kinds (all but Secrets).
-    caches: HashMap<(String, String), Store<DynamicObject>>,
+    /// The scopes with a running watch.
+    watched: HashSet<Scope>,
+    /// The caches of the watched scopes (all but Secrets).
+    caches: HashMap<Scope, Store<DynamicObject>>,
 }
 
 /// The reference index and its watches. Cheap to clone.
@@ -80,9 +90,10 @@ impl ReferenceWatches {
         (watches, receivers)
     }
 
-    /// Records what `owner` references now, and starts watching kinds not watched yet.
+    /// Records what `owner` references now, and starts watching the kinds and namespaces not
+    /// watched yet.
     pub(super) fn track(&self, owner: &Owner, references: &[(ObjectKey, ResolvedKind)]) {
-        let mut new_kinds = Vec::new();
+        let mut new_scopes = Vec::new();
         {
             let mut index = self.lock();
             index.forget(owner);
@@ -92,8 +103,8 @@ impl ReferenceWatches {
                     .entry(key.clone())
                     .or_default()
                     .insert(owner.clone());
-                if index.watched.insert((key.group.clone(), key.kind.clone())) {
-                    new_kinds.push(kind.clone());
+                if index.watched.insert(scope_of(key)) {
+                    new_scopes.push((kind.clone(), key.namespace.clone()));
                 }
             }
             index.keys_of.insert(
@@ -102,8 +113,8 @@ impl ReferenceWatches {
             );
             self.referenced.set(index.owners_of.len() as i64);
         }
-        for kind in new_kinds {
-            self.spawn_watch(kind);
+        for (kind, namespace) in new_scopes {
+            self.spawn_watch(kind, namespace);
         }
     }
 
@@ -115,17 +126,13 @@ impl ReferenceWatches {
     }
 
     /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
-    /// not exist, `None` when there is no complete cache of its kind (read it from the API).
+    /// not exist, `None` when there is no complete cache of its scope (read it from the API).
     pub(super) fn cached(
         &self,
         key: &ObjectKey,
         resource: &ApiResource,
     ) -> Option<Option<Arc<DynamicObject>>> {
-        let cache = self
-            .lock()
-            .caches
-            .get(&(key.group.clone(), key.kind.clone()))?
-            .clone();
+        let cache = self.lock().caches.get(&scope_of(key))?.clone();
         cache.wait_until_ready().now_or_never()?.ok()?;
         let mut reference = ObjectRef::new_with(&key.name, resource.clone());
         if !key.namespace.is_empty() {
@@ -134,10 +141,12 @@ impl ReferenceWatches {
         Some(cache.get(&reference))
     }
 
-    fn spawn_watch(&self, kind: ResolvedKind) {
+    /// Watches `kind` in `namespace` (`""`: a cluster-scoped kind, watched cluster-wide).
+    fn spawn_watch(&self, kind: ResolvedKind, namespace: String) {
         let resource = kind.resource.clone();
         let (group, kind_name) = (resource.group.clone(), resource.kind.clone());
-        debug!(%group, kind = %kind_name, "watching referenced kind");
+        debug!(%group, kind = %kind_name, %namespace, "watching referenced kind");
+        let scope = (group.clone(), kind_name.clone(), namespace.clone());
         let key_of = move |namespace: Option<String>, name: String| ObjectKey {
             group: group.clone(),
             kind: kind_name.clone(),
@@ -146,8 +155,7 @@ impl ReferenceWatches {
         };
         let changed: futures::stream::BoxStream<'static, ObjectKey> =
             if is_core_secret(&resource.group, &resource.kind) {
-                let api: Api<PartialObjectMeta<DynamicObject>> =
-                    Api::all_with(self.client.clone(), &resource);
+                let api: Api<PartialObjectMeta<DynamicObject>> = self.api(&resource, &namespace);
                 watcher(api, watcher::Config::default())
                     .default_backoff()
                     .touched_objects()
@@ -156,12 +164,9 @@ impl ReferenceWatches {
                     })
                     .boxed()
             } else {
-                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+                let api: Api<DynamicObject> = self.api(&resource, &namespace);
                 let writer = Writer::new(resource.clone());
-                self.lock().caches.insert(
-                    (resource.group.clone(), resource.kind.clone()),
-                    writer.as_reader(),
-                );
+                self.lock().caches.insert(scope, writer.as_reader());
                 // The cache is written before the trigger is sent: a reconcile it starts reads the
                 // version that triggered it, or a newer one. managedFields are dropped: no
                 // rendering uses them, and they are most of a small object's size.
@@ -195,6 +200,17 @@ impl ReferenceWatches {
                 }
             }
         });
+    }
+
+    fn api<K>(&self, resource: &ApiResource, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = ApiResource, Scope = kube::core::DynamicResourceScope>,
+    {
+        if namespace.is_empty() {
+            Api::all_with(self.client.clone(), resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), namespace, resource)
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
