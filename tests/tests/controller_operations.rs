@@ -176,13 +176,22 @@ async fn one_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
     s.wait_ready("one", "True", None)
         .await
         .expect("the first replica leads");
-    s.start_controller("second", &lease).expect("second");
+    // The standby is ready (its caches are filled) though it does not lead: a rolling update
+    // with maxUnavailable 0 waits for exactly that.
+    let standby_health = format!("127.0.0.1:{}", free_port());
+    let mut standby = lease.to_vec();
+    standby.extend(["--health-addr", standby_health.as_str()]);
+    s.start_controller("second", &standby).expect("second");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
         s.controllers[1].log().contains("waiting for leadership"),
         "{}",
         s.logs()
     );
+    let (status, _) = http_get(&format!("http://{standby_health}/readyz"))
+        .await
+        .expect("GET /readyz of the standby");
+    assert_eq!(status, 200, "the standby is ready");
     assert!(
         !s.controllers[1].log().contains("became leader"),
         "only one leader:\n{}",

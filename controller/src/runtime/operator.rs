@@ -135,6 +135,15 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         )
     });
     let mut shutdown = Shutdown::listen().context("listen for SIGTERM")?;
+    // Fail closed: no object is judged before every policy and namespace is known.
+    tokio::select! {
+        ready = policies.wait_until_ready() => ready.context("policy and namespace caches")?,
+        _ = shutdown.wait() => return Ok(()),
+    }
+    // Ready means the caches are filled, not that this replica leads: a standby is ready too,
+    // or a rolling update (maxUnavailable 0) would wait forever for the new pod, which waits
+    // for the old pod's Lease.
+    readiness.set_ready();
     if let Some(elector) = &elector {
         info!(lease = %args.leader_election_id, %instance, "waiting for leadership");
         tokio::select! {
@@ -142,12 +151,6 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
             _ = shutdown.wait() => return Ok(()),
         }
     }
-    // Fail closed: no object is judged before every policy and namespace is known.
-    policies
-        .wait_until_ready()
-        .await
-        .context("policy and namespace caches")?;
-    readiness.set_ready();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gitcommit_controller = KindController {
