@@ -8,4 +8,4 @@ printf '\n\033[1m==> Installing what this machine lacks and building the local c
 hack/deps.sh
 printf '\n\033[1m==> Building git-change-operator (controller, webhook, demo driver)\033[0m\n'
 cargo build --quiet -p gco-controller -p gco-webhook -p gco-tests --bins
-exec target/debug/gco-demo
+exec "${CARGO_TARGET_DIR:-target}/debug/gco-demo"

@@ -347,10 +347,13 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
         .expect("kubeconfig");
 
     s.put_configmap("app", &[("k", "v")]).await.expect("cm");
+    put_tls_secret(&s, "CERT-1").await;
     s.start_controller_as(
         "least-privilege",
         &kubeconfig,
         &[
+            "--secret-poll-seconds",
+            "1",
             "--leader-elect",
             "--leader-election-namespace",
             "git-change-operator-system",
@@ -362,7 +365,10 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
     s.create_gitcommit(gitcommit(
         "limited",
         &s.url(),
-        json!({ "resourceReferences": [cm_fields("app", "cm/")] }),
+        json!({ "resourceReferences": [cm_fields("app", "cm/"), {
+            "apiVersion": "v1", "kind": "Secret", "name": "web-tls",
+            "strategy": "single-field", "field": "tls.crt", "output": { "path": "tls/tls.crt" }
+        }] }),
     ))
     .await
     .expect("create");
@@ -370,9 +376,21 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
         .await
         .expect("works with config/rbac alone");
     assert_eq!(s.file("cm/k").as_deref(), Some("v"));
+    assert_eq!(s.file("tls/tls.crt").as_deref(), Some("CERT-1"));
+    // A rotated certificate is exported again, though the controller may only `get` Secrets.
+    put_tls_secret(&s, "CERT-2").await;
+    let deadline = tokio::time::Instant::now() + gco_tests::scenario::CONVERGE;
+    while s.file("tls/tls.crt").as_deref() != Some("CERT-2") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rotated Secret was not exported:\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(
         s.events("CommitPushed").await.len(),
-        1,
+        2,
         "events are allowed"
     );
     assert!(
@@ -466,4 +484,21 @@ async fn references_are_watched_only_in_the_namespaces_specs_reference() {
         "no forbidden request:\n{}",
         s.logs()
     );
+}
+
+/// Creates or rotates Secret `web-tls` with `tls.crt` = `certificate`.
+async fn put_tls_secret(s: &Scenario, certificate: &str) {
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "web-tls", "namespace": s.namespace},
+        "stringData": {"tls.crt": certificate}
+    });
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(s.client.clone(), &s.namespace)
+        .patch(
+            "web-tls",
+            &PatchParams::apply("controller-gitcommit").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret");
 }

@@ -99,11 +99,13 @@ pub struct References {
 
 impl References {
     /// The reader and, per exporting kind, the stream of owners whose references changed.
+    /// Referenced Secrets are looked at every `secret_poll`.
     pub fn new(
         client: Client,
         referenced: Gauge,
+        secret_poll: std::time::Duration,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
-        let (watches, triggers) = ReferenceWatches::new(client, referenced);
+        let (watches, triggers) = ReferenceWatches::new(client, referenced, secret_poll);
         let references = Self {
             kinds: KindResolver::default(),
             watches,
@@ -129,13 +131,7 @@ impl References {
                     .await?,
             );
         }
-        self.watches.track(
-            owner,
-            &read
-                .iter()
-                .map(|r| (r.key.clone(), r.kind.clone()))
-                .collect::<Vec<_>>(),
-        );
+        self.watches.track(owner, &read);
         Ok(read)
     }
 

@@ -5,18 +5,20 @@
 //! reconciles discover new kinds, one per kind and namespace that specs reference: nothing of a
 //! namespace no spec references is held. A watch keeps its objects in a cache that reconciles read
 //! instead of asking the apiserver again: every trigger would otherwise cost one GET per
-//! reference. Secrets are the exception: their watch is metadata-only, so no Secret value is
-//! ever held in memory, and reconciles read them when they need them.
+//! reference. Secrets are the exception: they are polled with metadata-only reads (the
+//! controller may only `get` them), so no Secret value is ever held in memory, and reconciles
+//! read them when they need them.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use futures::{FutureExt, StreamExt};
 use kube::{
     Api, Client, ResourceExt,
-    api::{ApiResource, DynamicObject, PartialObjectMeta},
+    api::{ApiResource, DynamicObject},
     runtime::{
         WatchStreamExt,
         reflector::{ObjectRef, Store, store::Writer},
@@ -29,7 +31,7 @@ use tracing::{debug, warn};
 
 use gco_api::{ExportKind, kind::is_core_secret};
 
-use super::{ObjectKey, ResolvedKind};
+use super::{ObjectKey, ReadReference, ResolvedKind};
 
 /// An exporting object: a GitCommit or PullRequest, by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +58,8 @@ struct Index {
     watched: HashSet<Scope>,
     /// The caches of the watched scopes (all but Secrets).
     caches: HashMap<Scope, Store<DynamicObject>>,
+    /// The resourceVersion of each referenced Secret as last read, for the Secret pollers.
+    secret_versions: HashMap<ObjectKey, Option<String>>,
 }
 
 /// The reference index and its watches. Cheap to clone.
@@ -66,6 +70,8 @@ pub(super) struct ReferenceWatches {
     referenced: Gauge,
     index: Arc<Mutex<Index>>,
     triggers: Arc<HashMap<ExportKind, mpsc::UnboundedSender<Owner>>>,
+    /// How often referenced Secrets are looked at.
+    secret_poll: Duration,
 }
 
 impl ReferenceWatches {
@@ -73,6 +79,7 @@ impl ReferenceWatches {
     pub(super) fn new(
         client: Client,
         referenced: Gauge,
+        secret_poll: Duration,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
         let mut senders = HashMap::new();
         let mut receivers = HashMap::new();
@@ -86,18 +93,30 @@ impl ReferenceWatches {
             referenced,
             index: Arc::default(),
             triggers: Arc::new(senders),
+            secret_poll,
         };
         (watches, receivers)
     }
 
     /// Records what `owner` references now, and starts watching the kinds and namespaces not
     /// watched yet.
-    pub(super) fn track(&self, owner: &Owner, references: &[(ObjectKey, ResolvedKind)]) {
+    pub(super) fn track(&self, owner: &Owner, references: &[ReadReference]) {
         let mut new_scopes = Vec::new();
         {
             let mut index = self.lock();
             index.forget(owner);
-            for (key, kind) in references {
+            for ReadReference {
+                key,
+                kind,
+                resource_version,
+                ..
+            } in references
+            {
+                if is_core_secret(&key.group, &key.kind) {
+                    index
+                        .secret_versions
+                        .insert(key.clone(), resource_version.clone());
+                }
                 index
                     .owners_of
                     .entry(key.clone())
@@ -109,7 +128,7 @@ impl ReferenceWatches {
             }
             index.keys_of.insert(
                 owner.clone(),
-                references.iter().map(|(k, _)| k.clone()).collect(),
+                references.iter().map(|r| r.key.clone()).collect(),
             );
             self.referenced.set(index.owners_of.len() as i64);
         }
@@ -155,14 +174,12 @@ impl ReferenceWatches {
         };
         let changed: futures::stream::BoxStream<'static, ObjectKey> =
             if is_core_secret(&resource.group, &resource.kind) {
-                let api: Api<PartialObjectMeta<DynamicObject>> = self.api(&resource, &namespace);
-                watcher(api, watcher::Config::default())
-                    .default_backoff()
-                    .touched_objects()
-                    .filter_map(move |o| {
-                        std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
-                    })
-                    .boxed()
+                poll_secrets(
+                    self.api(&resource, &namespace),
+                    self.index.clone(),
+                    scope,
+                    self.secret_poll,
+                )
             } else {
                 let api: Api<DynamicObject> = self.api(&resource, &namespace);
                 let writer = Writer::new(resource.clone());
@@ -220,6 +237,48 @@ impl ReferenceWatches {
     }
 }
 
+/// The referenced Secrets of `scope` whose resourceVersion moved since they were last read,
+/// looked at every `every` with metadata-only reads: no Secret value is transferred or held.
+/// Secrets are polled, not watched: a list or watch of Secrets returns their data, and the
+/// controller may only `get` them (config/rbac), which a metadata-only read needs.
+fn poll_secrets(
+    api: Api<DynamicObject>,
+    index: Arc<Mutex<Index>>,
+    scope: Scope,
+    every: Duration,
+) -> futures::stream::BoxStream<'static, ObjectKey> {
+    futures::stream::unfold((api, index, scope), move |(api, index, scope)| async move {
+        tokio::time::sleep(every).await;
+        let referenced: Vec<(ObjectKey, Option<String>)> = {
+            let index = index.lock().unwrap_or_else(|p| p.into_inner());
+            index
+                .secret_versions
+                .iter()
+                .filter(|(key, _)| scope_of(key) == scope && index.owners_of.contains_key(*key))
+                .map(|(key, version)| (key.clone(), version.clone()))
+                .collect()
+        };
+        let mut changed = Vec::new();
+        for (key, seen) in referenced {
+            let now = match api.get_metadata_opt(&key.name).await {
+                Ok(found) => found.and_then(|meta| meta.metadata.resource_version),
+                Err(error) => {
+                    warn!(%error, secret = %key.display(), "cannot look at a referenced Secret; trying again later");
+                    continue;
+                }
+            };
+            if now != seen {
+                let mut index = index.lock().unwrap_or_else(|p| p.into_inner());
+                index.secret_versions.insert(key.clone(), now);
+                changed.push(key);
+            }
+        }
+        Some((futures::stream::iter(changed), (api, index, scope)))
+    })
+    .flatten()
+    .boxed()
+}
+
 /// Watch errors are retried by the backoff; log them and carry on.
 fn keep(item: Result<ObjectKey, watcher::Error>) -> Option<ObjectKey> {
     match item {
@@ -238,6 +297,7 @@ impl Index {
                 owners.remove(owner);
                 if owners.is_empty() {
                     self.owners_of.remove(&key);
+                    self.secret_versions.remove(&key);
                 }
             }
         }

@@ -59,6 +59,10 @@ pub struct OperatorArgs {
     /// controller reads with its own identity.
     #[arg(long, env = "GCO_DEFAULT_SERVICE_ACCOUNT")]
     pub default_service_account: Option<String>,
+    /// How often referenced Secrets are looked at for changes, in seconds (metadata-only reads:
+    /// the controller may only `get` Secrets, and a watch would return their data).
+    #[arg(long, default_value_t = 60)]
+    pub secret_poll_seconds: u64,
     /// Reconcile only while holding the leader Lease (run several replicas for HA).
     #[arg(long)]
     pub leader_elect: bool,
@@ -99,8 +103,11 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         .map(FluxNotifier::spawn)
         .transpose()
         .context("start the Flux event client")?;
-    let (references, mut triggers) =
-        References::new(client.clone(), metrics.referenced_objects.clone());
+    let (references, mut triggers) = References::new(
+        client.clone(),
+        metrics.referenced_objects.clone(),
+        std::time::Duration::from_secs(args.secret_poll_seconds.max(1)),
+    );
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
     let engine = GitEngine::new(args.cache_dir.clone());
