@@ -119,6 +119,7 @@ async fn engine_latencies(url: &str, iterations: usize) -> Vec<Duration> {
             author: Author::operator(),
             message: format!("bench {i}"),
             writes,
+            at: jiff::Timestamp::now(),
         }
     };
     let warm = engine.commit(url, "main", &credentials, commit(0)).await;

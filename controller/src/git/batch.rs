@@ -7,8 +7,7 @@ use git2::{Oid, Repository, Signature};
 use super::{
     GitError,
     change::{Author, Change, RunId},
-    history::{commit_message, find_run},
-    trailers::carries_run,
+    history::commit_message,
     tree::{apply_writes, tip_tree},
 };
 
@@ -33,10 +32,13 @@ pub(crate) struct Built {
 
 /// Applies `changes` in order on top of `tip` (`None`: the branch is new). Consecutive
 /// changes by the same author share one commit; a new author starts the next commit.
+/// `applied` holds, per change, the commit that already carries its run (found in the
+/// branch's history by `history::find_runs`): such a change is not applied again.
 pub(crate) fn build(
     repo: &Repository,
     tip: Option<Oid>,
     changes: &[Change],
+    applied: &[Option<Oid>],
 ) -> Result<Built, GitError> {
     let mut head = tip;
     let mut tree = tip_tree(repo, tip)?;
@@ -51,8 +53,7 @@ pub(crate) fn build(
             continue;
         }
         runs.insert(&change.run, index);
-        let is_this_run = |message: &str| carries_run(message, &change.object, &change.run);
-        if let Some(commit) = tip.and_then(|tip| find_run(repo, tip, is_this_run)) {
+        if let Some(&Some(commit)) = applied.get(index) {
             planned[index] = Planned::AlreadyApplied(commit);
             continue;
         }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use jiff::Timestamp;
+
 use crate::render::PlannedWrite;
 
 use super::GitError;
@@ -99,6 +101,9 @@ pub struct Change {
     /// The commit message, placeholders already rendered.
     pub message: String,
     pub writes: Vec<PlannedWrite>,
+    /// The run's instant, recorded before anything is pushed: its commit is not older (less
+    /// a clock skew allowance), which bounds how far back a retry looks for it (`history.rs`).
+    pub at: Timestamp,
 }
 
 /// What became of a change.

@@ -3,6 +3,16 @@
 use base64::Engine as _;
 use openssl::{hash::MessageDigest, pkey::PKey, sign::Signer};
 
+mod wildcard;
+
+/// Most host patterns one line may list. A line names a host and its aliases; more than
+/// this is no real `known_hosts`, only work for every connection.
+pub(crate) const MAX_PATTERNS_PER_LINE: usize = 64;
+/// Longest host pattern, in bytes: a host name has at most 253, `[host]:port` 261, and a
+/// hashed `|1|salt|hash` entry 60. Together with [`MAX_PATTERNS_PER_LINE`] this bounds what
+/// matching one line can cost (see `wildcard.rs`).
+pub(crate) const MAX_PATTERN_LEN: usize = 300;
+
 /// The parsed entries of a `known_hosts` file.
 #[derive(Debug)]
 pub(crate) struct KnownHosts {
@@ -18,10 +28,14 @@ struct Entry {
 
 impl KnownHosts {
     /// Parses `text`; blank lines, comments and `@cert-authority` lines (host certificates are
-    /// not supported) are skipped. An error if no usable entry remains.
+    /// not supported) are skipped. An error if no usable entry remains, or if a line has more
+    /// than [`MAX_PATTERNS_PER_LINE`] patterns or one longer than [`MAX_PATTERN_LEN`]. Such a
+    /// line is refused rather than skipped: skipping it, or only its long pattern, could drop
+    /// a `!negation` and so trust a host the line meant to exclude. Errors name the line by
+    /// number and never quote it.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let mut entries = Vec::new();
-        for line in text.lines().map(str::trim) {
+        for (index, line) in text.lines().map(str::trim).enumerate() {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -44,7 +58,7 @@ impl KnownHosts {
             };
             entries.push(Entry {
                 revoked,
-                patterns: first.split(',').map(str::to_owned).collect(),
+                patterns: patterns(first, index + 1)?,
                 key,
             });
         }
@@ -57,9 +71,11 @@ impl KnownHosts {
     /// Ok if `key` (the raw public key blob the server sent) is listed for `host`/`port` and
     /// not revoked. A host listed with other keys only means the key changed: refused too.
     pub(crate) fn verify(&self, host: &str, port: Option<u16>, key: &[u8]) -> Result<(), String> {
+        // OpenSSH lowercases the host before looking it up, hashed entries included.
+        let host = host.to_ascii_lowercase();
         let name = match port {
             Some(port) if port != 22 => format!("[{host}]:{port}"),
-            _ => host.to_owned(),
+            _ => host,
         };
         let for_host: Vec<&Entry> = self
             .entries
@@ -90,6 +106,24 @@ impl KnownHosts {
     }
 }
 
+/// The comma-separated patterns of line `number`, within the limits.
+fn patterns(list: &str, number: usize) -> Result<Vec<String>, String> {
+    let patterns: Vec<&str> = list.split(',').collect();
+    if patterns.len() > MAX_PATTERNS_PER_LINE {
+        return Err(format!(
+            "line {number} of `known_hosts` lists {} host patterns; at most {MAX_PATTERNS_PER_LINE} are accepted",
+            patterns.len()
+        ));
+    }
+    if let Some(long) = patterns.iter().find(|p| p.len() > MAX_PATTERN_LEN) {
+        return Err(format!(
+            "line {number} of `known_hosts` has a host pattern of {} bytes; at most {MAX_PATTERN_LEN} are accepted",
+            long.len()
+        ));
+    }
+    Ok(patterns.into_iter().map(str::to_owned).collect())
+}
+
 /// OpenSSH's rule: some positive pattern matches and no negated one does.
 fn matches_host(patterns: &[String], name: &str) -> bool {
     let mut matched = false;
@@ -109,10 +143,7 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
     if let Some(hashed) = pattern.strip_prefix("|1|") {
         return hashed_matches(hashed, name);
     }
-    glob(
-        pattern.to_ascii_lowercase().as_bytes(),
-        name.to_ascii_lowercase().as_bytes(),
-    )
+    wildcard::matches(pattern.as_bytes(), name.as_bytes())
 }
 
 /// `|1|salt|hash`: HMAC-SHA1 of the name keyed with the salt (`HashKnownHosts yes`).
@@ -130,19 +161,6 @@ fn hashed_matches(hashed: &str, name: &str) -> bool {
         signer.sign_to_vec()
     });
     digest.is_ok_and(|d| d.len() == hash.len() && memcmp::eq(&d, &hash))
-}
-
-/// `*` and `?` wildcards.
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.split_first(), name.split_first()) {
-        (None, None) => true,
-        (Some((b'*', rest)), _) => {
-            glob(rest, name) || (!name.is_empty() && glob(pattern, &name[1..]))
-        }
-        (Some((b'?', rest)), Some((_, name_rest))) => glob(rest, name_rest),
-        (Some((p, rest)), Some((n, name_rest))) if p == n => glob(rest, name_rest),
-        _ => false,
-    }
 }
 
 /// `memcmp::eq` panics on different lengths; keys of another type simply differ.
@@ -200,5 +218,56 @@ mod tests {
         let known = KnownHosts::parse(&line).expect("parse");
         assert!(known.verify("git.example.com", None, &key()).is_ok());
         assert!(known.verify("other.example.com", None, &key()).is_err());
+    }
+
+    #[test]
+    fn host_names_match_case_insensitively() {
+        let known =
+            KnownHosts::parse(&format!("Git.Example.COM,*.Corp ssh-ed25519 {KEY}")).expect("parse");
+        assert!(known.verify("git.example.com", None, &key()).is_ok());
+        assert!(known.verify("GIT.EXAMPLE.com", None, &key()).is_ok());
+        assert!(known.verify("Build.CORP", None, &key()).is_ok());
+    }
+
+    #[test]
+    fn too_many_or_too_long_patterns_are_refused_without_quoting_them() {
+        let many = vec!["h.example"; MAX_PATTERNS_PER_LINE + 1].join(",");
+        let error = KnownHosts::parse(&format!("# c\n{many} ssh-ed25519 {KEY}")).expect_err("many");
+        assert!(
+            error.contains("line 2") && error.contains("65 host patterns"),
+            "{error}"
+        );
+        assert!(!error.contains("h.example"), "{error}");
+        let at_cap = vec!["h.example"; MAX_PATTERNS_PER_LINE].join(",");
+        assert!(KnownHosts::parse(&format!("{at_cap} ssh-ed25519 {KEY}")).is_ok());
+
+        let secret = "s".repeat(MAX_PATTERN_LEN + 1);
+        // Negated too: dropping a long `!pattern` would widen what the line trusts.
+        let line = format!("*.corp,!{secret} ssh-ed25519 {KEY}");
+        let error = KnownHosts::parse(&line).expect_err("long");
+        assert!(
+            error.contains("line 1") && error.contains("302 bytes"),
+            "{error}"
+        );
+        assert!(!error.contains("sss"), "{error}");
+        let at_cap = "s".repeat(MAX_PATTERN_LEN);
+        assert!(KnownHosts::parse(&format!("{at_cap} ssh-ed25519 {KEY}")).is_ok());
+    }
+
+    #[test]
+    fn a_line_of_backtracking_patterns_costs_next_to_nothing() {
+        // The worst a line may hold for the matcher in `wildcard.rs`: a star, then a run that
+        // matches at every offset of the host and fails at its end, half the host long.
+        let worst = format!("*{}b{}", "a".repeat(127), "a".repeat(MAX_PATTERN_LEN - 129));
+        let line = vec![worst.as_str(); MAX_PATTERNS_PER_LINE].join(",");
+        let known = KnownHosts::parse(&format!("{line} ssh-ed25519 {KEY}")).expect("parse");
+        let host = "a".repeat(255);
+        let started = std::time::Instant::now();
+        assert!(known.verify(&host, None, &key()).is_err());
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < std::time::Duration::from_millis(20),
+            "{elapsed:?}"
+        );
     }
 }

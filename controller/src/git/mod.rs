@@ -27,6 +27,8 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
+use jiff::Timestamp;
+
 pub use cache::RepoCache;
 pub use change::{
     Author, Change, DEFAULT_AUTHOR, OBJECT_TRAILER, ObjectRef, Outcome, RUN_TRAILER, RunId,
@@ -34,7 +36,7 @@ pub use change::{
 pub use credentials::Credentials;
 pub use diff::diff_against_branch;
 pub use error::GitError;
-pub use history::RUN_LOOKBACK;
+pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
 pub use lane::MAX_BATCH;
 pub(crate) use lane::PushLane;
 pub use session::MAX_PUSH_ATTEMPTS;
@@ -110,9 +112,11 @@ impl GitEngine {
         .await
     }
 
-    /// The commit on `branch` (within the last [`RUN_LOOKBACK`] commits) made for `object`'s
-    /// run `run`, if there is one: how a run retried after a crash finds what it pushed. Only
-    /// a commit's trailer block counts, and only a `Gco-Object`/`Gco-Run` pair naming both.
+    /// The commit on `branch` made for `object`'s run `run`, if there is one: how a run
+    /// retried after a crash finds what it pushed. `at` is the run's instant: the commits
+    /// down to it (less [`RUN_CLOCK_SKEW`], up to [`RUN_WALK_LIMIT`]) are read, however many
+    /// there are. Only a commit's trailer block counts, and only a `Gco-Object`/`Gco-Run`
+    /// pair naming both.
     pub async fn find_object_run(
         &self,
         url: &str,
@@ -120,25 +124,13 @@ impl GitEngine {
         credentials: &Credentials,
         object: &ObjectRef,
         run: &RunId,
-    ) -> Result<Option<String>, GitError> {
-        let (object, run) = (object.clone(), run.clone());
-        self.find_commit(url, branch, credentials, move |message| {
-            trailers::carries_run(message, &object, &run)
-        })
-        .await
-    }
-
-    async fn find_commit(
-        &self,
-        url: &str,
-        branch: &str,
-        credentials: &Credentials,
-        is_run: impl Fn(&str) -> bool + Send + 'static,
+        at: Timestamp,
     ) -> Result<Option<String>, GitError> {
         let url = RepoUrl::parse(url)?;
         let (cache, credentials) = (Arc::clone(&self.cache), credentials.clone());
         let branch = branch.to_owned();
-        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, is_run))
+        let wanted = history::Wanted::new(object, run, at);
+        blocking(move || session::find_run_on_branch(&cache, &url, &credentials, &branch, wanted))
             .await
     }
 }

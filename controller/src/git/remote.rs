@@ -10,9 +10,9 @@ use super::{
     url::RepoUrl,
 };
 
-/// How many commits of history a fetch brings, where the transport supports shallow fetches:
-/// enough for [`super::history::find_run`] to see a run that was pushed just before a crash,
-/// however many commits others pushed since, within reason.
+/// How many commits of history a branch's first fetch brings, where the transport supports
+/// shallow fetches: enough for [`super::history::find_runs`] on most branches; a search that
+/// reaches the edge of this history before its run's instant deepens it ([`Remote::deepen`]).
 pub(crate) const HISTORY_DEPTH: i32 = 64;
 
 /// A connection's worth of context: where, with which credentials.
@@ -60,9 +60,10 @@ impl Remote<'_> {
     pub(crate) fn fetch_default_branch(&self) -> Result<Option<Oid>, GitError> {
         let refspec = format!("+HEAD:{}", Self::tracking_ref("HEAD"));
         let shallow = self.url.supports_shallow() && !self.has_tracking_refs(&["HEAD"]);
-        let heads = match self.fetch_refspecs(std::slice::from_ref(&refspec), shallow, "HEAD") {
+        let depth = shallow.then_some(HISTORY_DEPTH);
+        let heads = match self.fetch_refspecs(std::slice::from_ref(&refspec), depth, "HEAD") {
             Err(GitError::Network { detail, .. }) if detail.contains("shallow") => {
-                self.fetch_refspecs(&[refspec], false, "HEAD")?
+                self.fetch_refspecs(&[refspec], None, "HEAD")?
             }
             other => other?,
         };
@@ -70,6 +71,21 @@ impl Remote<'_> {
             .into_iter()
             .find(|(name, _)| name == "HEAD")
             .map(|(_, oid)| oid))
+    }
+
+    /// Fetches `branch` (`None`: the remote's default branch) `depth` commits deep, deepening
+    /// a shallow history fetched before; the tracking ref moves to the remote's tip. libgit2
+    /// (1.9) deepens by a larger depth, sending the clone's current edge; it has no
+    /// "deepen since a date", which is why callers step the depth up.
+    pub(crate) fn deepen(&self, branch: Option<&str>, depth: i32) -> Result<(), GitError> {
+        let (refspec, what) = match branch {
+            Some(branch) => (
+                format!("+refs/heads/{branch}:{}", Self::tracking_ref(branch)),
+                branch,
+            ),
+            None => (format!("+HEAD:{}", Self::tracking_ref("HEAD")), "HEAD"),
+        };
+        self.fetch_refspecs(&[refspec], Some(depth), what).map(drop)
     }
 
     /// Whether every branch was fetched before. Only the first fetch of a branch is shallow:
@@ -90,7 +106,8 @@ impl Remote<'_> {
             .iter()
             .map(|b| format!("+refs/heads/{b}:{}", Self::tracking_ref(b)))
             .collect();
-        let heads = self.fetch_refspecs(&refspecs, shallow, &branches.join(", "))?;
+        let depth = shallow.then_some(HISTORY_DEPTH);
+        let heads = self.fetch_refspecs(&refspecs, depth, &branches.join(", "))?;
         let tips = branches
             .iter()
             .map(|branch| {
@@ -101,11 +118,12 @@ impl Remote<'_> {
         Ok(tips)
     }
 
-    /// Fetches `refspecs`; returns every ref the remote advertised, with its id.
+    /// Fetches `refspecs`, `depth` commits deep if given; returns every ref the remote
+    /// advertised, with its id.
     fn fetch_refspecs(
         &self,
         refspecs: &[String],
-        shallow: bool,
+        depth: Option<i32>,
         what: &str,
     ) -> Result<Vec<(String, Oid)>, GitError> {
         let failure = Rc::new(RefCell::new(None));
@@ -121,8 +139,8 @@ impl Remote<'_> {
             .custom_headers(&header_refs)
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
-        if shallow {
-            options.depth(HISTORY_DEPTH);
+        if let Some(depth) = depth {
+            options.depth(depth);
         }
         remote
             .fetch(refspecs, Some(&mut options), None)

@@ -9,7 +9,7 @@ use super::{
     Credentials, GitError, RepoCache,
     batch::{self, Planned},
     change::{Change, Outcome},
-    history::find_run,
+    history::{self, RUN_WALK_LIMIT, Wanted},
     remote::{PushFailure, Remote},
     url::RepoUrl,
 };
@@ -19,6 +19,11 @@ pub const MAX_PUSH_ATTEMPTS: u32 = 10;
 /// First back-off after a lost race; doubles each time, with jitter, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The depths a shallow history is deepened to, in turn, while a search for runs reaches its
+/// edge before their instant: four times the last each time, so a deep search costs a few
+/// fetches, not one per commit; the last goes past [`RUN_WALK_LIMIT`], where the search
+/// stops anyway.
+const DEEPEN_STEPS: [i32; 4] = [256, 1024, 4096, RUN_WALK_LIMIT as i32 + 64];
 
 /// Runs `work` against the cached repository of `url`, holding its lock throughout, once
 /// every branch in `branches` is known to be valid and `credentials` fit the URL.
@@ -69,6 +74,7 @@ fn push_batch(
     // advertisement confirm it: one round trip less than fetch-then-push when nobody else
     // pushed, which is the common case.
     let mut cached_tip = tracking_tip(repo, branch);
+    let wanted: Vec<Wanted> = changes.iter().map(Wanted::of).collect();
     for attempt in 0..MAX_PUSH_ATTEMPTS {
         let (tip, verified) = match cached_tip.take() {
             Some(tip) => (Some(tip), false),
@@ -79,7 +85,9 @@ fn push_batch(
             Some(tip) => Some(tip),
             None => remote.fetch_default_branch()?,
         };
-        let built = batch::build(repo, base, changes)?;
+        // A new branch's runs are looked for on the default branch it starts from.
+        let applied = find_runs(remote, tip.map(|_| branch), base, &wanted)?;
+        let built = batch::build(repo, base, changes, &applied)?;
         let Some(new_tip) = built.new_tip else {
             if verified {
                 return Ok(outcomes(built.planned, tip));
@@ -150,7 +158,9 @@ fn push_head_branch(
         return Err(diverged(Some(found)));
     }
     let parent = head_tip.or(base_tip);
-    let built = batch::build(repo, parent, std::slice::from_ref(change))?;
+    let searched = if head_tip.is_some() { head } else { base };
+    let applied = find_runs(remote, Some(searched), parent, &[Wanted::of(change)])?;
+    let built = batch::build(repo, parent, std::slice::from_ref(change), &applied)?;
     let planned = built
         .planned
         .into_iter()
@@ -176,20 +186,50 @@ fn push_head_branch(
     }
 }
 
-/// The newest commit on `branch` (within recent history) whose message `is_run` accepts.
+/// The newest commit on `branch` carrying the run `wanted`, if any (see [`find_runs`]).
 pub(crate) fn find_run_on_branch(
     cache: &RepoCache,
     url: &RepoUrl,
     credentials: &Credentials,
     branch: &str,
-    is_run: impl Fn(&str) -> bool,
+    wanted: Wanted,
 ) -> Result<Option<String>, GitError> {
     with_remote(cache, url, credentials, &[branch], |remote| {
         let tip = remote.fetch_tip(branch)?;
-        Ok(tip
-            .and_then(|tip| find_run(remote.repo, tip, is_run))
-            .map(|o| o.to_string()))
+        let found = find_runs(remote, Some(branch), tip, std::slice::from_ref(&wanted))?;
+        Ok(found.into_iter().flatten().next().map(|o| o.to_string()))
     })
+}
+
+/// For each of `wanted`, the commit reachable from `tip` that carries its run
+/// ([`history::find_runs`]), deepening a shallow history of `branch` (`None`: the default
+/// branch) step by step while the search reaches its edge before the runs' instant. Without
+/// the deepening, a run followed by more commits than the first fetch brought would be
+/// missed and committed twice.
+fn find_runs(
+    remote: &Remote<'_>,
+    branch: Option<&str>,
+    tip: Option<Oid>,
+    wanted: &[Wanted],
+) -> Result<Vec<Option<Oid>>, GitError> {
+    let Some(tip) = tip else {
+        return Ok(vec![None; wanted.len()]);
+    };
+    let mut steps = DEEPEN_STEPS.iter();
+    loop {
+        let lookback = history::find_runs(remote.repo, tip, wanted)?;
+        if !lookback.cut_short || !remote.url.supports_shallow() {
+            return Ok(lookback.found);
+        }
+        let Some(&depth) = steps.next() else {
+            let url = remote.url.redacted();
+            tracing::warn!(%url, "deepened as far as it goes, short of the run's instant: the run counts as not on the branch");
+            return Ok(lookback.found);
+        };
+        let url = remote.url.redacted();
+        tracing::debug!(%url, depth, "deepening a shallow history to look for a run");
+        remote.deepen(branch, depth)?;
+    }
 }
 
 /// Refuses branch names git would refuse, and so anything that could smuggle a second

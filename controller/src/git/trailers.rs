@@ -8,7 +8,7 @@
 //! the engine writes its own block in exactly this shape, so anything looser would only add
 //! ways for text a user wrote higher up in a message to be mistaken for it.
 
-use super::change::{OBJECT_TRAILER, ObjectRef, RUN_TRAILER, RunId};
+use super::change::{OBJECT_TRAILER, RUN_TRAILER};
 
 /// The `(key, value)` pairs of `message`'s trailer block, in order; empty when it has none.
 fn trailer_block(message: &str) -> Vec<(&str, &str)> {
@@ -29,17 +29,18 @@ fn trailer_block(message: &str) -> Vec<(&str, &str)> {
     block.unwrap_or_default()
 }
 
-/// Whether `message`'s trailer block says the commit is `object`'s run `run`: a `Gco-Run`
-/// line naming the run, right after a `Gco-Object` line naming the object. Pairs, not any
-/// object and any run in the block: a commit coalescing several objects' runs carries one
-/// pair per change, and another object's pair must not vouch for this one.
-pub(crate) fn carries_run(message: &str, object: &ObjectRef, run: &RunId) -> bool {
-    let object = object.to_string();
-    let pair = [
-        (OBJECT_TRAILER, object.as_str()),
-        (RUN_TRAILER, run.as_str()),
-    ];
-    trailer_block(message).windows(2).any(|w| w == pair)
+/// Every `(object, run)` that `message`'s trailer block vouches for: each `Gco-Object` line
+/// followed right away by a `Gco-Run` line. Pairs, not any object and any run in the block:
+/// a commit coalescing several objects' runs carries one pair per change, and another
+/// object's pair must not vouch for this one.
+pub(crate) fn run_pairs(message: &str) -> Vec<(&str, &str)> {
+    trailer_block(message)
+        .windows(2)
+        .filter_map(|w| match w {
+            [(OBJECT_TRAILER, object), (RUN_TRAILER, run)] => Some((*object, *run)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `Key: value` split in two, if `line` has that shape: a key of letters, digits and `-`
@@ -53,6 +54,13 @@ fn trailer(line: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::git::change::{ObjectRef, RunId};
+
+    /// Whether `message`'s trailer block vouches for `object`'s run `run`.
+    pub(crate) fn carries_run(message: &str, object: &ObjectRef, run: &RunId) -> bool {
+        let object = object.to_string();
+        run_pairs(message).contains(&(object.as_str(), run.as_str()))
+    }
 
     /// GitCommit `name` in namespace `ns`.
     pub(crate) fn object(name: &str) -> ObjectRef {

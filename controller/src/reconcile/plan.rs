@@ -223,6 +223,7 @@ fn change<K: Exporter>(
         author,
         message,
         writes,
+        at,
     })
 }
 

@@ -49,7 +49,14 @@ async fn a_run_pushed_before_a_crash_is_not_committed_again() {
     let none = Default::default();
     assert_eq!(
         repo.engine
-            .find_object_run(&repo.url, "main", &none, &change.object, &change.run)
+            .find_object_run(
+                &repo.url,
+                "main",
+                &none,
+                &change.object,
+                &change.run,
+                change.at
+            )
             .await
             .expect("find"),
         Some(pushed.clone())
@@ -89,7 +96,14 @@ async fn a_message_that_only_mentions_a_run_does_not_count_as_it() {
     let change = run();
     assert_eq!(
         repo.engine
-            .find_object_run(&repo.url, "main", &none, &change.object, &change.run)
+            .find_object_run(
+                &repo.url,
+                "main",
+                &none,
+                &change.object,
+                &change.run,
+                change.at
+            )
             .await
             .expect("find"),
         None

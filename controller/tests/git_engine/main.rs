@@ -12,6 +12,7 @@ mod branches;
 mod concurrency;
 mod exactly_once;
 mod local;
+mod lookback;
 mod preview_cli;
 mod seeds;
 
@@ -88,5 +89,6 @@ pub fn change(name: &str, run: &str, writes: Vec<PlannedWrite>) -> Change {
         author: Author::parse("Test Bot <bot@example.com>").expect("author"),
         message: format!("Update {name}"),
         writes,
+        at: jiff::Timestamp::now(),
     }
 }

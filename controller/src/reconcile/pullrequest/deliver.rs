@@ -210,7 +210,7 @@ async fn push(
     let mut pushed = commit(expected).await;
     if let Err(GitError::HeadBranchDiverged { found, .. }) = &pushed
         && let Ok(Some(ours)) = engine
-            .find_object_run(url, head, credentials, &d.change.object, &d.run_id)
+            .find_object_run(url, head, credentials, &d.change.object, &d.run_id, d.at)
             .await
         && &ours == found
     {
