@@ -100,7 +100,9 @@ mod tests {
         for pattern in ["*a*a*a*a*a*a*b", "**a**a**a**a**a**a**b"] {
             let start = Instant::now();
             assert!(!matches(pattern, &text));
-            assert!(start.elapsed() < Duration::from_millis(50), "{pattern}");
+            // Generous on purpose: it separates automata from backtracking (seconds), and must not
+            // flake on a loaded machine.
+            assert!(start.elapsed() < Duration::from_secs(1), "{pattern}");
         }
     }
 

@@ -266,7 +266,8 @@ mod tests {
         assert!(known.verify(&host, None, &key()).is_err());
         let elapsed = started.elapsed();
         assert!(
-            elapsed < std::time::Duration::from_millis(20),
+            // Generous on purpose: it separates linear from exponential, without flaking.
+            elapsed < std::time::Duration::from_secs(1),
             "{elapsed:?}"
         );
     }

@@ -120,7 +120,9 @@ mod tests {
         let pattern = format!("*{}b", "a".repeat(127));
         assert!(!m(&pattern, &name));
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(20), "{elapsed:?}");
+        // Generous on purpose: the recursive matcher took seconds at 40 bytes; a loaded
+        // machine must not flake this.
+        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
     }
 
     /// Patterns and names over a small alphabet, so that stars, `?` and literals collide a lot.
@@ -146,7 +148,7 @@ mod tests {
             let started = Instant::now();
             let _ = matches(&pattern, &name);
             let elapsed = started.elapsed();
-            prop_assert!(elapsed < Duration::from_millis(20), "{:?}", elapsed);
+            prop_assert!(elapsed < Duration::from_secs(1), "{:?}", elapsed);
         }
     }
 }
