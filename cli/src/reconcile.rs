@@ -129,7 +129,7 @@ async fn wait(
             return Err(CliError::Timeout {
                 what: format!("the reconcile of {target}"),
                 target: target.to_string(),
-                timeout: timeout.to_string(),
+                timeout: format!("{timeout:#}"),
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
