@@ -112,9 +112,20 @@ fn no_objects(selection: &Selection) -> String {
     }
 }
 
-/// A `v1` `List`, as `kubectl get -o yaml` prints several objects.
+/// A `v1` `List`, as `kubectl get -o yaml` prints several objects: without managedFields,
+/// which kubectl hides too.
 fn as_list(objects: &[Exported]) -> Value {
-    json!({ "apiVersion": "v1", "kind": "List", "items": objects })
+    let items: Vec<Value> = objects
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .map(|mut item| {
+            if let Some(metadata) = item.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("managedFields");
+            }
+            item
+        })
+        .collect();
+    json!({ "apiVersion": "v1", "kind": "List", "items": items })
 }
 
 /// The table of `objects`, with or without its header line.
