@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod attacker;
+pub mod cli;
 pub mod controller;
 pub mod fixtures;
 pub mod flux;

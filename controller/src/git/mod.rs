@@ -40,6 +40,7 @@ pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
 pub use lane::MAX_BATCH;
 pub(crate) use lane::PushLane;
 pub use session::MAX_PUSH_ATTEMPTS;
+pub use trailers::object_runs;
 pub use url::RepoUrl;
 
 /// The engine: a cache and the push lanes of every branch in use.

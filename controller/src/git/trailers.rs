@@ -43,6 +43,17 @@ pub(crate) fn run_pairs(message: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Every `(object, run)` pair of `message`'s trailer block, in order: what `kubectl gco
+/// trace` reports. One pair per run a commit carries (several for a coalesced commit), read
+/// with the same strict rule as [`carries_run`].
+pub fn object_runs(message: &str) -> Vec<(String, String)> {
+    trailer_block(message)
+        .windows(2)
+        .filter(|w| w[0].0 == OBJECT_TRAILER && w[1].0 == RUN_TRAILER)
+        .map(|w| (w[0].1.to_owned(), w[1].1.to_owned()))
+        .collect()
+}
+
 /// `Key: value` split in two, if `line` has that shape: a key of letters, digits and `-`
 /// (what git accepts as a trailer token) at the very start of the line, then `:`.
 fn trailer(line: &str) -> Option<(&str, &str)> {
@@ -124,6 +135,21 @@ pub(crate) mod tests {
             &object("a"),
             &run("run-1")
         ));
+    }
+
+    #[test]
+    fn object_runs_lists_each_pair_of_the_block() {
+        let message = "Update 2 objects from git-change-operator\n\nUpdate a\nUpdate b\n\n\
+            Gco-Object: ns/GitCommit/a\nGco-Run: run-a\n\
+            Gco-Object: ns/PullRequest/b\nGco-Run: run-b\n";
+        assert_eq!(
+            object_runs(message),
+            vec![
+                ("ns/GitCommit/a".to_owned(), "run-a".to_owned()),
+                ("ns/PullRequest/b".to_owned(), "run-b".to_owned())
+            ]
+        );
+        assert!(object_runs("Update a\n\nGco-Object: ns/GitCommit/a\nthanks\n").is_empty());
     }
 
     #[test]

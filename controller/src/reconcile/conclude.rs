@@ -219,9 +219,13 @@ fn stall(
                 && c.message == message
         });
     if already {
-        // Re-triggered (a policy or reference changed) but stalled the same way: stay quiet.
+        // Re-triggered (a policy or reference changed) but stalled the same way: stay quiet,
+        // but echo a new reconcile request, so whoever asked (`flux reconcile`, `kubectl gco
+        // reconcile --wait`) sees it handled rather than waiting for ever.
+        let answered = status.last_handled_reconcile_at.as_deref() != facts.requested;
+        status.last_handled_reconcile_at = facts.requested.map(str::to_owned);
         return Settlement {
-            write: false,
+            write: answered,
             announcements: Vec::new(),
             failures: facts.failures,
             error: error.filter(|_| reason == ConditionReason::RetriesExhausted),

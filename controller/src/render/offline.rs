@@ -54,8 +54,58 @@ pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
             path: spec_path.clone(),
             reason: "the file is empty".into(),
         })?;
+    let mut objects = Vec::new();
+    for path in &request.objects {
+        objects.extend(load_objects(path)?);
+    }
+    let rendered = render_manifest(&manifest, &spec_path, &objects, request.at)?;
+    let mut out = format_writes(&rendered.writes);
+    if let Some(repo) = &request.repo {
+        out.push('\n');
+        out.push_str(&rendered.diff(repo, request.cache_dir.clone())?);
+    }
+    Ok(out)
+}
+
+/// What a manifest renders to, and the branch its writes go to.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The files, in the order the controller writes them.
+    pub writes: Vec<PlannedWrite>,
+    /// `spec.repository.url`.
+    pub url: String,
+    /// The branch a GitCommit commits to, or a PullRequest's base branch.
+    pub branch: String,
+}
+
+impl Rendered {
+    /// The patch the writes would make on the branch tip of `repo` (a path or URL, anonymous
+    /// access), or a line saying there is nothing to commit. Blocking; nothing is pushed.
+    pub fn diff(&self, repo: &str, cache_dir: Option<PathBuf>) -> Result<String, PreviewError> {
+        let url = repository_url(repo);
+        let temporary = tempfile_dir()?;
+        let cache_dir = cache_dir.unwrap_or_else(|| temporary.path().to_path_buf());
+        let cache = RepoCache::new(cache_dir);
+        Ok(diff_against_branch(
+            &cache,
+            &url,
+            &Credentials::anonymous(),
+            &self.branch,
+            &self.writes,
+        )?)
+    }
+}
+
+/// Renders a GitCommit or PullRequest `manifest` (named `source` in errors) with the
+/// referenced objects found among `objects`, at `at`: the same code the controller runs.
+pub fn render_manifest(
+    manifest: &Value,
+    source: &str,
+    objects: &[Value],
+    at: Timestamp,
+) -> Result<Rendered, PreviewError> {
     let spec_error = |reason: String| PreviewError::Spec {
-        path: spec_path.clone(),
+        path: source.to_owned(),
         reason,
     };
     let kind = manifest
@@ -72,49 +122,27 @@ pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("default");
-
-    let mut objects = Vec::new();
-    for path in &request.objects {
-        objects.extend(load_objects(path)?);
-    }
     let found: Vec<Option<Value>> = spec
         .resource_references
         .iter()
-        .map(|reference| find_object(&objects, reference, namespace).cloned())
+        .map(|reference| find_object(objects, reference, namespace).cloned())
         .collect();
-    let writes = render(&spec, &found, request.at)?;
-
-    let mut out = format_writes(&writes);
-    if let Some(repo) = &request.repo {
-        let branch_key = if kind == "GitCommit" {
-            "/repository/branch"
-        } else {
-            "/repository/baseBranch"
-        };
-        let branch = spec_value
-            .pointer(branch_key)
-            .and_then(Value::as_str)
-            .unwrap_or("main");
-        let url = repository_url(repo);
-        let temporary = tempfile_dir()?;
-        let cache_dir = request
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| temporary.path().to_path_buf());
-        let cache = RepoCache::new(cache_dir);
-        out.push('\n');
-        out.push_str(&diff_against_branch(
-            &cache,
-            &url,
-            &Credentials::anonymous(),
-            branch,
-            &writes,
-        )?);
-    }
-    Ok(out)
+    let writes = render(&spec, &found, at)?;
+    let branch_key = if kind == "GitCommit" {
+        "/repository/branch"
+    } else {
+        "/repository/baseBranch"
+    };
+    let text = |pointer: &str| spec_value.pointer(pointer).and_then(Value::as_str);
+    Ok(Rendered {
+        writes,
+        url: text("/repository/url").unwrap_or_default().to_owned(),
+        branch: text(branch_key).unwrap_or("main").to_owned(),
+    })
 }
 
-fn format_writes(writes: &[PlannedWrite]) -> String {
+/// The text `render` prints for `writes`: each file's path, mode, size and content.
+pub fn format_writes(writes: &[PlannedWrite]) -> String {
     let mut out = String::new();
     for write in writes {
         let mode = format!("{:?}", write.mode).to_lowercase();
@@ -157,7 +185,7 @@ fn find_object<'a>(
 }
 
 /// Every object in a file or folder; `List` objects are unpacked.
-fn load_objects(path: &Path) -> Result<Vec<Value>, PreviewError> {
+pub fn load_objects(path: &Path) -> Result<Vec<Value>, PreviewError> {
     let read_error = |reason: String| PreviewError::Read {
         path: path.display().to_string(),
         reason,

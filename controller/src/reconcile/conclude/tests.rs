@@ -324,6 +324,18 @@ fn the_same_stall_again_writes_and_announces_nothing() {
     assert!(!again.write);
     assert!(again.announcements.is_empty());
     assert_eq!(again.error, None);
+    // A new reconcile request is echoed, quietly.
+    let requested = settle(
+        &mut status,
+        denied(),
+        &Facts {
+            requested: Some("r2"),
+            ..facts(&run, &[])
+        },
+    );
+    assert!(requested.write);
+    assert!(requested.announcements.is_empty());
+    assert_eq!(status.last_handled_reconcile_at.as_deref(), Some("r2"));
     // A new generation is decided again.
     let next = settle(
         &mut status,

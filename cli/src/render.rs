@@ -1,0 +1,161 @@
+//! `render` and `diff`: what a GitCommit or PullRequest would write, and the patch that would
+//! make on its branch, with the controller's own renderer
+//! ([`gco_controller::render::offline`]), so they refuse what the controller refuses.
+//!
+//! The spec comes from a file (`-f`) or the cluster (`KIND/NAME`); the referenced objects from
+//! manifest files (`--objects`) and, with `--live`, from the cluster, read as the user running
+//! the command, so RBAC decides what may be previewed. Nothing is written anywhere.
+
+use std::path::PathBuf;
+
+use gco_api::{ResourceReference, split_api_version};
+use gco_controller::render::offline::{self, Rendered};
+use jiff::Timestamp;
+use kube::{
+    Api,
+    api::DynamicObject,
+    core::GroupVersionKind,
+    discovery::{Scope, pinned_kind},
+};
+use serde_json::Value;
+
+use crate::{cluster::Cluster, error::CliError, target::Target};
+
+/// The flags `render` and `diff` share.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RenderArgs {
+    /// gitcommit/NAME or pullrequest/NAME, read from the cluster.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub target: Option<Target>,
+    /// A GitCommit or PullRequest manifest instead.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Manifest files or folders holding the referenced objects (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub objects: Vec<PathBuf>,
+    /// Read the referenced objects from the cluster, as you (RBAC applies).
+    #[arg(long)]
+    pub live: bool,
+    /// The instant placeholders render, RFC 3339 (default: now).
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+}
+
+/// `diff` flags: `render`'s, and the repository to compare with.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    /// A repository path or URL to diff against, anonymously (default: the spec's URL).
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+}
+
+/// The files `args` would write, as `gco-controller render` prints them.
+pub async fn render(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<String, CliError> {
+    Ok(offline::format_writes(
+        &rendered(cluster, args).await?.writes,
+    ))
+}
+
+/// The patch `args` would make on the branch tip.
+pub async fn diff(cluster: Option<&Cluster>, args: &DiffArgs) -> Result<String, CliError> {
+    let rendered = rendered(cluster, &args.render).await?;
+    let repo = args.repo.clone().unwrap_or_else(|| rendered.url.clone());
+    if repo.is_empty() {
+        return Err(CliError::Usage(
+            "the spec names no repository: pass --repo URL".into(),
+        ));
+    }
+    // libgit2 blocks: off the async threads.
+    tokio::task::spawn_blocking(move || rendered.diff(&repo, None))
+        .await
+        .map_err(|e| CliError::Failed(format!("the diff did not finish: {e}")))?
+        .map_err(CliError::from)
+}
+
+/// Whether a command needs the cluster: a `KIND/NAME` or `--live`.
+pub fn needs_cluster(args: &RenderArgs) -> bool {
+    args.target.is_some() || args.live
+}
+
+async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Rendered, CliError> {
+    let (manifest, source) = match (&args.target, &args.file, cluster) {
+        (Some(target), _, Some(cluster)) => {
+            let object = cluster.get(target).await?;
+            let value = serde_json::to_value(&object)
+                .map_err(|e| CliError::Failed(format!("cannot read {target}: {e}")))?;
+            (value, target.to_string())
+        }
+        (None, Some(file), _) => (read_manifest(file)?, file.display().to_string()),
+        _ => return Err(CliError::Usage("name gitcommit/NAME, or -f FILE".into())),
+    };
+    let mut objects = Vec::new();
+    for path in &args.objects {
+        objects.extend(offline::load_objects(path)?);
+    }
+    if args.live {
+        let cluster = cluster.ok_or_else(|| CliError::Usage("--live needs a cluster".into()))?;
+        objects.extend(read_live(cluster, &manifest).await?);
+    }
+    let at = args.at.unwrap_or_else(Timestamp::now);
+    Ok(offline::render_manifest(&manifest, &source, &objects, at)?)
+}
+
+fn read_manifest(file: &std::path::Path) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(file).map_err(|e| CliError::Io {
+        what: format!("read {}", file.display()),
+        reason: e.to_string(),
+    })?;
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| CliError::Io {
+        what: format!("parse {}", file.display()),
+        reason: e.to_string(),
+    })?;
+    documents
+        .into_iter()
+        .find(|d| !d.is_null())
+        .ok_or_else(|| CliError::Usage(format!("{} is empty", file.display())))
+}
+
+/// The objects `manifest` references, read from the cluster as the user; missing ones are left
+/// out (the renderer then refuses a required one, as the controller would).
+async fn read_live(cluster: &Cluster, manifest: &Value) -> Result<Vec<Value>, CliError> {
+    let references: Vec<ResourceReference> = manifest
+        .pointer("/spec/resourceReferences")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| CliError::Usage(format!("spec.resourceReferences: {e}")))?
+        .unwrap_or_default();
+    let own_namespace = manifest
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(&cluster.namespace);
+    let mut objects = Vec::new();
+    for reference in &references {
+        let (group, version) = split_api_version(&reference.api_version);
+        let gvk = GroupVersionKind::gvk(group, version, &reference.kind);
+        let what = || format!("read {} {}", reference.kind, reference.name);
+        let (resource, capabilities) = pinned_kind(&cluster.client, &gvk)
+            .await
+            .map_err(|e| CliError::kube(what(), e))?;
+        let namespace = reference.namespace.as_deref().unwrap_or(own_namespace);
+        let api: Api<DynamicObject> = match capabilities.scope {
+            Scope::Namespaced => Api::namespaced_with(cluster.client.clone(), namespace, &resource),
+            Scope::Cluster => Api::all_with(cluster.client.clone(), &resource),
+        };
+        let found = api
+            .get_opt(&reference.name)
+            .await
+            .map_err(|e| CliError::kube(format!("{} in namespace {namespace}", what()), e))?;
+        if let Some(object) = found {
+            let mut value = serde_json::to_value(&object)
+                .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", reference.name)))?;
+            // A dynamic read carries no type information; the renderer matches on it.
+            value["apiVersion"] = Value::from(reference.api_version.clone());
+            value["kind"] = Value::from(reference.kind.clone());
+            objects.push(value);
+        }
+    }
+    Ok(objects)
+}
