@@ -98,6 +98,12 @@ pub enum UrlError {
     InvalidPort,
     #[error("the scp-like URL names no path after `host:`")]
     NoPath,
+    #[error(
+        "the URL's path has a `.` or `..` segment or an encoded slash (`%2e`, `%2f`, `%5c`): \
+         a server could resolve it to another repository than the one a policy allows; write \
+         the repository's path plainly"
+    )]
+    DotSegment,
 }
 
 /// A parsed repository URL. Its [`Display`](fmt::Display) and [`Debug`] forms are redacted;
@@ -120,6 +126,14 @@ impl RepoUrl {
     /// Parses `text` as Git reads a remote: a URL when it starts with a scheme name and `://`,
     /// scp-like when a `:` comes before any `/`, else a local path.
     pub fn parse(text: &str) -> Result<Self, UrlError> {
+        let url = Self::parse_syntax(text)?;
+        if has_dot_segment(url.path()) {
+            return Err(UrlError::DotSegment);
+        }
+        Ok(url)
+    }
+
+    fn parse_syntax(text: &str) -> Result<Self, UrlError> {
         if text.is_empty() {
             return Err(UrlError::Empty);
         }
@@ -383,3 +397,17 @@ fn port(digits: &str) -> Result<u16, UrlError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `path` holds a segment a server may resolve (`.`, `..`, in any percent-encoding) or
+/// an encoded separator: policy globs match the path as written, a server serves it as
+/// resolved.
+fn has_dot_segment(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return true;
+    }
+    lower
+        .split(['/', '\\', '?', '#'])
+        .map(|segment| segment.replace("%2e", "."))
+        .any(|segment| segment == "." || segment == "..")
+}

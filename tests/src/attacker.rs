@@ -40,6 +40,15 @@ impl Request {
 
 type Log = Arc<Mutex<Vec<Request>>>;
 
+/// What the attacker's host answers.
+#[derive(Clone)]
+enum Answer {
+    /// 401 with a Basic challenge: fishing for credentials.
+    Challenge,
+    /// 302 to the same path on another origin: an open redirect on an allowed host.
+    Redirect(String),
+}
+
 /// The attacker's HTTP server on 127.0.0.1, running on the current tokio runtime.
 pub struct AttackerHost {
     addr: SocketAddr,
@@ -48,9 +57,26 @@ pub struct AttackerHost {
 
 impl AttackerHost {
     pub async fn start() -> Result<Self> {
+        Self::answering("127.0.0.1", Answer::Challenge).await
+    }
+
+    /// The attacker's host on another loopback address, `127.0.0.2`: another host, as far as
+    /// any client can tell.
+    pub async fn start_elsewhere() -> Result<Self> {
+        Self::answering("127.0.0.2", Answer::Challenge).await
+    }
+
+    /// A host that redirects every request to the same path on `origin`.
+    pub async fn redirecting_to(origin: &str) -> Result<Self> {
+        Self::answering("127.0.0.1", Answer::Redirect(origin.to_owned())).await
+    }
+
+    async fn answering(ip: &str, answer: Answer) -> Result<Self> {
         let log = Log::default();
-        let app = Router::new().fallback(record).with_state(log.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let app = Router::new()
+            .fallback(record)
+            .with_state((log.clone(), answer));
+        let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -81,12 +107,16 @@ impl AttackerHost {
 }
 
 async fn record(
-    State(log): State<Log>,
+    State((log, answer)): State<(Log, Answer)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> impl IntoResponse {
+) -> axum::response::Response {
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     if let Ok(mut log) = log.lock() {
         log.push(Request {
             method,
@@ -95,11 +125,20 @@ async fn record(
             body,
         });
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"attacker\"")],
-        "credentials, please",
-    )
+    match answer {
+        Answer::Challenge => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"attacker\"")],
+            "credentials, please",
+        )
+            .into_response(),
+        Answer::Redirect(origin) => (
+            StatusCode::FOUND,
+            [(header::LOCATION, format!("{origin}{path}"))],
+            "moved",
+        )
+            .into_response(),
+    }
 }
 
 /// One attack: a hostile spec, and the field and rule that must refuse it.
@@ -179,6 +218,16 @@ pub fn attacks(attacker: &str, repo: &str) -> Vec<Attack> {
             })),
             field: "spec.repository.apiURL",
             rules: &["api-url"],
+            controller_reason: "PolicyDenied",
+        },
+        Attack {
+            name: "repository-dot-segment",
+            kind: "GitCommit",
+            spec: commit(json!({"repository": {
+                "url": "https://github.com/company/../other-team/repo.git", "branch": "main"
+            }})),
+            field: "spec.repository.url",
+            rules: &["repository-url"],
             controller_reason: "PolicyDenied",
         },
         Attack {

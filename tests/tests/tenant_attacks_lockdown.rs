@@ -255,3 +255,54 @@ async fn wait_refused(api: &Api<DynamicObject>, name: &str, reason: &str) -> Str
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// An allowed git host that redirects to the attacker's: the operator follows no redirect and
+/// gives credentials only to the repository's own host (libgit2 would otherwise send both the
+/// bearer header and, on the attacker's challenge, the password).
+#[tokio::test]
+async fn a_redirect_never_takes_the_credentials_to_another_host() {
+    let mut s = Scenario::new("redirect").await.expect("scenario");
+    let attacker = AttackerHost::start_elsewhere()
+        .await
+        .expect("attacker host");
+    let redirector = AttackerHost::redirecting_to(&attacker.origin())
+        .await
+        .expect("redirecting host");
+    put_secret(
+        &s.client,
+        &s.namespace,
+        CREDENTIALS,
+        &[
+            ("username", "ops"),
+            ("password", PASSWORD),
+            ("bearerToken", PASSWORD),
+        ],
+    )
+    .await;
+    s.start_controller("c1", &[]).expect("controller");
+    s.create_gitcommit(gitcommit(
+        "redirected",
+        &format!("{}/team/repo.git", redirector.origin()),
+        json!({
+            "auth": { "secretName": CREDENTIALS },
+            "files": [{ "path": "x.txt", "content": "x" }]
+        }),
+    ))
+    .await
+    .expect("create");
+    s.wait_gitcommit("redirected", "failed", |o| {
+        condition(o, "Ready").is_some_and(|(status, _)| status == "False")
+    })
+    .await
+    .expect("the push fails");
+    assert!(
+        !redirector.requests().is_empty(),
+        "the operator did talk to the repository's host"
+    );
+    let leaks = attacker.leaks(&[PASSWORD]);
+    assert!(
+        leaks.is_empty(),
+        "credentials followed the redirect: {leaks:?}"
+    );
+    assert!(!s.logs().contains(PASSWORD), "a credential in the logs");
+}

@@ -81,9 +81,11 @@ fn every_remote_form() {
 fn a_colon_before_any_slash_is_scp_like_else_a_local_path() {
     assert_eq!(parsed("host:a/b:c").syntax(), Syntax::ScpLike);
     assert_eq!(parsed("host:a/b:c").path(), "a/b:c");
-    for local in ["./a:b", "dir/host:path", "/abs/host:path"] {
+    for local in ["dir/host:path", "/abs/host:path"] {
         assert_eq!(parsed(local).syntax(), Syntax::LocalPath, "{local}");
     }
+    // A local path too, but with a `.` segment, which no repository URL may hold.
+    assert_eq!(RepoUrl::parse("./a:b"), Err(UrlError::DotSegment));
     // Not a scheme name before `://`: Git's rules decide, here scp-like.
     let odd = parsed("git@host:weird://path");
     assert_eq!((odd.syntax(), odd.host()), (Syntax::ScpLike, "host"));
@@ -270,11 +272,13 @@ fn forge_paths_drop_dot_git_and_keep_gitlab_subgroups() {
         ("https://h", ForgePathError::TooShort),
         ("https://h/o/.git", ForgePathError::Characters),
         ("https://h/o//r", ForgePathError::Characters),
-        ("https://h/o/../r", ForgePathError::Characters),
-        ("https://h/o/r%2F..", ForgePathError::Characters),
         ("https://h/o/r?x=1", ForgePathError::Characters),
     ] {
         assert_eq!(parsed(text).forge_path(), Err(error), "{text}");
+    }
+    // Dot segments and encoded slashes never get as far as a forge path.
+    for text in ["https://h/o/../r", "https://h/o/r%2F.."] {
+        assert_eq!(RepoUrl::parse(text), Err(UrlError::DotSegment), "{text}");
     }
 }
 
@@ -307,5 +311,27 @@ proptest! {
                 prop_assert!(!format!("{url:?}").contains(&secret), "{text}");
             }
         }
+    }
+}
+
+#[test]
+fn dot_segments_and_encoded_slashes_are_refused() {
+    for text in [
+        "https://gitlab.company.com/team-a/../team-b/infra.git",
+        "https://gitlab.company.com/team-a/%2e%2e/team-b/infra.git",
+        "https://gitlab.company.com/team-a/%2E./team-b/infra.git",
+        "https://gitlab.company.com/team-a/./infra.git",
+        "https://gitlab.company.com/team-a%2fteam-b/infra.git",
+        "git@github.com:team-a/../team-b/infra.git",
+        "file:///srv/git/team-a/../../var/cache/gco/other.git",
+    ] {
+        assert_eq!(RepoUrl::parse(text), Err(UrlError::DotSegment), "{text}");
+    }
+    for text in [
+        "https://gitlab.company.com/team-a/infra.v2.git",
+        "https://gitlab.company.com/team-a/..infra/x.git",
+        "git@github.com:team-a/.dotfiles.git",
+    ] {
+        assert!(RepoUrl::parse(text).is_ok(), "{text}");
     }
 }

@@ -53,8 +53,8 @@ pub(super) fn check(
             "use an https API URL, or ask a cluster admin to allow `http` in a GitExportPolicy's `allowedSchemes`",
         ),
     }
-    let same_host = RepoUrl::parse(request.url)
-        .is_ok_and(|repository| repository.host().eq_ignore_ascii_case(api.host()));
+    let same_host =
+        RepoUrl::parse(request.url).is_ok_and(|repository| same_origin(&repository, &api));
     let listed = policies.iter().any(|policy| {
         policy
             .spec
@@ -71,6 +71,22 @@ pub(super) fn check(
             "use the API of the repository's own forge, or ask a cluster admin to list this URL in a GitExportPolicy's `allowedAPIURLs`",
         );
     }
+}
+
+/// Whether the API lives where the repository does: the same host and, for a web repository
+/// URL, the same scheme and port (another port of a host may be another service). An ssh
+/// repository's API is on its host's web port, whatever the ssh port.
+fn same_origin(repository: &RepoUrl, api: &RepoUrl) -> bool {
+    let web_port = |url: &RepoUrl| {
+        url.port().or(match url.scheme() {
+            Scheme::Https => Some(443),
+            Scheme::Http => Some(80),
+            _ => None,
+        })
+    };
+    repository.host().eq_ignore_ascii_case(api.host())
+        && (!repository.is_http()
+            || (repository.scheme() == api.scheme() && web_port(repository) == web_port(api)))
 }
 
 #[cfg(test)]
@@ -138,6 +154,31 @@ mod tests {
             ..Default::default()
         });
         assert!(refusals(&s, &[&admin]).is_empty());
+    }
+
+    #[test]
+    fn another_port_or_scheme_of_the_repositorys_host_is_another_origin() {
+        for api in [
+            "https://git.example.com:8443/api/v1",
+            "http://git.example.com/api/v1",
+        ] {
+            let s = spec("https://git.example.com/ops/repo.git", Some(api));
+            let http = policy(GitExportPolicySpec {
+                allowed_schemes: vec![ExtraScheme::Http],
+                ..Default::default()
+            });
+            assert!(!refusals(&s, &[&http]).is_empty(), "{api}");
+        }
+        let explicit = spec(
+            "https://git.example.com:443/ops/repo.git",
+            Some("https://git.example.com/api/v1"),
+        );
+        assert!(refusals(&explicit, &[]).is_empty());
+        let ssh = spec(
+            "ssh://git@git.example.com:2222/ops/repo.git",
+            Some("https://git.example.com/api/v1"),
+        );
+        assert!(refusals(&ssh, &[]).is_empty());
     }
 
     #[test]

@@ -13,6 +13,26 @@ use tracing::info;
 
 use super::ForgeError;
 
+/// Redirects followed within the forge's own origin.
+const MAX_REDIRECTS: usize = 5;
+/// The most of an answer that is read: the largest page the clients ask for is far smaller,
+/// and a host that streams more must not grow the operator's memory.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The answer's body, at most [`MAX_ANSWER_BYTES`] of it (a longer one is cut, and then fails
+/// to decode as JSON, which callers report).
+async fn read_capped(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// The longest wait a rate limit may impose inside one reconcile; a longer one becomes
 /// [`ForgeError::RateLimited`] and the reconciler requeues after it instead.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -67,6 +87,21 @@ impl Api {
             .default_headers(headers)
             .user_agent(USER_AGENT)
             .timeout(TIMEOUT)
+            // A forge may move an API path on its own origin; another origin is refused, so
+            // nothing is requested of, or relayed from, a host the spec did not name.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let first = attempt.previous().first();
+                let same_origin = first.is_some_and(|first| {
+                    first.scheme() == attempt.url().scheme()
+                        && first.host_str() == attempt.url().host_str()
+                        && first.port_or_known_default() == attempt.url().port_or_known_default()
+                });
+                if same_origin && attempt.previous().len() < MAX_REDIRECTS {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .build()
             .map_err(|e| ForgeError::Network {
                 provider,
@@ -105,7 +140,7 @@ impl Api {
             })?;
             let status = response.status();
             let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
+            let text = read_capped(response).await;
             if let Some(wait) = rate_limit_wait(status, &headers, &text) {
                 if attempt < MAX_ATTEMPTS && wait <= MAX_WAIT {
                     info!(provider = self.provider, %operation, wait_secs = wait.as_secs(), "forge rate limit: waiting");
@@ -287,5 +322,71 @@ mod tests {
             "(the answer carried no JSON error message)"
         );
         assert_eq!(message_of(r#"{"message":"a\nb"}"#), "a b");
+    }
+
+    /// A server on `ip` answering every request with `answer`, counting the requests.
+    async fn server(
+        ip: &str,
+        answer: impl Fn() -> axum::response::Response + Clone + Send + Sync + 'static,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            async move { answer() }
+        });
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    fn api(base: &str) -> Api {
+        let auth = (
+            reqwest::header::AUTHORIZATION,
+            "token secret-token".to_owned(),
+        );
+        Api::new("gitea", base, Some(auth), &[]).expect("api")
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_origin_is_not_followed() {
+        use axum::response::IntoResponse;
+        use std::sync::atomic::Ordering;
+        let (elsewhere, hits) = server("127.0.0.2", || "{}".into_response()).await;
+        let location = format!("{elsewhere}/stolen");
+        let (forge, _) = server("127.0.0.1", move || {
+            (StatusCode::FOUND, [("location", location.clone())], "").into_response()
+        })
+        .await;
+        let answer = api(&forge)
+            .send(Method::GET, "/repos/o/r", "get", None)
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status, StatusCode::FOUND);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "nothing reached the other origin"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_read_only_up_to_the_cap() {
+        use axum::response::IntoResponse;
+        let huge = "x".repeat(MAX_ANSWER_BYTES + 1024);
+        let (forge, _) = server("127.0.0.1", move || huge.clone().into_response()).await;
+        let answer = api(&forge)
+            .send(Method::GET, "/repos/o/r", "get", None)
+            .await
+            .expect("an answer");
+        assert_eq!(answer.body.len(), MAX_ANSWER_BYTES);
     }
 }

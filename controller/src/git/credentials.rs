@@ -170,7 +170,18 @@ impl Credentials {
         let mut callbacks = RemoteCallbacks::new();
         let mut asks = 0u32;
         let cred_failure = Rc::clone(&failure);
-        callbacks.credentials(move |_url, username_from_url, allowed| {
+        callbacks.credentials(move |asking, username_from_url, allowed| {
+            // Credentials go to the repository's host only, whatever a server answered.
+            if !same_origin(url, asking) {
+                let error = GitError::AuthFailed {
+                    url: url.redacted(),
+                    detail: "another host asked for the credentials; they are sent only to the \
+                             repository's own host"
+                        .into(),
+                };
+                *cred_failure.borrow_mut() = Some(error);
+                return Err(git2::Error::from_str("credentials refused to another host"));
+            }
             asks += 1;
             if asks > MAX_CREDENTIAL_ASKS {
                 let error = GitError::AuthFailed {
@@ -292,6 +303,18 @@ impl Credentials {
                 host: host.to_owned(),
                 reason,
             })
+    }
+}
+
+/// Whether `asking` (the URL libgit2 wants credentials for) is on the repository's host and
+/// port: anything else got there by a redirect.
+fn same_origin(repository: &RepoUrl, asking: &str) -> bool {
+    match gco_api::RepoUrl::parse(asking) {
+        Ok(asking) => {
+            asking.host().eq_ignore_ascii_case(repository.host())
+                && asking.port() == repository.port()
+        }
+        Err(_) => false,
     }
 }
 

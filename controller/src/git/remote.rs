@@ -2,7 +2,10 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use git2::{AutotagOption, ErrorClass, ErrorCode, FetchOptions, Oid, PushOptions, Repository};
+use git2::{
+    AutotagOption, ErrorClass, ErrorCode, FetchOptions, Oid, PushOptions, RemoteRedirect,
+    Repository,
+};
 
 use super::{
     Credentials, GitError,
@@ -137,6 +140,9 @@ impl Remote<'_> {
         options
             .remote_callbacks(self.credentials.callbacks(self.url, Rc::clone(&failure)))
             .custom_headers(&header_refs)
+            // A redirect would take the credentials (and the bearer header, sent on every
+            // request) to whatever host the server names: never follow one.
+            .follow_redirects(RemoteRedirect::None)
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         if let Some(depth) = depth {
@@ -200,7 +206,8 @@ impl Remote<'_> {
         let mut options = PushOptions::new();
         options
             .remote_callbacks(callbacks)
-            .custom_headers(&header_refs);
+            .custom_headers(&header_refs)
+            .follow_redirects(RemoteRedirect::None);
         let refspec = format!("{local_ref}:refs/heads/{branch}");
         if let Err(error) = remote.push(&[refspec], Some(&mut options)) {
             if let Some(reason) = moved.borrow_mut().take() {

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     git::RunId,
     references::{Identity, Owner, Reader},
-    runtime::metrics::{ErrorLabels, KindLabels},
+    runtime::metrics::{ErrorLabels, KindLabels, ObjectLabels},
 };
 
 /// The entry point the controller runtime calls for `K`.
@@ -211,6 +211,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     /// announces the outcome.
     async fn conclude(mut self, outcome: Outcome, progress: Progress<'_>) -> Result<Action, Error> {
         let facts = self.facts(&progress);
+        let succeeded = matches!(outcome, Outcome::Delivered(_));
         let settlement = settle(self.status.as_mut(), outcome, &facts);
         self.ctx.set_failures(&self.owner, settlement.failures);
         if let Some(reason) = settlement.error {
@@ -226,6 +227,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         if settlement.write {
             status::write(&self.ctx.client, self.object, &self.status).await?;
             self.log();
+            self.record_metrics(succeeded);
         }
         for announcement in settlement.announcements {
             self.ctx.announcer.announce(self.object, announcement).await;
@@ -249,6 +251,21 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             run: progress.run,
             skipped: progress.skipped,
         }
+    }
+
+    /// The object's Ready state and last success, for per-object alerts.
+    fn record_metrics(&self, succeeded: bool) {
+        let ready = self
+            .status
+            .as_ref()
+            .conditions
+            .iter()
+            .any(|c| c.type_ == gco_api::ConditionType::Ready.as_str() && c.status == "True");
+        self.ctx.metrics.record_object(
+            object_labels(&self.owner),
+            ready,
+            succeeded.then(|| self.now.as_second()),
+        );
     }
 
     /// One line per concluded reconcile: what the status now says.
@@ -283,6 +300,15 @@ impl Admitted {
             requested: requested_at(object.annotations()),
             ..Self::default()
         }
+    }
+}
+
+/// The metric labels of one exporting object.
+pub fn object_labels(owner: &Owner) -> ObjectLabels {
+    ObjectLabels {
+        kind: owner.kind.as_str().into(),
+        namespace: owner.namespace.clone(),
+        name: owner.name.clone(),
     }
 }
 

@@ -33,7 +33,7 @@ use std::{
 use kube::Client;
 
 pub use conclude::Outcome;
-pub use driver::{error_policy, reconcile};
+pub use driver::{error_policy, object_labels, reconcile};
 pub use exporter::Exporter;
 pub use failure::Failure;
 

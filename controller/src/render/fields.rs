@@ -56,6 +56,11 @@ pub(super) fn single_field(
         name: who.name.clone(),
         path: name.to_owned(),
     };
+    // A Secret exports keys of its data only: a path such as `metadata` would reach the
+    // last-applied configuration, which holds every key.
+    if is_secret(object) {
+        return Err(not_found());
+    }
     let value = lookup(object, name).ok_or_else(not_found)?;
     match value {
         Value::String(text) => Ok(text.clone().into_bytes()),

@@ -125,6 +125,19 @@ fn secret_values_are_decoded() {
 }
 
 #[test]
+fn a_secret_exports_keys_of_its_data_only() {
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "tls", "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"x\"}}"}},
+        "data": {"tls.crt": "Q0VSVA=="}});
+    for path in ["metadata", "metadata.annotations", "data"] {
+        let mut r = reference(Strategy::SingleField, "out/x", Some(path));
+        r.kind = "Secret".into();
+        assert!(render_one(r, secret.clone()).is_err(), "{path}");
+    }
+}
+
+#[test]
 fn single_field_reads_keys_and_dotted_paths() {
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "labels": {"app": "web", "app.kubernetes.io/name": "w"}},

@@ -24,6 +24,15 @@ pub struct OperationLabels {
     pub operation: String,
 }
 
+/// One GitCommit or PullRequest, for alerts on a single export (as Flux's
+/// `gotk_resource_info`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: String,
@@ -38,6 +47,10 @@ pub struct Metrics {
     pub git_operation_duration: Family<OperationLabels, Histogram>,
     pub pushes: Family<ResultLabels, Counter>,
     pub referenced_objects: Gauge,
+    /// 1 while an object is Ready, 0 otherwise.
+    pub object_ready: Family<ObjectLabels, Gauge>,
+    /// When an object's last run succeeded, in Unix seconds.
+    pub object_last_success: Family<ObjectLabels, Gauge>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -57,6 +70,18 @@ impl Default for Metrics {
         );
         let pushes = Family::<ResultLabels, Counter>::default();
         let referenced_objects = Gauge::default();
+        let object_ready = Family::<ObjectLabels, Gauge>::default();
+        let object_last_success = Family::<ObjectLabels, Gauge>::default();
+        registry.register(
+            "object_ready",
+            "1 while a GitCommit or PullRequest is Ready, 0 otherwise",
+            object_ready.clone(),
+        );
+        registry.register(
+            "object_last_success_timestamp_seconds",
+            "When a GitCommit's or PullRequest's last run succeeded (Unix seconds)",
+            object_last_success.clone(),
+        );
         registry.register(
             "reconcile_duration_seconds",
             "Duration of reconciles, by kind",
@@ -89,6 +114,8 @@ impl Default for Metrics {
             git_operation_duration,
             pushes,
             referenced_objects,
+            object_ready,
+            object_last_success,
         }
     }
 }
@@ -128,5 +155,23 @@ impl Metrics {
                 result: result.into(),
             })
             .inc();
+    }
+}
+
+impl Metrics {
+    /// Records an object's Ready state, and the instant of a success.
+    pub fn record_object(&self, object: ObjectLabels, ready: bool, succeeded_at: Option<i64>) {
+        self.object_ready
+            .get_or_create(&object)
+            .set(i64::from(ready));
+        if let Some(at) = succeeded_at {
+            self.object_last_success.get_or_create(&object).set(at);
+        }
+    }
+
+    /// Forgets a deleted object's series.
+    pub fn forget_object(&self, object: &ObjectLabels) {
+        self.object_ready.remove(object);
+        self.object_last_success.remove(object);
     }
 }

@@ -238,11 +238,13 @@ impl KindController<'_> {
                 let ctx = ctx.clone();
                 move |event| {
                     if let watcher::Event::Delete(object) = event {
-                        ctx.references.forget(&Owner {
+                        let owner = Owner {
                             kind: K::KIND,
                             namespace: object.namespace().unwrap_or_default(),
                             name: object.name_any(),
-                        });
+                        };
+                        ctx.references.forget(&owner);
+                        ctx.metrics.forget_object(&reconcile::object_labels(&owner));
                     }
                 }
             })
