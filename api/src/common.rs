@@ -41,7 +41,8 @@ pub enum WriteMode {
     /// Replace the file's content.
     #[default]
     Overwrite,
-    /// Append to the file (a newline is inserted first if it does not end with one).
+    /// Append to the file (a newline is inserted first if it does not end with one); a `dump`,
+    /// or a file named `*.yaml` / `*.yml`, is appended as a new YAML document after a `---` line.
     Append,
 }
 
@@ -142,7 +143,8 @@ pub struct ResourceReference {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSpec {
-    /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append`.
+    /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append` (YAML is
+    /// appended as a new document after a `---` line).
     /// Default: `overwrite`.
     #[serde(default)]
     pub write_mode: WriteMode,

@@ -117,10 +117,10 @@ pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
 fn format_writes(writes: &[PlannedWrite]) -> String {
     let mut out = String::new();
     for write in writes {
-        let mode = format!("{:?}", write.mode).to_lowercase();
         out.push_str(&format!(
-            "=== {} ({mode}, {} bytes)\n",
+            "=== {} ({}, {} bytes)\n",
             write.path,
+            write.mode,
             write.content.len()
         ));
         match std::str::from_utf8(&write.content) {

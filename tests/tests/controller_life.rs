@@ -1,0 +1,98 @@
+//! The life of exported files, end to end on a real apiserver and git server: appended YAML
+//! stays a stream of documents, `status.history` is bounded by `spec.historyLimit`, a one-shot
+//! export expires after `spec.ttlSecondsAfterFinished`, and policy defaults apply to objects
+//! that reached the controller without the webhook.
+
+use gco_tests::{
+    fixtures::seeds,
+    scenario::{Scenario, condition},
+};
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// Requests one more run of GitCommit `name` and waits until it has been handled.
+async fn run_again(s: &Scenario, name: &str, request: &str) {
+    let patch = json!({ "metadata": { "annotations": { "gco.galos.one/requestedAt": request } } });
+    s.gitcommits()
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("request a run");
+    s.wait_gitcommit(name, &format!("run {request} handled"), |o| {
+        o.status.as_ref().is_some_and(|st| {
+            st.last_handled_reconcile_at.as_deref() == Some(request)
+                && condition(o, "Ready").is_some_and(|(s, r)| s == "True" && r == "Succeeded")
+        })
+    })
+    .await
+    .expect("run handled");
+}
+
+#[tokio::test]
+async fn the_drift_detection_seed_run_three_times_appends_three_yaml_documents() {
+    let mut s = Scenario::new("append-yaml").await.expect("scenario");
+    s.put_configmap("current-config", &[("replicas", "3")])
+        .await
+        .expect("cm");
+    s.put_configmap("expected-config", &[("replicas", "2")])
+        .await
+        .expect("cm");
+    let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "git-credentials" },
+        "stringData": { "username": "git", "password": "unused-by-git-daemon" } });
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(s.client.clone(), &s.namespace)
+        .patch(
+            "git-credentials",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret");
+    // The seed unchanged, except that it pushes to the local git server and reads its two
+    // ConfigMaps in this test's namespace instead of `production` and `staging`.
+    let seed = seeds()
+        .expect("seeds")
+        .into_iter()
+        .find(|seed| seed.name == "drift-detection")
+        .expect("drift-detection seed");
+    let mut object = seed.value.clone();
+    object["spec"]["repository"]["url"] = json!(s.url());
+    for reference in object["spec"]["resourceReferences"]
+        .as_array_mut()
+        .expect("references")
+    {
+        reference["namespace"] = json!(s.namespace);
+    }
+    s.start_controller("c1", &[]).expect("controller");
+    s.create_gitcommit(object).await.expect("create");
+    s.wait_ready("drift-detection", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    run_again(&s, "drift-detection", "second").await;
+    run_again(&s, "drift-detection", "third").await;
+    assert_eq!(s.history().len(), 3, "{:?}", s.history());
+
+    // The dumps are named by the run's day (`$(date +%Y%m%d)`): the files the last commit
+    // touched, the same three runs apart unless the test straddles midnight UTC.
+    let names = gco_tests::git::git(&s.repo, &["show", "--name-only", "--format=", "main"]);
+    let mut dumps = 0;
+    for path in names.lines().filter(|p| p.starts_with("snapshots/")) {
+        let text = s.file(path).expect("dump on main");
+        let documents: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{path} is not a YAML stream: {e}\n{text}"));
+        assert_eq!(documents.len(), 3, "{path}:\n{text}");
+        for document in &documents {
+            assert_eq!(document["kind"], "ConfigMap", "{path}:\n{text}");
+        }
+        dumps += 1;
+    }
+    assert_eq!(dumps, 2, "{names}");
+    let log = s.file("reports/drift-summary.log").expect("log");
+    assert_eq!(
+        log.matches("=== Drift Detection Report").count(),
+        3,
+        "{log}"
+    );
+    assert!(
+        !log.contains("---"),
+        "a text append adds no separator:\n{log}"
+    );
+}
