@@ -178,4 +178,39 @@ pub struct ExportSpec {
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
     pub service_account_name: Option<String>,
+    /// How many runs `status.history` keeps, newest first: 1 to 100. Default: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub history_limit: Option<u32>,
+}
+
+impl ExportSpec {
+    /// `historyLimit`, or its default; held to 1..=100 whatever reached the controller.
+    pub fn history_limit(&self) -> usize {
+        self.history_limit
+            .map_or(crate::status::DEFAULT_HISTORY_LIMIT, |limit| {
+                usize::try_from(limit).unwrap_or(usize::MAX)
+            })
+            .clamp(1, crate::status::MAX_HISTORY_LIMIT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportSpec;
+
+    #[test]
+    fn the_history_limit_defaults_to_10_and_stays_within_1_to_100() {
+        let limit = |history_limit| {
+            ExportSpec {
+                history_limit,
+                ..ExportSpec::default()
+            }
+            .history_limit()
+        };
+        assert_eq!(limit(None), 10);
+        assert_eq!(limit(Some(3)), 3);
+        assert_eq!(limit(Some(0)), 1);
+        assert_eq!(limit(Some(u32::MAX)), 100);
+    }
 }

@@ -47,6 +47,13 @@ pub struct GitCommitSpec {
     /// What to write, and when.
     #[serde(flatten)]
     pub export: ExportSpec,
+    /// For a one-shot export (no `schedule`): the GitCommit is deleted this many seconds after
+    /// its last successful run, while it is Ready for its current generation (a failing or
+    /// suspended GitCommit stays for people to look at). 0 to 31536000 (365 days). Refused
+    /// together with `schedule`. Default: none (kept until deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 31_536_000))]
+    pub ttl_seconds_after_finished: Option<u32>,
 }
 
 /// A Git repository and the branch a GitCommit writes to.

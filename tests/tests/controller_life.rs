@@ -5,7 +5,7 @@
 
 use gco_tests::{
     fixtures::seeds,
-    scenario::{Scenario, condition},
+    scenario::{Scenario, condition, gitcommit},
 };
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -94,5 +94,103 @@ async fn the_drift_detection_seed_run_three_times_appends_three_yaml_documents()
     assert!(
         !log.contains("---"),
         "a text append adds no separator:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn history_is_bounded_by_history_limit_and_a_one_shot_export_expires() {
+    let mut s = Scenario::new("history-ttl").await.expect("scenario");
+    let files = json!([{ "path": "notes/run.txt", "content": "hello\n" }]);
+    // The schema bounds the limit: 101 never reaches the controller.
+    let refused = s
+        .create_gitcommit(gitcommit(
+            "too-long",
+            &s.url(),
+            json!({ "files": files, "historyLimit": 101 }),
+        ))
+        .await
+        .expect_err("historyLimit 101");
+    assert!(refused.to_string().contains("historyLimit"), "{refused}");
+
+    s.start_controller("c1", &[]).expect("controller");
+    s.create_gitcommit(gitcommit(
+        "short",
+        &s.url(),
+        json!({ "files": files, "historyLimit": 2 }),
+    ))
+    .await
+    .expect("create");
+    s.wait_ready("short", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    for request in ["r1", "r2", "r3"] {
+        run_again(&s, "short", request).await;
+    }
+    let status = s.gitcommits().get("short").await.expect("get").status;
+    let history = status.expect("status").history;
+    assert_eq!(history.len(), 2, "{history:?}");
+
+    // A schedule never finishes: refused with a TTL, by the controller too (no webhook here).
+    s.create_gitcommit(gitcommit(
+        "scheduled",
+        &s.url(),
+        json!({ "files": files, "schedule": "@daily", "ttlSecondsAfterFinished": 2 }),
+    ))
+    .await
+    .expect("create");
+    let denied = s
+        .wait_ready("scheduled", "False", Some("PolicyDenied"))
+        .await
+        .expect("refused");
+    let message = denied.status.and_then(|st| st.message).unwrap_or_default();
+    assert!(
+        message.contains("spec.ttlSecondsAfterFinished") && message.contains("ttl-with-schedule"),
+        "{message}"
+    );
+
+    s.create_gitcommit(gitcommit(
+        "once",
+        &s.url(),
+        json!({ "files": [{ "path": "once.txt", "content": "once\n" }], "ttlSecondsAfterFinished": 2 }),
+    ))
+    .await
+    .expect("create");
+    let ready = s
+        .wait_ready("once", "True", Some("Succeeded"))
+        .await
+        .expect("ran");
+    let finished = ready
+        .status
+        .and_then(|st| st.last_sync)
+        .expect("lastSync")
+        .0;
+    let deadline = tokio::time::Instant::now() + gco_tests::scenario::CONVERGE;
+    while s.gitcommits().get_opt("once").await.expect("get").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted:\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let gone = jiff::Timestamp::now();
+    assert!(
+        gone.duration_since(finished) >= jiff::SignedDuration::from_secs(2),
+        "deleted at {gone}, before the 2 s after {finished}"
+    );
+    assert_eq!(
+        s.file("once.txt").as_deref(),
+        Some("once\n"),
+        "the commit stays"
+    );
+    let expired = s.events("Expired").await;
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert!(
+        s.gitcommits()
+            .get_opt("short")
+            .await
+            .expect("get")
+            .is_some(),
+        "no TTL: kept"
     );
 }

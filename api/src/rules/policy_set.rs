@@ -128,6 +128,7 @@ mod tests {
             auth: None,
             commit: None,
             export: Default::default(),
+            ttl_seconds_after_finished: None,
         }
     }
 

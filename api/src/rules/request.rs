@@ -32,6 +32,8 @@ pub struct ExportRequest<'a> {
     pub api_url: Option<&'a str>,
     /// `spec.auth.secretName`: the credentials Secret, in `namespace`.
     pub auth_secret: Option<&'a str>,
+    /// GitCommit `spec.ttlSecondsAfterFinished`.
+    pub ttl_seconds_after_finished: Option<u32>,
 }
 
 impl<'a> ExportRequest<'a> {
@@ -49,6 +51,7 @@ impl<'a> ExportRequest<'a> {
             provider: None,
             api_url: None,
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
+            ttl_seconds_after_finished: spec.ttl_seconds_after_finished,
         }
     }
 
@@ -66,6 +69,7 @@ impl<'a> ExportRequest<'a> {
             provider: spec.repository.provider,
             api_url: spec.repository.api_url.as_deref(),
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
+            ttl_seconds_after_finished: None,
         }
     }
 

@@ -28,6 +28,7 @@ pub(super) fn commit() -> GitCommitSpec {
             message: Some("Sync - $(date)".into()),
         }),
         export: ExportSpec::default(),
+        ttl_seconds_after_finished: None,
     }
 }
 

@@ -9,7 +9,11 @@ use std::{
 use gco_api::RunState;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, Preconditions},
+    runtime::controller::Action,
+};
 use tracing::{info, warn};
 
 use super::{
@@ -22,6 +26,7 @@ use super::{
     requested_at, status,
 };
 use crate::{
+    announce::{Announcement, EventReason},
     git::RunId,
     references::{Identity, Owner, Reader},
     runtime::metrics::{ErrorLabels, KindLabels},
@@ -139,6 +144,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         match plan {
             Plan::Idle(then) => Ok(then),
+            Plan::Expire => self.expire().await,
             Plan::UpToDate { next_tick } => {
                 let outcome = K::look_around(&mut self, next_tick).await;
                 self.conclude(outcome, progress).await
@@ -184,6 +190,46 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         judge(status, &progressing, &facts);
         status::write(&self.ctx.client, self.object, &self.status).await
+    }
+
+    /// Deletes the object whose `ttlSecondsAfterFinished` has passed, only if it is still the
+    /// one judged (its uid), and says so in an event.
+    async fn expire(self) -> Result<Action, Error> {
+        let api: Api<K> = Api::namespaced(self.ctx.client.clone(), &self.owner.namespace);
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: self.object.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let ttl = self.object.time_to_live().unwrap_or_default().as_secs();
+        match api.delete(&self.owner.name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Ok(Action::await_change());
+            }
+            Err(source) => {
+                return Err(Error::Expire {
+                    object: format!("{}/{}", self.owner.namespace, self.owner.name),
+                    source,
+                });
+            }
+        }
+        let message =
+            format!("deleted {ttl}s after its last successful run (spec.ttlSecondsAfterFinished)");
+        info!(kind = K::KIND.as_str(), namespace = %self.owner.namespace, name = %self.owner.name, "{message}");
+        let announcement = Announcement {
+            reason: EventReason::Expired,
+            message,
+            revision: None,
+            token: format!(
+                "{}-expired",
+                self.object.meta().uid.as_deref().unwrap_or_default()
+            ),
+        };
+        self.ctx.announcer.announce(self.object, announcement).await;
+        Ok(Action::await_change())
     }
 
     /// The client the object's reads use.
@@ -248,6 +294,8 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             jitter: jitter(),
             run: progress.run,
             skipped: progress.skipped,
+            history_limit: self.object.export().history_limit(),
+            time_to_live: self.object.time_to_live(),
         }
     }
 

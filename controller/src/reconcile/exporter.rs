@@ -1,6 +1,6 @@
 //! What the reconcile core needs of a kind that exports: GitCommit or PullRequest.
 
-use std::{fmt::Debug, future::Future};
+use std::{fmt::Debug, future::Future, time::Duration};
 
 use gco_api::{CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase, rules::ExportRequest};
 use jiff::Timestamp;
@@ -42,6 +42,11 @@ pub trait Exporter:
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a>;
     /// The status as last written (the default when there is none yet).
     fn current_status(&self) -> Self::Status;
+    /// How long after its last successful run the object is deleted (GitCommit
+    /// `spec.ttlSecondsAfterFinished`); `None`: kept.
+    fn time_to_live(&self) -> Option<Duration> {
+        None
+    }
 
     /// Carries out a planned run: pushes the change and, for a PullRequest, keeps its pull
     /// request open. Status fields of the kind's own go into `reconcile.status`; the core

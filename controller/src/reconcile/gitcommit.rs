@@ -3,7 +3,7 @@
 //! The push is coalesced with whatever else is queued for the branch; a run interrupted after
 //! its push is found on the branch by its `Gco-Run` trailer instead of being committed again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gco_api::{
     CommitSpec, ExportKind, ExportSpec, ExportStatus, GitCommit, Phase, RunResult,
@@ -45,6 +45,11 @@ impl Exporter for GitCommit {
     }
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()
+    }
+    fn time_to_live(&self) -> Option<Duration> {
+        self.spec
+            .ttl_seconds_after_finished
+            .map(|seconds| Duration::from_secs(seconds.into()))
     }
 
     async fn deliver(
