@@ -144,10 +144,10 @@ pub struct ResourceReference {
 #[serde(rename_all = "camelCase")]
 pub struct ExportSpec {
     /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append` (YAML is
-    /// appended as a new document after a `---` line).
-    /// Default: `overwrite`.
-    #[serde(default)]
-    pub write_mode: WriteMode,
+    /// appended as a new document after a `---` line). Default: the matching
+    /// GitExportPolicy's `defaults.writeMode`, else `overwrite`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<WriteMode>,
     /// Files with inline content; at most 1000 (and at most 1000 files and references
     /// together, or a policy's `limits.maxFiles`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -185,6 +185,11 @@ pub struct ExportSpec {
 }
 
 impl ExportSpec {
+    /// `writeMode`, or the built-in default `overwrite` where no default has been filled in.
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode.unwrap_or_default()
+    }
+
     /// `historyLimit`, or its default; held to 1..=100 whatever reached the controller.
     pub fn history_limit(&self) -> usize {
         self.history_limit

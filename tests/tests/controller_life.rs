@@ -194,3 +194,58 @@ async fn history_is_bounded_by_history_limit_and_a_one_shot_export_expires() {
         "no TTL: kept"
     );
 }
+
+#[tokio::test]
+async fn without_the_webhook_the_controller_applies_the_policy_defaults() {
+    let mut s = Scenario::new("defaults-off").await.expect("scenario");
+    let policy = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": { "name": format!("{}-defaults", s.namespace) },
+        "spec": {
+            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
+            "defaults": { "branch": "backups", "writeMode": "append", "author": "Ops <ops@example.com>" }
+        }
+    });
+    kube::Api::<gco_api::GitExportPolicy>::all(s.client.clone())
+        .patch(
+            &format!("{}-defaults", s.namespace),
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("policy");
+    // Started after the policy: the controller judges nothing before its caches hold it.
+    s.start_controller("c1", &[]).expect("controller");
+    // Created as the webhook never saw it: no branch, write mode or author.
+    s.create_gitcommit(json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+        "metadata": { "name": "bare" },
+        "spec": {
+            "repository": { "url": s.url() },
+            "files": [{ "path": "log.txt", "content": "run\n" }]
+        }
+    }))
+    .await
+    .expect("create");
+    s.wait_ready("bare", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    run_again(&s, "bare", "second").await;
+    let branch = |path: &str| gco_tests::git::show(&s.repo, "backups", path);
+    assert_eq!(
+        branch("log.txt").as_deref(),
+        Some("run\nrun\n"),
+        "appended twice on the policy's branch"
+    );
+    assert_eq!(s.file("log.txt"), None, "nothing on main");
+    let author = gco_tests::git::git(&s.repo, &["log", "-1", "--format=%an <%ae>", "backups"]);
+    assert_eq!(author.trim(), "Ops <ops@example.com>");
+    // The stored spec is left as it was: the defaults are applied, not written back.
+    let stored = s.gitcommits().get("bare").await.expect("get");
+    assert_eq!(stored.spec.repository.branch, None);
+    let policies = kube::Api::<gco_api::GitExportPolicy>::all(s.client.clone());
+    policies
+        .delete(&format!("{}-defaults", s.namespace), &Default::default())
+        .await
+        .expect("delete the policy");
+}

@@ -123,7 +123,7 @@ mod tests {
         GitCommitSpec {
             repository: GitRepository {
                 url: "https://git.example.com/ops/repo.git".into(),
-                branch: "main".into(),
+                branch: Some("main".into()),
             },
             auth: None,
             commit: None,

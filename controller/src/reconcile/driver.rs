@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use gco_api::RunState;
+use gco_api::{RunState, rules};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
@@ -29,13 +29,25 @@ use crate::{
     announce::{Announcement, EventReason},
     git::RunId,
     references::{Identity, Owner, Reader},
-    runtime::metrics::{ErrorLabels, KindLabels},
+    runtime::{
+        metrics::{ErrorLabels, KindLabels},
+        policies::Scope,
+    },
 };
 
 /// The entry point the controller runtime calls for `K`.
 pub async fn reconcile<K: Exporter>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let action = Reconcile::new(object.as_ref(), &ctx).run().await;
+    let namespace = object.namespace().unwrap_or_default();
+    let Ok(scope) = ctx.policies.scope(&namespace) else {
+        return Ok(Action::requeue(NOT_READY_RETRY));
+    };
+    // The webhook fills what the spec leaves out from the matching policies; the object may
+    // have been made while it was off, so the controller fills the same defaults again.
+    let defaults = rules::defaults(&object.policy_request(&namespace), &scope.matching());
+    let mut object = K::clone(&object);
+    object.fill_defaults(&defaults);
+    let action = Reconcile::new(&object, &ctx).run(&scope).await;
     ctx.metrics
         .reconcile_duration
         .get_or_create(&KindLabels {
@@ -94,15 +106,12 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         }
     }
 
-    async fn run(mut self) -> Result<Action, Error> {
+    async fn run(mut self, scope: &Scope) -> Result<Action, Error> {
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile.
         let request = self.object.policy_request(&self.owner.namespace);
-        let Ok(judged) = self.ctx.policies.check(&request) else {
-            // A namespace created a moment ago may not be cached yet: never judge without it.
-            return Ok(Action::requeue(NOT_READY_RETRY));
-        };
-        let admitted = match plan::admit(self.object, judged.verdict.clone(), self.now) {
+        let verdict = scope.check(&request);
+        let admitted = match plan::admit(self.object, verdict, self.now) {
             Ok(admitted) => admitted,
             Err(plan) => {
                 let admitted = Admitted::default_for(self.object);
@@ -130,7 +139,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             self.object,
             &admitted,
             references,
-            &judged.matching(),
+            &scope.matching(),
             self.status.as_ref(),
             self.now,
         );

@@ -2,7 +2,10 @@
 
 use std::{fmt::Debug, future::Future, time::Duration};
 
-use gco_api::{CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase, rules::ExportRequest};
+use gco_api::{
+    CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase,
+    rules::{Defaults, ExportRequest},
+};
 use jiff::Timestamp;
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
@@ -40,6 +43,8 @@ pub trait Exporter:
     /// The commit message when the spec names none, rendered at `at`.
     fn default_message(&self, at: Timestamp) -> Result<String, Failure>;
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a>;
+    /// Fills what the spec leaves out, as the mutating webhook would have.
+    fn fill_defaults(&mut self, defaults: &Defaults);
     /// The status as last written (the default when there is none yet).
     fn current_status(&self) -> Self::Status;
     /// How long after its last successful run the object is deleted (GitCommit

@@ -111,7 +111,7 @@ pub fn render_owned(
     let mut owners: Vec<String> = Vec::new();
     for (index, file) in spec.files.iter().enumerate() {
         let field = format!("spec.files[{index}]");
-        writes.push(render_file(file, spec.write_mode, at, &field)?);
+        writes.push(render_file(file, spec.write_mode(), at, &field)?);
         owners.push(field);
     }
     for (index, reference) in spec.resource_references.iter().enumerate() {
@@ -128,7 +128,7 @@ pub fn render_owned(
                 });
             }
         };
-        for write in render_reference(reference, object, spec.write_mode, at, &field)? {
+        for write in render_reference(reference, object, spec.write_mode(), at, &field)? {
             writes.push(write);
             owners.push(field.clone());
         }

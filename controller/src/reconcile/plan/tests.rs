@@ -40,7 +40,7 @@ fn gitcommit(export: ExportSpec, annotations: &[(&str, &str)]) -> GitCommit {
         GitCommitSpec {
             repository: GitRepository {
                 url: "https://git.example.com/ops/backup.git".into(),
-                branch: "main".into(),
+                branch: Some("main".into()),
             },
             auth: None,
             commit: None,
