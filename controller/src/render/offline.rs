@@ -1,26 +1,33 @@
 //! `gco-controller render`: what a GitCommit or PullRequest would write, offline.
 //!
-//! It renders with exactly the code the controller runs, so it refuses what the controller
-//! would refuse (unsafe paths, unknown placeholders) with the same messages. Objects come from
-//! manifest files instead of a cluster; with a repository it also shows the diff against the
-//! branch tip. Nothing is pushed.
+//! It fills the defaults, judges the spec by the same rules (built in, and the policies given
+//! with `--policy`: [`judge`]) and renders with exactly the code the controller runs, so it
+//! refuses what the webhook and the controller refuse, with the same messages. Objects come
+//! from manifest files instead of a cluster; with a repository it also shows the diff against
+//! the branch tip. Nothing is pushed.
+
+mod judge;
 
 use std::path::{Path, PathBuf};
 
-use gco_api::{ExportSpec, ResourceReference};
+use gco_api::{ResourceReference, rules::Violations};
 use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::{
     git::{Credentials, GitError, RepoCache, diff_against_branch},
-    render::{PlannedWrite, RenderError, render},
+    render::{PlannedWrite, RenderError, render_owned},
 };
+use judge::Spec;
 
 /// What to preview.
 #[derive(Clone, Debug)]
 pub struct PreviewRequest {
     /// The GitCommit or PullRequest manifest.
     pub spec_file: PathBuf,
+    /// Files of GitExportPolicies that apply to it (all of them: offline there are no
+    /// namespace labels to select by).
+    pub policies: Vec<PathBuf>,
     /// Manifest files, or folders of `*.yaml` / `*.yml` / `*.json`, holding the referenced objects.
     pub objects: Vec<PathBuf>,
     /// A repository path or URL to diff against (anonymous access only).
@@ -38,6 +45,8 @@ pub enum PreviewError {
     Read { path: String, reason: String },
     #[error("{path} is not a GitCommit or PullRequest: {reason}")]
     Spec { path: String, reason: String },
+    #[error("refused, as the webhook and the controller refuse it: {0}")]
+    Refused(Violations),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -62,39 +71,34 @@ pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if kind != "GitCommit" && kind != "PullRequest" {
-        return Err(spec_error(format!("its kind is {kind:?}")));
-    }
     let spec_value = manifest.get("spec").cloned().unwrap_or(Value::Null);
-    let spec: ExportSpec =
-        serde_json::from_value(spec_value.clone()).map_err(|e| spec_error(e.to_string()))?;
+    let mut spec = Spec::parse(kind, spec_value).map_err(spec_error)?;
     let namespace = manifest
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("default");
+    let name = manifest.pointer("/metadata/name").and_then(Value::as_str);
+    let policies = judge::load_policies(&request.policies)?;
+    let policies: Vec<_> = policies.iter().collect();
+    spec.fill_defaults(namespace, name, &policies);
+    judge::judge(&spec.request(namespace, name), &policies).map_err(PreviewError::Refused)?;
+    let spec_export = spec.export();
 
     let mut objects = Vec::new();
     for path in &request.objects {
         objects.extend(load_objects(path)?);
     }
-    let found: Vec<Option<Value>> = spec
+    let found: Vec<Option<Value>> = spec_export
         .resource_references
         .iter()
         .map(|reference| find_object(&objects, reference, namespace).cloned())
         .collect();
-    let writes = render(&spec, &found, request.at)?;
+    let (writes, fields) = render_owned(spec_export, &found, request.at)?;
+    judge::judge_rendered(&writes, &fields, &policies).map_err(PreviewError::Refused)?;
 
     let mut out = format_writes(&writes);
     if let Some(repo) = &request.repo {
-        let branch_key = if kind == "GitCommit" {
-            "/repository/branch"
-        } else {
-            "/repository/baseBranch"
-        };
-        let branch = spec_value
-            .pointer(branch_key)
-            .and_then(Value::as_str)
-            .unwrap_or("main");
+        let branch = spec.branch();
         let url = repository_url(repo);
         let temporary = tempfile_dir()?;
         let cache_dir = request
@@ -197,7 +201,7 @@ fn load_objects(path: &Path) -> Result<Vec<Value>, PreviewError> {
     Ok(objects)
 }
 
-fn parse_documents(path: &Path) -> Result<Vec<Value>, PreviewError> {
+pub(super) fn parse_documents(path: &Path) -> Result<Vec<Value>, PreviewError> {
     let read_error = |reason: String| PreviewError::Read {
         path: path.display().to_string(),
         reason,
