@@ -41,7 +41,8 @@ pub enum WriteMode {
     /// Replace the file's content.
     #[default]
     Overwrite,
-    /// Append to the file (a newline is inserted first if it does not end with one).
+    /// Append to the file (a newline is inserted first if it does not end with one); a `dump`,
+    /// or a file named `*.yaml` / `*.yml`, is appended as a new YAML document after a `---` line.
     Append,
 }
 
@@ -142,10 +143,11 @@ pub struct ResourceReference {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSpec {
-    /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append`.
-    /// Default: `overwrite`.
-    #[serde(default)]
-    pub write_mode: WriteMode,
+    /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append` (YAML is
+    /// appended as a new document after a `---` line). Default: the matching
+    /// GitExportPolicy's `defaults.writeMode`, else `overwrite`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<WriteMode>,
     /// Files with inline content; at most 1000 (and at most 1000 files and references
     /// together, or a policy's `limits.maxFiles`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -176,4 +178,44 @@ pub struct ExportSpec {
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
     pub service_account_name: Option<String>,
+    /// How many runs `status.history` keeps, newest first: 1 to 100. Default: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub history_limit: Option<u32>,
+}
+
+impl ExportSpec {
+    /// `writeMode`, or the built-in default `overwrite` where no default has been filled in.
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode.unwrap_or_default()
+    }
+
+    /// `historyLimit`, or its default; held to 1..=100 whatever reached the controller.
+    pub fn history_limit(&self) -> usize {
+        self.history_limit
+            .map_or(crate::status::DEFAULT_HISTORY_LIMIT, |limit| {
+                usize::try_from(limit).unwrap_or(usize::MAX)
+            })
+            .clamp(1, crate::status::MAX_HISTORY_LIMIT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportSpec;
+
+    #[test]
+    fn the_history_limit_defaults_to_10_and_stays_within_1_to_100() {
+        let limit = |history_limit| {
+            ExportSpec {
+                history_limit,
+                ..ExportSpec::default()
+            }
+            .history_limit()
+        };
+        assert_eq!(limit(None), 10);
+        assert_eq!(limit(Some(3)), 3);
+        assert_eq!(limit(Some(0)), 1);
+        assert_eq!(limit(Some(u32::MAX)), 100);
+    }
 }

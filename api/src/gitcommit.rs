@@ -9,10 +9,6 @@ use crate::status::ExportStatus;
 /// The branch a GitCommit writes to when none is given.
 pub const DEFAULT_BRANCH: &str = "main";
 
-fn default_branch() -> String {
-    DEFAULT_BRANCH.to_owned()
-}
-
 /// Commits files and live cluster objects to a branch of a Git repository, on change, on a
 /// schedule, or on request.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +43,13 @@ pub struct GitCommitSpec {
     /// What to write, and when.
     #[serde(flatten)]
     pub export: ExportSpec,
+    /// For a one-shot export (no `schedule`): the GitCommit is deleted this many seconds after
+    /// its last successful run, while it is Ready for its current generation (a failing or
+    /// suspended GitCommit stays for people to look at). 0 to 31536000 (365 days). Refused
+    /// together with `schedule`. Default: none (kept until deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 31_536_000))]
+    pub ttl_seconds_after_finished: Option<u32>,
 }
 
 /// A Git repository and the branch a GitCommit writes to.
@@ -59,10 +62,19 @@ pub struct GitRepository {
     #[schemars(length(min = 1, max = 2048))]
     pub url: String,
     /// Branch to commit to; created from nothing if the repository lacks it. At most 255
-    /// characters. Default: `main`.
-    #[serde(default = "default_branch")]
+    /// characters. Default: the matching GitExportPolicy's `defaults.branch`, else `main`
+    /// (filled in by the admission webhook, or by the controller when the object reached it
+    /// without the webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
-    pub branch: String,
+    pub branch: Option<String>,
+}
+
+impl GitRepository {
+    /// `branch`, or the built-in default `main` where no default has been filled in.
+    pub fn branch(&self) -> &str {
+        self.branch.as_deref().unwrap_or(DEFAULT_BRANCH)
+    }
 }
 
 /// Observed state of a GitCommit: the status every export kind shares.

@@ -11,14 +11,6 @@ use crate::status::ExportStatus;
 /// The head-branch prefix when none is given: head branch `gco/<namespace>-<name>`.
 pub const DEFAULT_BRANCH_PREFIX: &str = "gco";
 
-fn default_base_branch() -> String {
-    DEFAULT_BRANCH.to_owned()
-}
-
-fn default_branch_prefix() -> String {
-    DEFAULT_BRANCH_PREFIX.to_owned()
-}
-
 /// Proposes files and live cluster objects as a pull (merge) request against a base branch,
 /// and keeps that one pull request up to date.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,10 +72,11 @@ pub struct PullRequestRepository {
     /// characters. Required; no default.
     #[schemars(length(min = 1, max = 2048))]
     pub url: String,
-    /// Branch the pull request targets; at most 255 characters. Default: `main`.
-    #[serde(default = "default_base_branch")]
+    /// Branch the pull request targets; at most 255 characters. Default: the matching
+    /// GitExportPolicy's `defaults.branch`, else `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
-    pub base_branch: String,
+    pub base_branch: Option<String>,
     /// Forge API: `github`, `gitlab` or `gitea`. Default: inferred from the host for github.com
     /// and gitlab.com; required for any other host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,15 +103,32 @@ pub struct PullRequestOptions {
     #[schemars(length(max = 65536))]
     pub body: String,
     /// Prefix of the head branch `<branchPrefix>/<namespace>-<name>`; at most 100
-    /// characters. The head branch must match the policies' branch globs. Default: `gco`.
-    #[serde(default = "default_branch_prefix")]
+    /// characters. The head branch must match the policies' branch globs. Default: the
+    /// matching GitExportPolicy's `defaults.branchPrefix`, else `gco`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
-    pub branch_prefix: String,
+    pub branch_prefix: Option<String>,
     /// Explicit head branch; overrides `branchPrefix`. At most 255 characters; not the base
     /// branch, and it must match the policies' branch globs. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub head_branch: Option<String>,
+}
+
+impl PullRequestRepository {
+    /// `baseBranch`, or the built-in default `main` where no default has been filled in.
+    pub fn base_branch(&self) -> &str {
+        self.base_branch.as_deref().unwrap_or(DEFAULT_BRANCH)
+    }
+}
+
+impl PullRequestOptions {
+    /// `branchPrefix`, or the built-in default `gco` where no default has been filled in.
+    pub fn branch_prefix(&self) -> &str {
+        self.branch_prefix
+            .as_deref()
+            .unwrap_or(DEFAULT_BRANCH_PREFIX)
+    }
 }
 
 // State of the pull request on the forge.

@@ -15,6 +15,7 @@ mod content;
 mod defaults;
 mod glob;
 mod head_branch;
+mod lifetime;
 mod limits;
 mod message;
 mod policy_check;
@@ -64,6 +65,7 @@ pub fn evaluate(
     repository::check(request, policies, &mut violations);
     head_branch::check(request, policies, &mut violations);
     message::check(request, &mut violations);
+    lifetime::check(request, &mut violations);
     content::check(request, policies, &mut violations);
     limits::check(request, policies, &mut violations);
     let checks = references::check(request, policies, &mut violations);

@@ -7,8 +7,10 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// How many runs `status.history` keeps, newest first.
-pub const HISTORY_LIMIT: usize = 10;
+/// How many runs `status.history` keeps, newest first, when `spec.historyLimit` is not set.
+pub const DEFAULT_HISTORY_LIMIT: usize = 10;
+/// The most runs `spec.historyLimit` may ask `status.history` to keep.
+pub const MAX_HISTORY_LIMIT: usize = 100;
 
 /// The condition types the operator writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -140,9 +142,10 @@ pub struct ExportStatus {
     /// the branch by its `Gco-Run` trailer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunState>,
-    /// The most recent runs, newest first (at most 10).
+    /// The most recent runs, newest first: at most `spec.historyLimit` (default 10, at most
+    /// 100).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10))]
+    #[schemars(length(max = 100))]
     pub history: Vec<RunRecord>,
 }
 

@@ -77,12 +77,12 @@ impl Exported {
     /// base branch before).
     pub fn destination(&self) -> String {
         match self {
-            Exported::GitCommit(o) => o.spec.repository.branch.clone(),
+            Exported::GitCommit(o) => o.spec.repository.branch().to_owned(),
             Exported::PullRequest(o) => o
                 .status
                 .as_ref()
                 .and_then(|s| s.pull_request_url.clone())
-                .unwrap_or_else(|| format!("(into {})", o.spec.repository.base_branch)),
+                .unwrap_or_else(|| format!("(into {})", o.spec.repository.base_branch())),
         }
     }
 

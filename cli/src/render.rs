@@ -99,7 +99,14 @@ async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Render
         objects.extend(read_live(cluster, &manifest).await?);
     }
     let at = args.at.unwrap_or_else(Timestamp::now);
-    Ok(offline::render_manifest(&manifest, &source, &objects, at)?)
+    // The built-in rules; the policies of a cluster are judged by its webhook and controller.
+    Ok(offline::render_manifest(
+        &manifest,
+        &source,
+        &objects,
+        &[],
+        at,
+    )?)
 }
 
 fn read_manifest(file: &std::path::Path) -> Result<Value, CliError> {

@@ -106,7 +106,7 @@ async fn engine_latencies(url: &str, iterations: usize) -> Vec<Duration> {
             .map(|o| PlannedWrite {
                 path: check_path(&format!("bench/objects/obj-{o}.yaml")).expect("path"),
                 content: format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj-{o}\ndata:\n  iteration: \"{i}\"\n").into_bytes(),
-                mode: WriteMode::Overwrite,
+                mode: WriteMode::Overwrite.into(),
             })
             .collect();
         Change {

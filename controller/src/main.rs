@@ -19,8 +19,8 @@ enum Command {
     /// Run the operator: reconcile GitCommits until SIGTERM.
     Run(Box<gco_controller::runtime::OperatorArgs>),
     /// Print the files a GitCommit or PullRequest would write, offline (and with --repo, the
-    /// diff against the branch tip). Refuses unsafe paths and unknown placeholders exactly as
-    /// the controller does.
+    /// diff against the branch tip). Refuses exactly what the webhook and the controller
+    /// refuse: the built-in rules, and the policies given with --policy.
     Render(RenderArgs),
 }
 
@@ -32,6 +32,10 @@ struct RenderArgs {
     /// Manifest files or folders holding the referenced objects (repeatable).
     #[arg(long = "objects")]
     objects: Vec<PathBuf>,
+    /// A file of GitExportPolicies to judge the spec by, as the cluster would (repeatable).
+    /// Every policy given applies, whatever its namespaceSelector.
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
     /// A repository path or URL (anonymous access) to diff against.
     #[arg(long)]
     repo: Option<String>,
@@ -61,6 +65,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Render(render) => {
             let request = PreviewRequest {
                 spec_file: render.file,
+                policies: render.policies,
                 objects: render.objects,
                 repo: render.repo,
                 at: render.at.unwrap_or_else(jiff::Timestamp::now),

@@ -315,7 +315,7 @@ async fn every_seed_gitcommit_ends_ready_with_its_files() {
             .0
             .strftime("%Y%m%d")
             .to_string();
-        let branch = &ready.spec.repository.branch;
+        let branch = ready.spec.repository.branch();
         let repo = repos.join(format!("{}.git", seed.name));
         for (path, needle) in expected_files(&seed.name) {
             let path = path.replace("DATE", &date);

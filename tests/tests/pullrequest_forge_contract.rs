@@ -127,7 +127,7 @@ impl Script {
 fn repository(url: &str, api: &str, provider: Option<ForgeProvider>) -> PullRequestRepository {
     PullRequestRepository {
         url: url.to_owned(),
-        base_branch: "main".into(),
+        base_branch: Some("main".into()),
         provider,
         api_url: Some(api.to_owned()),
     }

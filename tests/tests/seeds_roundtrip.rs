@@ -52,15 +52,20 @@ fn every_seed_example_roundtrips_through_the_rust_types() {
 }
 
 #[test]
-fn seed_defaults_are_filled_by_the_types() {
+fn seed_defaults_are_left_to_the_policy_or_built_in() {
     let seeds = seeds().expect("seed fixtures load");
     let drift = seeds
         .iter()
         .find(|s| s.name == "drift-detection")
         .expect("drift seed");
     let drift: GitCommit = serde_json::from_value(drift.value.clone()).expect("deserialises");
-    assert_eq!(drift.spec.repository.branch, "main");
-    assert_eq!(drift.spec.export.write_mode, gco_api::WriteMode::Append);
+    // No branch: a policy's `defaults.branch` may still fill it; else `main`.
+    assert_eq!(drift.spec.repository.branch, None);
+    assert_eq!(drift.spec.repository.branch(), "main");
+    assert_eq!(
+        drift.spec.export.write_mode,
+        Some(gco_api::WriteMode::Append)
+    );
     assert!(
         drift
             .spec
@@ -74,6 +79,6 @@ fn seed_defaults_are_filled_by_the_types() {
         .find(|s| s.name == "argocd-app-sync")
         .expect("PR seed");
     let pr: PullRequest = serde_json::from_value(pr.value.clone()).expect("deserialises");
-    assert_eq!(pr.spec.repository.base_branch, "main");
-    assert_eq!(pr.spec.pull_request.branch_prefix, "argocd-sync");
+    assert_eq!(pr.spec.repository.base_branch(), "main");
+    assert_eq!(pr.spec.pull_request.branch_prefix(), "argocd-sync");
 }

@@ -279,3 +279,68 @@ async fn mutating_is_idempotent_through_the_apiserver() {
         "defaults fill nothing the second time"
     );
 }
+
+#[tokio::test]
+async fn a_policy_fills_branch_write_mode_branch_prefix_and_author_left_out() {
+    let (client, namespace) = setup("wh-defaults").await.expect("setup");
+    apply_policy(
+        &client,
+        &namespace,
+        "defaults",
+        json!({"defaults": {"branch": "backups", "writeMode": "append",
+            "branchPrefix": "bots", "author": "Ops <ops@example.com>"}}),
+    )
+    .await
+    .expect("policy");
+    let commit = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+        "metadata": {"name": "left-out"},
+        "spec": {
+            "repository": {"url": "https://github.com/company/repo.git"},
+            "files": [{"path": "clusters/ok.yaml", "content": "ok"}]
+        }
+    });
+    // The policy reaches the webhook through a watch, a moment after it is written.
+    eventually(&client, &namespace, &commit, |result| {
+        result
+            .as_ref()
+            .is_ok_and(|o| o.data["spec"]["repository"]["branch"] == "backups")
+    })
+    .await
+    .expect("the policy's branch");
+    let stored = create(&client, &namespace, &commit, false)
+        .await
+        .expect("admitted");
+    let spec = &stored.data["spec"];
+    assert_eq!(spec["repository"]["branch"], "backups", "{spec}");
+    assert_eq!(spec["writeMode"], "append", "{spec}");
+    assert_eq!(spec["commit"]["author"], "Ops <ops@example.com>", "{spec}");
+
+    let pull_request = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "PullRequest",
+        "metadata": {"name": "left-out"},
+        "spec": {
+            "repository": {"url": "https://github.com/company/repo.git"},
+            "pullRequest": {"title": "Sync"},
+            "files": [{"path": "clusters/ok.yaml", "content": "ok"}]
+        }
+    });
+    let stored = create(&client, &namespace, &pull_request, false)
+        .await
+        .expect("admitted");
+    let spec = &stored.data["spec"];
+    assert_eq!(spec["repository"]["baseBranch"], "backups", "{spec}");
+    assert_eq!(spec["pullRequest"]["branchPrefix"], "bots", "{spec}");
+    assert_eq!(spec["writeMode"], "append", "{spec}");
+
+    // What the spec says is kept.
+    let mut own = commit.clone();
+    own["metadata"]["name"] = json!("own");
+    own["spec"]["repository"]["branch"] = json!("mine");
+    own["spec"]["writeMode"] = json!("overwrite");
+    let stored = create(&client, &namespace, &own, false)
+        .await
+        .expect("admitted");
+    assert_eq!(stored.data["spec"]["repository"]["branch"], "mine");
+    assert_eq!(stored.data["spec"]["writeMode"], "overwrite");
+}

@@ -1,13 +1,15 @@
 //! The values the mutating webhook fills in, and the controller falls back to, when a spec
 //! leaves a field empty: from the first matching policy (by name) that sets one, else built in.
+//! The CRD schema sets no default of its own for these fields, so that a policy's default is
+//! not pre-empted before the webhook sees the object (docs/policy.md, Defaults).
 
 use kube::ResourceExt;
 
 use super::{ExportKind, ExportRequest, repository::infer_provider};
-use crate::common::WriteMode;
-use crate::gitcommit::DEFAULT_BRANCH;
+use crate::common::{CommitSpec, WriteMode};
+use crate::gitcommit::{DEFAULT_BRANCH, GitCommitSpec};
 use crate::policy::{GitExportPolicy, PolicyDefaults};
-use crate::pullrequest::{DEFAULT_BRANCH_PREFIX, ForgeProvider};
+use crate::pullrequest::{DEFAULT_BRANCH_PREFIX, ForgeProvider, PullRequestSpec};
 use crate::repo_url::RepoUrl;
 
 /// The commit author when neither the spec nor a policy names one.
@@ -72,5 +74,102 @@ pub fn defaults(request: &ExportRequest<'_>, policies: &[&GitExportPolicy]) -> D
         provider,
         reference_namespace: request.namespace.to_owned(),
         from_policy,
+    }
+}
+
+impl Defaults {
+    /// Fills what a GitCommit spec leaves out (branch, write mode, author), as the mutating
+    /// webhook does: what the controller runs when the object reached it without the webhook.
+    pub fn fill_git_commit(&self, spec: &mut GitCommitSpec) {
+        spec.repository
+            .branch
+            .get_or_insert_with(|| self.branch.clone());
+        spec.export.write_mode.get_or_insert(self.write_mode);
+        self.fill_author(&mut spec.commit);
+    }
+
+    /// Fills what a PullRequest spec leaves out (base branch, write mode, author, head-branch
+    /// prefix), as the mutating webhook does.
+    pub fn fill_pull_request(&self, spec: &mut PullRequestSpec) {
+        spec.repository
+            .base_branch
+            .get_or_insert_with(|| self.branch.clone());
+        spec.export.write_mode.get_or_insert(self.write_mode);
+        spec.pull_request
+            .branch_prefix
+            .get_or_insert_with(|| self.branch_prefix.clone());
+        self.fill_author(&mut spec.commit);
+    }
+
+    fn fill_author(&self, commit: &mut Option<CommitSpec>) {
+        commit
+            .get_or_insert_with(CommitSpec::default)
+            .author
+            .get_or_insert_with(|| self.author.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{base, commit, policy, pull_request};
+    use super::*;
+    use crate::policy::GitExportPolicySpec;
+
+    fn team_policy() -> GitExportPolicy {
+        policy(
+            "team",
+            GitExportPolicySpec {
+                defaults: Some(PolicyDefaults {
+                    branch: Some("backups".into()),
+                    author: Some("Ops <ops@example.com>".into()),
+                    write_mode: Some(WriteMode::Append),
+                    branch_prefix: Some("bots".into()),
+                }),
+                ..base()
+            },
+        )
+    }
+
+    #[test]
+    fn what_a_spec_leaves_out_is_filled_from_the_policy() {
+        let team = team_policy();
+        let mut spec = commit();
+        spec.repository.branch = None;
+        spec.commit = None;
+        defaults(&ExportRequest::git_commit("ns", &spec), &[&team]).fill_git_commit(&mut spec);
+        assert_eq!(spec.repository.branch(), "backups");
+        assert_eq!(spec.export.write_mode, Some(WriteMode::Append));
+        let author = spec.commit.as_ref().and_then(|c| c.author.as_deref());
+        assert_eq!(author, Some("Ops <ops@example.com>"));
+
+        let mut spec = pull_request("https://github.com/a/b.git");
+        spec.repository.base_branch = None;
+        spec.pull_request.branch_prefix = None;
+        defaults(&ExportRequest::pull_request("ns", &spec), &[&team]).fill_pull_request(&mut spec);
+        assert_eq!(spec.repository.base_branch(), "backups");
+        assert_eq!(spec.pull_request.branch_prefix(), "bots");
+        assert_eq!(spec.export.write_mode(), WriteMode::Append);
+    }
+
+    #[test]
+    fn what_a_spec_says_is_kept_and_nothing_else_falls_back_to_built_in_defaults() {
+        let team = team_policy();
+        let mut spec = commit();
+        spec.repository.branch = Some("mine".into());
+        spec.export.write_mode = Some(WriteMode::Overwrite);
+        let request = ExportRequest::git_commit("ns", &spec);
+        let found = defaults(&request, &[&team]);
+        found.fill_git_commit(&mut spec);
+        assert_eq!(spec.repository.branch(), "mine");
+        assert_eq!(spec.export.write_mode(), WriteMode::Overwrite);
+
+        let mut spec = commit();
+        spec.repository.branch = None;
+        spec.commit = None;
+        defaults(&ExportRequest::git_commit("ns", &spec), &[]).fill_git_commit(&mut spec);
+        assert_eq!(spec.repository.branch(), DEFAULT_BRANCH);
+        assert_eq!(spec.export.write_mode(), WriteMode::Overwrite);
+        let author = spec.commit.as_ref().and_then(|c| c.author.as_deref());
+        assert_eq!(author, Some(DEFAULT_AUTHOR));
     }
 }

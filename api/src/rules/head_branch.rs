@@ -20,7 +20,7 @@ pub fn head_branch(options: &PullRequestOptions, namespace: &str, name: &str) ->
         Some(head) if !head.is_empty() => head.to_owned(),
         _ => format!(
             "{}/{namespace}-{name}",
-            options.branch_prefix.trim_end_matches('/')
+            options.branch_prefix().trim_end_matches('/')
         ),
     }
 }
@@ -63,7 +63,7 @@ pub(super) fn check(
                     Rule::BranchName,
                     format!(
                         "prefix {:?} does not make a valid head branch `<branchPrefix>/<namespace>-<name>`: {reason}",
-                        short(&options.branch_prefix)
+                        short(options.branch_prefix())
                     ),
                     "write a prefix such as `gco` or `bots/exports`, or set `spec.pullRequest.headBranch`",
                 ));

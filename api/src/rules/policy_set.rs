@@ -123,11 +123,12 @@ mod tests {
         GitCommitSpec {
             repository: GitRepository {
                 url: "https://git.example.com/ops/repo.git".into(),
-                branch: "main".into(),
+                branch: Some("main".into()),
             },
             auth: None,
             commit: None,
             export: Default::default(),
+            ttl_seconds_after_finished: None,
         }
     }
 

@@ -27,7 +27,7 @@ proptest! {
     ) {
         let mut spec = commit();
         spec.repository.url = url;
-        spec.repository.branch = branch;
+        spec.repository.branch = Some(branch);
         spec.commit.get_or_insert_with(Default::default).message = Some(message);
         spec.export.files = paths.into_iter().map(|path| FileSpec { path, content: String::new(), write_mode: None }).collect();
         spec.export.resource_references = kinds
@@ -77,9 +77,9 @@ proptest! {
         branches in proptest::collection::vec("(main|gco/\\*|\\PC{0,10})", 0..3),
     ) {
         let mut spec = pull_request("https://github.com/company/gitops.git");
-        spec.repository.base_branch = base;
+        spec.repository.base_branch = Some(base);
         spec.pull_request.head_branch = head;
-        spec.pull_request.branch_prefix = prefix;
+        spec.pull_request.branch_prefix = Some(prefix);
         spec.pull_request.title = title;
         spec.commit = message.map(|message| crate::common::CommitSpec { author: None, message: Some(message) });
         let policy = GitExportPolicy::new("p", GitExportPolicySpec {

@@ -32,6 +32,8 @@ pub struct ExportRequest<'a> {
     pub api_url: Option<&'a str>,
     /// `spec.auth.secretName`: the credentials Secret, in `namespace`.
     pub auth_secret: Option<&'a str>,
+    /// GitCommit `spec.ttlSecondsAfterFinished`.
+    pub ttl_seconds_after_finished: Option<u32>,
 }
 
 impl<'a> ExportRequest<'a> {
@@ -42,13 +44,14 @@ impl<'a> ExportRequest<'a> {
             name: None,
             kind: ExportKind::GitCommit,
             url: &spec.repository.url,
-            branch: &spec.repository.branch,
+            branch: spec.repository.branch(),
             commit: spec.commit.as_ref(),
             export: &spec.export,
             pull_request: None,
             provider: None,
             api_url: None,
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
+            ttl_seconds_after_finished: spec.ttl_seconds_after_finished,
         }
     }
 
@@ -59,13 +62,14 @@ impl<'a> ExportRequest<'a> {
             name: None,
             kind: ExportKind::PullRequest,
             url: &spec.repository.url,
-            branch: &spec.repository.base_branch,
+            branch: spec.repository.base_branch(),
             commit: spec.commit.as_ref(),
             export: &spec.export,
             pull_request: Some(&spec.pull_request),
             provider: spec.repository.provider,
             api_url: spec.repository.api_url.as_deref(),
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
+            ttl_seconds_after_finished: None,
         }
     }
 

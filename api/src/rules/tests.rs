@@ -20,7 +20,7 @@ pub(super) fn commit() -> GitCommitSpec {
     GitCommitSpec {
         repository: GitRepository {
             url: "https://github.com/company/repo.git".into(),
-            branch: "main".into(),
+            branch: Some("main".into()),
         },
         auth: None,
         commit: Some(CommitSpec {
@@ -28,6 +28,7 @@ pub(super) fn commit() -> GitCommitSpec {
             message: Some("Sync - $(date)".into()),
         }),
         export: ExportSpec::default(),
+        ttl_seconds_after_finished: None,
     }
 }
 
@@ -292,14 +293,14 @@ fn repository_and_branch_allow_lists() {
     );
     let mut spec = commit();
     assert!(eval(&spec, &[&only]).is_ok());
-    spec.repository.branch = "backups/prod".into();
+    spec.repository.branch = Some("backups/prod".into());
     assert!(eval(&spec, &[&only]).is_ok());
-    spec.repository.branch = "dev".into();
+    spec.repository.branch = Some("dev".into());
     assert_eq!(
         broken(eval(&spec, &[&only])),
         [("spec.repository.branch".to_owned(), Rule::BranchAllowed)]
     );
-    spec.repository.branch = "main".into();
+    spec.repository.branch = Some("main".into());
     spec.repository.url = "https://github.com/other/repo".into();
     assert_eq!(
         broken(eval(&spec, &[&only])),
@@ -316,7 +317,7 @@ fn repository_and_branch_allow_lists() {
 fn branch_names_follow_git() {
     let mut spec = commit();
     for bad in ["a..b", "-x", "a b", "x.lock", "/a", "a~1"] {
-        spec.repository.branch = bad.into();
+        spec.repository.branch = Some(bad.into());
         assert_eq!(
             broken(eval(&spec, &[])),
             [("spec.repository.branch".to_owned(), Rule::BranchName)],
@@ -428,7 +429,7 @@ pub(super) fn pull_request(url: &str) -> PullRequestSpec {
     PullRequestSpec {
         repository: PullRequestRepository {
             url: url.into(),
-            base_branch: "main".into(),
+            base_branch: Some("main".into()),
             provider: None,
             api_url: None,
         },
@@ -436,7 +437,7 @@ pub(super) fn pull_request(url: &str) -> PullRequestSpec {
         pull_request: PullRequestOptions {
             title: "Sync".into(),
             body: "`code` in Markdown".into(),
-            branch_prefix: "gco".into(),
+            branch_prefix: Some("gco".into()),
             head_branch: None,
         },
         commit: None,

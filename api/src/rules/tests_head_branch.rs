@@ -46,7 +46,7 @@ fn the_head_branch_is_derived_like_the_controller_does() {
         head_branch(&spec.pull_request, "team", "sync"),
         "gco/team-sync"
     );
-    spec.pull_request.branch_prefix = "bots/".into();
+    spec.pull_request.branch_prefix = Some("bots/".into());
     assert_eq!(head_branch(&spec.pull_request, "t", "s"), "bots/t-s");
     spec.pull_request.head_branch = Some("mine".into());
     assert_eq!(head_branch(&spec.pull_request, "t", "s"), "mine");
@@ -105,7 +105,7 @@ fn the_head_branch_is_not_the_base_branch() {
         rules_of(&spec, None, &[]),
         [(HEAD.to_owned(), Rule::HeadBranch)]
     );
-    spec.repository.base_branch = "gco/team-sync".into();
+    spec.repository.base_branch = Some("gco/team-sync".into());
     spec.pull_request.head_branch = None;
     assert_eq!(
         rules_of(&spec, Some("sync"), &[]),
@@ -157,7 +157,7 @@ fn head_branch_names_follow_git() {
 fn a_prefix_that_makes_bad_branches_is_named() {
     let mut spec = pull_request("https://github.com/company/gitops.git");
     for bad in ["a..b", "-x", "x~", "a b"] {
-        spec.pull_request.branch_prefix = bad.into();
+        spec.pull_request.branch_prefix = Some(bad.into());
         for name in [None, Some("sync")] {
             assert_eq!(
                 rules_of(&spec, name, &[]),
@@ -167,7 +167,7 @@ fn a_prefix_that_makes_bad_branches_is_named() {
         }
     }
     // A name Kubernetes accepts can still end the branch in `.lock`.
-    spec.pull_request.branch_prefix = "gco".into();
+    spec.pull_request.branch_prefix = Some("gco".into());
     assert_eq!(
         rules_of(&spec, Some("backup.lock"), &[]),
         [(PREFIX.to_owned(), Rule::BranchName)]
@@ -177,7 +177,7 @@ fn a_prefix_that_makes_bad_branches_is_named() {
 #[test]
 fn head_is_never_a_branch_name() {
     let mut spec = super::tests::commit();
-    spec.repository.branch = "HEAD".into();
+    spec.repository.branch = Some("HEAD".into());
     assert_eq!(
         super::tests::broken(super::tests::eval(&spec, &[])),
         [("spec.repository.branch".to_owned(), Rule::BranchName)]

@@ -49,6 +49,8 @@ pub enum Rule {
     ApiUrl,
     /// A GitExportPolicy that cannot be applied as written (bad glob, unknown operator).
     InvalidPolicy,
+    /// `ttlSecondsAfterFinished` is for one-shot exports: a scheduled export never finishes.
+    TtlWithSchedule,
 }
 
 impl Rule {
@@ -75,6 +77,7 @@ impl Rule {
             Rule::ForgeProvider => "forge-provider",
             Rule::ApiUrl => "api-url",
             Rule::InvalidPolicy => "invalid-policy",
+            Rule::TtlWithSchedule => "ttl-with-schedule",
         }
     }
 }

@@ -39,6 +39,8 @@ pub enum EventReason {
     ReferenceSkipped,
     /// A failed run (a warning), by its condition reason.
     Failed(ConditionReason),
+    /// The object was deleted after its `ttlSecondsAfterFinished`.
+    Expired,
 }
 
 impl EventReason {
@@ -50,6 +52,7 @@ impl EventReason {
             Self::PullRequestUpdated => "PullRequestUpdated",
             Self::ReferenceSkipped => "ReferenceSkipped",
             Self::Failed(reason) => reason.as_str(),
+            Self::Expired => "Expired",
         }
     }
 

@@ -92,7 +92,7 @@ async fn forge(
     });
     let repository = PullRequestRepository {
         url: url.to_owned(),
-        base_branch: "main".into(),
+        base_branch: Some("main".into()),
         provider: Some(provider),
         api_url: Some(format!("http://{addr}/api/v1")),
     };
@@ -279,7 +279,7 @@ async fn github_and_gitea_repositories_are_owner_and_name() {
     for provider in [ForgeProvider::Github, ForgeProvider::Gitea] {
         let repository = PullRequestRepository {
             url: "https://git.example.com/group/sub/repo.git".into(),
-            base_branch: "main".into(),
+            base_branch: Some("main".into()),
             provider: Some(provider),
             api_url: None,
         };
@@ -291,7 +291,7 @@ async fn github_and_gitea_repositories_are_owner_and_name() {
     }
     let gitlab = PullRequestRepository {
         url: "git@gitlab.com:group/sub/repo.git".into(),
-        base_branch: "main".into(),
+        base_branch: Some("main".into()),
         provider: None,
         api_url: None,
     };

@@ -3,15 +3,15 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use gco_api::WriteMode;
 use git2::{FileMode, ObjectType, Oid, Repository, Tree, build::TreeUpdateBuilder};
 
-use crate::render::PlannedWrite;
+use crate::render::{PlannedWrite, place};
 
 use super::GitError;
 
-/// The tree `base` becomes with `writes` applied in order. `append` reads the file as it is in
-/// `base` (or as an earlier write left it) and adds to it, inserting a newline if needed.
+/// The tree `base` becomes with `writes` applied in order. An append reads the file as it is in
+/// `base` (or as an earlier write left it) and adds to it: after a newline if needed, and after
+/// a `---` line when it adds a YAML document (`render::Placement`).
 pub(crate) fn apply_writes(
     repo: &Repository,
     base: &Tree<'_>,
@@ -24,10 +24,7 @@ pub(crate) fn apply_writes(
             Some(entry) => entry,
             None => read_file(repo, base, path)?,
         };
-        let content = match write.mode {
-            WriteMode::Overwrite => write.content.clone(),
-            WriteMode::Append => append(current, &write.content),
-        };
+        let content = place(write.mode, current, &write.content);
         staged.insert(path, (content, mode));
     }
     let mut update = TreeUpdateBuilder::new();
@@ -98,12 +95,4 @@ fn read_file(
             detail: "the branch has a folder (or submodule) at this path".into(),
         }),
     }
-}
-
-fn append(mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
-    if !current.is_empty() && !current.ends_with(b"\n") {
-        current.push(b'\n');
-    }
-    current.extend_from_slice(addition);
-    current
 }

@@ -13,6 +13,7 @@ use kube::runtime::controller::Action;
 use super::{
     Failure,
     conditions::{self, Verdict},
+    expiry,
     failure::Heal,
     retry::{RetryDecision, RetrySettings},
 };
@@ -68,6 +69,10 @@ pub struct Facts<'a> {
     pub run: Option<&'a RunId>,
     /// Missing optional references the run skipped.
     pub skipped: &'a [String],
+    /// How many runs `status.history` keeps (`spec.historyLimit`).
+    pub history_limit: usize,
+    /// How long after its last successful run the object is deleted, if it is.
+    pub time_to_live: Option<Duration>,
 }
 
 /// What to do once the status is settled.
@@ -84,8 +89,19 @@ pub struct Settlement {
     pub then: Action,
 }
 
-/// Applies `outcome` to `status`.
+/// Applies `outcome` to `status`. A finished object with a time to live is looked at again
+/// when it expires.
 pub fn settle(status: &mut ExportStatus, outcome: Outcome, facts: &Facts<'_>) -> Settlement {
+    let mut settlement = apply(status, outcome, facts);
+    if let Some(expiry) = expiry::expires_at(facts.time_to_live, status, facts.generation) {
+        // Only a Ready object expires, and one with a time to live has no schedule: the
+        // requeue replaced is a wait for a change.
+        settlement.then = expiry::requeue_until(expiry, facts.now);
+    }
+    settlement
+}
+
+fn apply(status: &mut ExportStatus, outcome: Outcome, facts: &Facts<'_>) -> Settlement {
     match outcome {
         Outcome::Idle { then } => Settlement {
             write: false,
@@ -143,7 +159,7 @@ fn succeed(status: &mut ExportStatus, delivered: Delivered, facts: &Facts<'_>) -
     if delivered.commit.is_some() {
         status.commit_sha.clone_from(&delivered.commit);
     }
-    remember(status, delivered.result, delivered.commit, facts.now);
+    remember(status, delivered.result, delivered.commit, facts);
     judge(status, &Verdict::Succeeded { message }, facts);
     Settlement {
         write: true,
@@ -175,7 +191,7 @@ fn retry(status: &mut ExportStatus, failure: Failure, facts: &Facts<'_>) -> Sett
                 },
                 facts,
             );
-            remember(status, RunResult::Failed, None, facts.now);
+            remember(status, RunResult::Failed, None, facts);
             let token = status
                 .run
                 .as_ref()
@@ -241,7 +257,7 @@ fn stall(
         },
         facts,
     );
-    remember(status, RunResult::Failed, None, facts.now);
+    remember(status, RunResult::Failed, None, facts);
     let token = format!("{}-stalled-{}", facts.generation, facts.now.as_second());
     Settlement {
         write: true,
@@ -305,17 +321,22 @@ pub fn judge(status: &mut ExportStatus, verdict: &Verdict, facts: &Facts<'_>) {
 }
 
 /// Records a finished run at the head of `status.history`, keeping the newest
-/// [`gco_api::status::HISTORY_LIMIT`].
-fn remember(status: &mut ExportStatus, result: RunResult, commit: Option<String>, now: Timestamp) {
+/// `spec.historyLimit`.
+fn remember(
+    status: &mut ExportStatus,
+    result: RunResult,
+    commit: Option<String>,
+    facts: &Facts<'_>,
+) {
     status.history.insert(
         0,
         RunRecord {
-            time: Time(now),
+            time: Time(facts.now),
             commit_sha: commit,
             result,
         },
     );
-    status.history.truncate(gco_api::status::HISTORY_LIMIT);
+    status.history.truncate(facts.history_limit);
 }
 
 #[cfg(test)]

@@ -6,10 +6,14 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use gco_api::RunState;
+use gco_api::{RunState, rules};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, Preconditions},
+    runtime::controller::Action,
+};
 use tracing::{info, warn};
 
 use super::{
@@ -22,15 +26,28 @@ use super::{
     requested_at, status,
 };
 use crate::{
+    announce::{Announcement, EventReason},
     git::RunId,
     references::{Identity, Owner, Reader},
-    runtime::metrics::{ErrorLabels, KindLabels, ObjectLabels},
+    runtime::{
+        metrics::{ErrorLabels, KindLabels, ObjectLabels},
+        policies::Scope,
+    },
 };
 
 /// The entry point the controller runtime calls for `K`.
 pub async fn reconcile<K: Exporter>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let action = Reconcile::new(object.as_ref(), &ctx).run().await;
+    let namespace = object.namespace().unwrap_or_default();
+    let Ok(scope) = ctx.policies.scope(&namespace) else {
+        return Ok(Action::requeue(NOT_READY_RETRY));
+    };
+    // The webhook fills what the spec leaves out from the matching policies; the object may
+    // have been made while it was off, so the controller fills the same defaults again.
+    let defaults = rules::defaults(&object.policy_request(&namespace), &scope.matching());
+    let mut object = K::clone(&object);
+    object.fill_defaults(&defaults);
+    let action = Reconcile::new(&object, &ctx).run(&scope).await;
     ctx.metrics
         .reconcile_duration
         .get_or_create(&KindLabels {
@@ -89,15 +106,12 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         }
     }
 
-    async fn run(mut self) -> Result<Action, Error> {
+    async fn run(mut self, scope: &Scope) -> Result<Action, Error> {
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile.
         let request = self.object.policy_request(&self.owner.namespace);
-        let Ok(judged) = self.ctx.policies.check(&request) else {
-            // A namespace created a moment ago may not be cached yet: never judge without it.
-            return Ok(Action::requeue(NOT_READY_RETRY));
-        };
-        let admitted = match plan::admit(self.object, judged.verdict.clone(), self.now) {
+        let verdict = scope.check(&request);
+        let admitted = match plan::admit(self.object, verdict, self.now) {
             Ok(admitted) => admitted,
             Err(plan) => {
                 let admitted = Admitted::default_for(self.object);
@@ -125,7 +139,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             self.object,
             &admitted,
             references,
-            &judged.matching(),
+            &scope.matching(),
             self.status.as_ref(),
             self.now,
         );
@@ -139,6 +153,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         match plan {
             Plan::Idle(then) => Ok(then),
+            Plan::Expire => self.expire().await,
             Plan::UpToDate { next_tick } => {
                 let outcome = K::look_around(&mut self, next_tick).await;
                 self.conclude(outcome, progress).await
@@ -184,6 +199,46 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         judge(status, &progressing, &facts);
         status::write(&self.ctx.client, self.object, &self.status).await
+    }
+
+    /// Deletes the object whose `ttlSecondsAfterFinished` has passed, only if it is still the
+    /// one judged (its uid), and says so in an event.
+    async fn expire(self) -> Result<Action, Error> {
+        let api: Api<K> = Api::namespaced(self.ctx.client.clone(), &self.owner.namespace);
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: self.object.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let ttl = self.object.time_to_live().unwrap_or_default().as_secs();
+        match api.delete(&self.owner.name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Ok(Action::await_change());
+            }
+            Err(source) => {
+                return Err(Error::Expire {
+                    object: format!("{}/{}", self.owner.namespace, self.owner.name),
+                    source,
+                });
+            }
+        }
+        let message =
+            format!("deleted {ttl}s after its last successful run (spec.ttlSecondsAfterFinished)");
+        info!(kind = K::KIND.as_str(), namespace = %self.owner.namespace, name = %self.owner.name, "{message}");
+        let announcement = Announcement {
+            reason: EventReason::Expired,
+            message,
+            revision: None,
+            token: format!(
+                "{}-expired",
+                self.object.meta().uid.as_deref().unwrap_or_default()
+            ),
+        };
+        self.ctx.announcer.announce(self.object, announcement).await;
+        Ok(Action::await_change())
     }
 
     /// The client the object's reads use.
@@ -250,6 +305,8 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             jitter: jitter(),
             run: progress.run,
             skipped: progress.skipped,
+            history_limit: self.object.export().history_limit(),
+            time_to_live: self.object.time_to_live(),
         }
     }
 

@@ -1,8 +1,11 @@
 //! What the reconcile core needs of a kind that exports: GitCommit or PullRequest.
 
-use std::{fmt::Debug, future::Future};
+use std::{fmt::Debug, future::Future, time::Duration};
 
-use gco_api::{CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase, rules::ExportRequest};
+use gco_api::{
+    CommitSpec, ExportKind, ExportSpec, ExportStatus, Phase,
+    rules::{Defaults, ExportRequest},
+};
 use jiff::Timestamp;
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
@@ -40,8 +43,15 @@ pub trait Exporter:
     /// The commit message when the spec names none, rendered at `at`.
     fn default_message(&self, at: Timestamp) -> Result<String, Failure>;
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a>;
+    /// Fills what the spec leaves out, as the mutating webhook would have.
+    fn fill_defaults(&mut self, defaults: &Defaults);
     /// The status as last written (the default when there is none yet).
     fn current_status(&self) -> Self::Status;
+    /// How long after its last successful run the object is deleted (GitCommit
+    /// `spec.ttlSecondsAfterFinished`); `None`: kept.
+    fn time_to_live(&self) -> Option<Duration> {
+        None
+    }
 
     /// Carries out a planned run: pushes the change and, for a PullRequest, keeps its pull
     /// request open. Status fields of the kind's own go into `reconcile.status`; the core

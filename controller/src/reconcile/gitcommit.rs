@@ -3,11 +3,11 @@
 //! The push is coalesced with whatever else is queued for the branch; a run interrupted after
 //! its push is found on the branch by its `Gco-Run` trailer instead of being committed again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gco_api::{
     CommitSpec, ExportKind, ExportSpec, ExportStatus, GitCommit, Phase, RunResult,
-    rules::{DEFAULT_COMMIT_MESSAGE, ExportRequest},
+    rules::{DEFAULT_COMMIT_MESSAGE, Defaults, ExportRequest},
 };
 use jiff::Timestamp;
 use tracing::warn;
@@ -43,8 +43,16 @@ impl Exporter for GitCommit {
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
         ExportRequest::git_commit(namespace, &self.spec).named_if(self.metadata.name.as_deref())
     }
+    fn fill_defaults(&mut self, defaults: &Defaults) {
+        defaults.fill_git_commit(&mut self.spec);
+    }
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()
+    }
+    fn time_to_live(&self) -> Option<Duration> {
+        self.spec
+            .ttl_seconds_after_finished
+            .map(|seconds| Duration::from_secs(seconds.into()))
     }
 
     async fn deliver(
@@ -54,7 +62,7 @@ impl Exporter for GitCommit {
     ) -> Outcome {
         let ctx = reconcile.ctx;
         let repository = &reconcile.object.spec.repository;
-        let branch = repository.branch.as_str();
+        let branch = repository.branch();
         let started = Instant::now();
         let pushed = ctx
             .engine

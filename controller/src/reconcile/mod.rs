@@ -15,6 +15,7 @@ mod conclude;
 pub mod conditions;
 mod credentials;
 mod driver;
+mod expiry;
 mod exporter;
 pub mod failure;
 mod gitcommit;
@@ -94,6 +95,12 @@ impl Context {
 pub enum Error {
     #[error("cannot write the status of {object}: {source}")]
     StatusWrite {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot delete {object}, expired after spec.ttlSecondsAfterFinished: {source}")]
+    Expire {
         object: String,
         #[source]
         source: kube::Error,

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Exporter, Failure,
+    Exporter, Failure, expiry,
     failure::FailureReason,
     requested_at,
     retry::RetrySettings,
@@ -42,6 +42,8 @@ pub enum Plan {
     },
     /// Record the run, then deliver its change.
     Deliver(Box<Delivery>),
+    /// The object finished and its `ttlSecondsAfterFinished` has passed: delete it.
+    Expire,
 }
 
 /// What [`admit`] let through: the settings every later step uses.
@@ -68,7 +70,7 @@ pub struct Delivery {
     pub next_tick: Option<Timestamp>,
 }
 
-/// The checks that need nothing read: suspend, annotations, schedule, policy.
+/// The checks that need nothing read: suspend, expiry, annotations, schedule, policy.
 pub fn admit<K: Exporter>(
     object: &K,
     policy: Result<(), Violations>,
@@ -78,6 +80,14 @@ pub fn admit<K: Exporter>(
     let export = object.export();
     if export.suspend {
         return Err(Plan::Idle(Action::await_change()));
+    }
+    let generation = object.meta().generation.unwrap_or(0);
+    let status = object.current_status();
+    if expiry::is_due(
+        expiry::expires_at(object.time_to_live(), status.as_ref(), generation),
+        now,
+    ) {
+        return Err(Plan::Expire);
     }
     let retry =
         RetrySettings::from_annotations(object.annotations()).map_err(|e| fail(e.into()))?;

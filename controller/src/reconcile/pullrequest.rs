@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use gco_api::{
     CommitSpec, ExportKind, ExportSpec, Phase, PullRequest, PullRequestSpec, PullRequestStatus,
-    placeholders, rules::ExportRequest,
+    placeholders,
+    rules::{Defaults, ExportRequest},
 };
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -46,6 +47,9 @@ impl Exporter for PullRequest {
     }
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a> {
         ExportRequest::pull_request(namespace, &self.spec).named_if(self.metadata.name.as_deref())
+    }
+    fn fill_defaults(&mut self, defaults: &Defaults) {
+        defaults.fill_pull_request(&mut self.spec);
     }
     fn current_status(&self) -> PullRequestStatus {
         self.status.clone().unwrap_or_default()
@@ -106,7 +110,7 @@ mod tests {
             pull_request: PullRequestOptions {
                 title: "Sync $(date +%Y)".into(),
                 body: String::new(),
-                branch_prefix: prefix.into(),
+                branch_prefix: Some(prefix.into()),
                 head_branch: head.map(str::to_owned),
             },
             commit: None,

@@ -206,6 +206,15 @@ impl References {
         let resource_version = object
             .as_ref()
             .and_then(|o| o.metadata.resource_version.clone());
+        // Items of a watch's list come without `apiVersion` and `kind`: without them a `dump`
+        // read from the cache would not be an object `kubectl apply` accepts.
+        let object = object.map(|mut o| {
+            o.types.get_or_insert_with(|| kube::api::TypeMeta {
+                api_version: kind.resource.api_version.clone(),
+                kind: kind.resource.kind.clone(),
+            });
+            o
+        });
         let object = object
             .map(serde_json::to_value)
             .transpose()

@@ -7,6 +7,7 @@
 mod clean;
 mod fields;
 pub mod offline;
+mod placement;
 
 use gco_api::{
     ExportSpec, FileSpec, ResourceReference, Strategy, WriteMode,
@@ -17,6 +18,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 pub use clean::{clean_for_apply, to_yaml};
+pub use placement::{Placement, place};
 
 /// One file a run writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +28,7 @@ pub struct PlannedWrite {
     /// What: the whole file for `overwrite`, the part to add for `append`.
     pub content: Vec<u8>,
     /// How it meets a file already on the branch.
-    pub mode: WriteMode,
+    pub mode: Placement,
 }
 
 /// Why a spec could not be rendered. Each names the spec field at fault.
@@ -109,7 +111,7 @@ pub fn render_owned(
     let mut owners: Vec<String> = Vec::new();
     for (index, file) in spec.files.iter().enumerate() {
         let field = format!("spec.files[{index}]");
-        writes.push(render_file(file, spec.write_mode, at, &field)?);
+        writes.push(render_file(file, spec.write_mode(), at, &field)?);
         owners.push(field);
     }
     for (index, reference) in spec.resource_references.iter().enumerate() {
@@ -126,7 +128,7 @@ pub fn render_owned(
                 });
             }
         };
-        for write in render_reference(reference, object, spec.write_mode, at, &field)? {
+        for write in render_reference(reference, object, spec.write_mode(), at, &field)? {
             writes.push(write);
             owners.push(field.clone());
         }
@@ -150,6 +152,7 @@ pub fn render_file(
     field: &str,
 ) -> Result<PlannedWrite, RenderError> {
     let path = render_path(&file.path, at, &format!("{field}.path"))?;
+    let mode = Placement::of(file.write_mode.unwrap_or(default_mode), &path, false);
     let content =
         placeholders::render(&file.content, at).map_err(|source| RenderError::Placeholder {
             field: format!("{field}.content"),
@@ -158,7 +161,7 @@ pub fn render_file(
     Ok(PlannedWrite {
         path,
         content: content.into_bytes(),
-        mode: file.write_mode.unwrap_or(default_mode),
+        mode,
     })
 }
 
@@ -179,15 +182,16 @@ pub fn render_reference(
         }
     })?;
     let who = Who::of(reference, object);
-    let planned = |path: &str, content: Vec<u8>| -> Result<PlannedWrite, RenderError> {
+    // `yaml`: the content is a YAML document (a `dump`), whatever the file is named.
+    let planned = |path: &str, content: Vec<u8>, yaml: bool| -> Result<PlannedWrite, RenderError> {
         let path = check_path(path).map_err(|source| RenderError::Path {
             field: path_field.clone(),
             source,
         })?;
         Ok(PlannedWrite {
+            mode: Placement::of(mode, &path, yaml),
             path,
             content,
-            mode,
         })
     };
     match reference.strategy {
@@ -200,13 +204,13 @@ pub fn render_reference(
                 field: field.to_owned(),
                 reason,
             })?;
-            Ok(vec![planned(&path, yaml.into_bytes())?])
+            Ok(vec![planned(&path, yaml.into_bytes(), true)?])
         }
         Strategy::Fields => {
             let folder = raw_path.trim_end_matches('/');
             fields::data_entries(object, field, &who)?
                 .into_iter()
-                .map(|(key, content)| planned(&format!("{folder}/{key}"), content))
+                .map(|(key, content)| planned(&format!("{folder}/{key}"), content, false))
                 .collect()
         }
         Strategy::SingleField => {
@@ -216,7 +220,7 @@ pub fn render_reference(
                 });
             };
             let content = fields::single_field(object, name, field, &who)?;
-            Ok(vec![planned(&raw_path, content)?])
+            Ok(vec![planned(&raw_path, content, false)?])
         }
     }
 }
@@ -257,8 +261,7 @@ fn check_duplicates(writes: &[PlannedWrite], owners: &[String]) -> Result<(), Re
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (index, write) in writes.iter().enumerate() {
         if let Some(&first) = seen.get(write.path.as_str()) {
-            let both_append =
-                write.mode == WriteMode::Append && writes[first].mode == WriteMode::Append;
+            let both_append = write.mode.appends() && writes[first].mode.appends();
             if !both_append {
                 return Err(RenderError::DuplicatePath {
                     field: owners[index].clone(),

@@ -1,26 +1,34 @@
 //! `gco-controller render`: what a GitCommit or PullRequest would write, offline.
 //!
-//! It renders with exactly the code the controller runs, so it refuses what the controller
-//! would refuse (unsafe paths, unknown placeholders) with the same messages. Objects come from
-//! manifest files instead of a cluster; with a repository it also shows the diff against the
-//! branch tip. Nothing is pushed.
+//! It fills the defaults, judges the spec by the same rules (built in, and the policies given
+//! with `--policy`: [`judge`]) and renders with exactly the code the controller runs, so it
+//! refuses what the webhook and the controller refuse, with the same messages. Objects come
+//! from manifest files instead of a cluster; with a repository it also shows the diff against
+//! the branch tip. Nothing is pushed.
+
+mod judge;
 
 use std::path::{Path, PathBuf};
 
-use gco_api::{ExportSpec, ResourceReference};
+use gco_api::{GitExportPolicy, ResourceReference, rules::Violations};
 use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::{
     git::{Credentials, GitError, RepoCache, diff_against_branch},
-    render::{PlannedWrite, RenderError, render},
+    render::{PlannedWrite, RenderError, render_owned},
 };
+use judge::Spec;
+pub use judge::load_policies;
 
 /// What to preview.
 #[derive(Clone, Debug)]
 pub struct PreviewRequest {
     /// The GitCommit or PullRequest manifest.
     pub spec_file: PathBuf,
+    /// Files of GitExportPolicies that apply to it (all of them: offline there are no
+    /// namespace labels to select by).
+    pub policies: Vec<PathBuf>,
     /// Manifest files, or folders of `*.yaml` / `*.yml` / `*.json`, holding the referenced objects.
     pub objects: Vec<PathBuf>,
     /// A repository path or URL to diff against (anonymous access only).
@@ -38,6 +46,8 @@ pub enum PreviewError {
     Read { path: String, reason: String },
     #[error("{path} is not a GitCommit or PullRequest: {reason}")]
     Spec { path: String, reason: String },
+    #[error("refused, as the webhook and the controller refuse it: {0}")]
+    Refused(Violations),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -58,7 +68,9 @@ pub fn preview(request: &PreviewRequest) -> Result<String, PreviewError> {
     for path in &request.objects {
         objects.extend(load_objects(path)?);
     }
-    let rendered = render_manifest(&manifest, &spec_path, &objects, request.at)?;
+    let policies = load_policies(&request.policies)?;
+    let policies: Vec<&GitExportPolicy> = policies.iter().collect();
+    let rendered = render_manifest(&manifest, &spec_path, &objects, &policies, request.at)?;
     let mut out = format_writes(&rendered.writes);
     if let Some(repo) = &request.repo {
         out.push('\n');
@@ -97,11 +109,13 @@ impl Rendered {
 }
 
 /// Renders a GitCommit or PullRequest `manifest` (named `source` in errors) with the
-/// referenced objects found among `objects`, at `at`: the same code the controller runs.
+/// referenced objects found among `objects`, at `at`: the defaults filled and the rules of
+/// `policies` applied as the controller does, then the same rendering code.
 pub fn render_manifest(
     manifest: &Value,
     source: &str,
     objects: &[Value],
+    policies: &[&GitExportPolicy],
     at: Timestamp,
 ) -> Result<Rendered, PreviewError> {
     let spec_error = |reason: String| PreviewError::Spec {
@@ -112,32 +126,27 @@ pub fn render_manifest(
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if kind != "GitCommit" && kind != "PullRequest" {
-        return Err(spec_error(format!("its kind is {kind:?}")));
-    }
     let spec_value = manifest.get("spec").cloned().unwrap_or(Value::Null);
-    let spec: ExportSpec =
-        serde_json::from_value(spec_value.clone()).map_err(|e| spec_error(e.to_string()))?;
+    let mut spec = Spec::parse(kind, spec_value).map_err(spec_error)?;
     let namespace = manifest
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("default");
-    let found: Vec<Option<Value>> = spec
+    let name = manifest.pointer("/metadata/name").and_then(Value::as_str);
+    spec.fill_defaults(namespace, name, policies);
+    judge::judge(&spec.request(namespace, name), policies).map_err(PreviewError::Refused)?;
+    let export = spec.export();
+    let found: Vec<Option<Value>> = export
         .resource_references
         .iter()
         .map(|reference| find_object(objects, reference, namespace).cloned())
         .collect();
-    let writes = render(&spec, &found, at)?;
-    let branch_key = if kind == "GitCommit" {
-        "/repository/branch"
-    } else {
-        "/repository/baseBranch"
-    };
-    let text = |pointer: &str| spec_value.pointer(pointer).and_then(Value::as_str);
+    let (writes, fields) = render_owned(export, &found, at)?;
+    judge::judge_rendered(&writes, &fields, policies).map_err(PreviewError::Refused)?;
     Ok(Rendered {
         writes,
-        url: text("/repository/url").unwrap_or_default().to_owned(),
-        branch: text(branch_key).unwrap_or("main").to_owned(),
+        url: spec.url().to_owned(),
+        branch: spec.branch().to_owned(),
     })
 }
 

@@ -189,7 +189,7 @@ fn placeholders_render_before_paths_are_checked() {
     let writes = render(&s, &[Some(configmap())], at()).expect("render");
     assert_eq!(writes[0].path.as_str(), "meta/2026/info");
     assert_eq!(writes[0].content, b"at Sun Nov 22 13:00:00 UTC 2026");
-    assert_eq!(writes[0].mode, WriteMode::Append);
+    assert_eq!(writes[0].mode, Placement::Append);
     assert_eq!(writes[1].path.as_str(), "backups/20261122/cm.yaml");
 
     let bad = render_one(
@@ -230,5 +230,29 @@ fn duplicate_overwrites_are_refused() {
     assert!(
         matches!(error, RenderError::DuplicatePath { .. }),
         "{error}"
+    );
+}
+
+#[test]
+fn appended_yaml_is_placed_as_a_document() {
+    let mut dump = reference(Strategy::Dump, "snapshots/app.txt", None);
+    dump.write_mode = Some(WriteMode::Append);
+    let mut field = reference(Strategy::SingleField, "values.yml", Some("a.txt"));
+    field.write_mode = Some(WriteMode::Append);
+    let mut s = spec(vec![dump, field]);
+    s.files.push(FileSpec {
+        path: "report.log".into(),
+        content: "run\n".into(),
+        write_mode: Some(WriteMode::Append),
+    });
+    let writes = render(&s, &[Some(configmap()), Some(configmap())], at()).expect("render");
+    let placements: Vec<_> = writes.iter().map(|w| (w.path.as_str(), w.mode)).collect();
+    assert_eq!(
+        placements,
+        [
+            ("report.log", Placement::Append),
+            ("snapshots/app.txt", Placement::AppendDocument),
+            ("values.yml", Placement::AppendDocument),
+        ]
     );
 }

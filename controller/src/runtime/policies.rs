@@ -35,18 +35,24 @@ use crate::announce::{REPORTING_CONTROLLER, truncate};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotReady;
 
-/// The policy check of one object: the verdict, and the policies that select its namespace
-/// (later rules, such as the paths as rendered at the run's instant, apply them too).
-pub struct Judged {
-    pub verdict: Result<(), Violations>,
+/// The policies as they stand for one namespace: those that select it supply the defaults
+/// of an object there, and judge it (later rules, such as the paths as rendered at the run's
+/// instant, apply them too).
+pub struct Scope {
     set: Arc<PolicySet>,
     labels: BTreeMap<String, String>,
 }
 
-impl Judged {
-    /// The readable policies that select the object's namespace.
+impl Scope {
+    /// The readable policies that select the namespace.
     pub fn matching(&self) -> Vec<&GitExportPolicy> {
         self.set.matching(&self.labels)
+    }
+
+    /// Evaluates the built-in rules and the policies that select the namespace, as the
+    /// admission webhook does.
+    pub fn check(&self, request: &ExportRequest<'_>) -> Result<(), Violations> {
+        self.set.check(request, &self.labels).map(|_| ())
     }
 }
 
@@ -80,19 +86,17 @@ impl Policies {
         }
     }
 
-    /// Evaluates the built-in rules and the policies that select the request's namespace, as
-    /// the admission webhook does.
-    pub fn check(&self, request: &ExportRequest<'_>) -> Result<Judged, NotReady> {
+    /// The policies for objects in `namespace`; not ready while either cache is filling (a
+    /// namespace created a moment ago may not be cached yet: never judge without it).
+    pub fn scope(&self, namespace: &str) -> Result<Scope, NotReady> {
         let set = self.policies.current().ok_or(NotReady)?;
         let namespace = self
             .namespaces
-            .get(&ObjectRef::new(request.namespace))
+            .get(&ObjectRef::new(namespace))
             .ok_or(NotReady)?;
-        let labels = namespace.labels().clone();
-        Ok(Judged {
-            verdict: set.check(request, &labels).map(|_| ()),
+        Ok(Scope {
             set,
-            labels,
+            labels: namespace.labels().clone(),
         })
     }
 

@@ -73,7 +73,7 @@ pub fn write(path: &str, content: &str, mode: WriteMode) -> PlannedWrite {
     PlannedWrite {
         path: check_path(path).expect("safe test path"),
         content: content.as_bytes().to_vec(),
-        mode,
+        mode: mode.into(),
     }
 }
 

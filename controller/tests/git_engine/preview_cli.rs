@@ -112,3 +112,60 @@ fn render_refuses_unsafe_paths_and_unknown_placeholders() {
         );
     }
 }
+
+#[test]
+fn render_applies_the_rules_and_the_given_policies() {
+    let dir = tempfile::tempdir().expect("dir");
+    let spec_file = |name: &str, body: &str| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!("apiVersion: gco.galos.one/v1\nkind: GitCommit\nmetadata: {{name: {name}}}\nspec:\n  repository: {{url: https://example.com/r.git}}\n{body}"),
+        )
+        .expect("spec");
+        path.display().to_string()
+    };
+    // The two examples: a backtick in a path, a shell command in the message.
+    let backtick = spec_file(
+        "backtick",
+        "  files:\n    - {path: \"x-`id`.txt\", content: x}\n",
+    );
+    let (ok, _, err) = gco(&["render", "-f", &backtick]);
+    assert!(
+        !ok && err.contains("spec.files[0].path") && err.contains("(rule placeholder)"),
+        "{err}"
+    );
+    let shell = spec_file(
+        "shell",
+        "  commit: {message: \"$(rm -rf /)\"}\n  files:\n    - {path: a.txt, content: x}\n",
+    );
+    let (ok, _, err) = gco(&["render", "-f", &shell]);
+    assert!(
+        !ok && err.contains("spec.commit.message") && err.contains("(rule placeholder)"),
+        "{err}"
+    );
+
+    // A policy's prefixes and defaults apply as in the cluster.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: gco.galos.one/v1\nkind: GitExportPolicy\nmetadata: {name: team}\nspec:\n  paths: {allowedPrefixes: [exports/]}\n  defaults: {writeMode: append}\n",
+    )
+    .expect("policy");
+    let policy = policy.display().to_string();
+    let outside = spec_file("outside", "  files:\n    - {path: a.txt, content: x}\n");
+    let (ok, out, err) = gco(&["render", "-f", &outside]);
+    assert!(ok && out.contains("=== a.txt (overwrite"), "{err}");
+    let (ok, _, err) = gco(&["render", "-f", &outside, "--policy", &policy]);
+    assert!(!ok && err.contains("(rule path-prefix)"), "{err}");
+    let inside = spec_file(
+        "inside",
+        "  files:\n    - {path: exports/a.yaml, content: \"a: 1\"}\n",
+    );
+    let (ok, out, err) = gco(&["render", "-f", &inside, "--policy", &policy]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("=== exports/a.yaml (append as a YAML document"),
+        "the policy's writeMode: {out}"
+    );
+}

@@ -38,6 +38,8 @@ fn facts<'a>(run: &'a RunId, skipped: &'a [String]) -> Facts<'a> {
         jitter: 0.5,
         run: Some(run),
         skipped,
+        history_limit: 10,
+        time_to_live: None,
     }
 }
 
@@ -389,5 +391,73 @@ fn the_condition_table_in_the_docs_is_current() {
         &doc[start..stop],
         table,
         "docs/controller.md's condition table is stale: run `make docs`"
+    );
+}
+
+#[test]
+fn history_keeps_the_newest_runs_up_to_the_limit() {
+    let run = run_id();
+    // 13 runs: as many as the limit keeps.
+    for (limit, kept) in [(3, 3), (10, 10), (100, 13)] {
+        let mut status = running();
+        for _ in 0..12 {
+            settle(
+                &mut status,
+                delivered(EventReason::NoChanges, RunResult::NoChanges, None),
+                &Facts {
+                    history_limit: limit,
+                    ..facts(&run, &[])
+                },
+            );
+        }
+        settle(
+            &mut status,
+            delivered(EventReason::CommitPushed, RunResult::Committed, Some("abc")),
+            &Facts {
+                history_limit: limit,
+                ..facts(&run, &[])
+            },
+        );
+        assert_eq!(status.history.len(), kept, "limit {limit}");
+        assert_eq!(
+            status.history[0].result,
+            RunResult::Committed,
+            "newest first"
+        );
+    }
+}
+
+#[test]
+fn a_success_with_a_time_to_live_looks_again_when_it_expires() {
+    let run = run_id();
+    let ttl = Facts {
+        time_to_live: Some(Duration::from_secs(2)),
+        ..facts(&run, &[])
+    };
+    let mut status = running();
+    let settlement = settle(
+        &mut status,
+        delivered(EventReason::CommitPushed, RunResult::Committed, Some("abc")),
+        &ttl,
+    );
+    assert_eq!(
+        settlement.then,
+        Action::requeue(Duration::from_millis(2200)),
+        "the expiry, 2 s after the run"
+    );
+    // A failure is not finished: it follows the retry policy, and never expires.
+    let mut failing = running();
+    let settlement = settle(
+        &mut failing,
+        Outcome::Failed(Failure::new(FailureReason::PushRejected, "rejected")),
+        &ttl,
+    );
+    assert_ne!(
+        settlement.then,
+        Action::requeue(Duration::from_millis(2200))
+    );
+    assert_eq!(
+        condition(&failing, ConditionType::Ready).map(|c| c.0),
+        Some("False")
     );
 }

@@ -40,11 +40,12 @@ fn gitcommit(export: ExportSpec, annotations: &[(&str, &str)]) -> GitCommit {
         GitCommitSpec {
             repository: GitRepository {
                 url: "https://git.example.com/ops/backup.git".into(),
-                branch: "main".into(),
+                branch: Some("main".into()),
             },
             auth: None,
             commit: None,
             export,
+            ttl_seconds_after_finished: None,
         },
     );
     object.metadata.namespace = Some("team".into());
@@ -142,6 +143,67 @@ fn a_suspended_object_does_nothing_and_writes_nothing() {
     export.suspend = true;
     let plan = admit(&gitcommit(export, &[]), Ok(()), at(NOW)).expect_err("suspended");
     assert!(matches!(plan, Plan::Idle(action) if action == Action::await_change()));
+}
+
+#[test]
+fn a_finished_object_past_its_time_to_live_is_expired() {
+    let finished = |generation: i64, ready: &str| ExportStatus {
+        observed_generation: Some(generation),
+        conditions: vec![Condition {
+            type_: "Ready".into(),
+            status: ready.into(),
+            reason: "Succeeded".into(),
+            message: String::new(),
+            observed_generation: Some(generation),
+            last_transition_time: Time(at("2026-11-22T13:00:00Z")),
+        }],
+        last_sync: Some(Time(at("2026-11-22T13:00:00Z"))),
+        ..ExportStatus::default()
+    };
+    let object = |ttl: Option<u32>, status: ExportStatus, suspend: bool| {
+        let mut object = gitcommit(
+            ExportSpec {
+                suspend,
+                ..file_export()
+            },
+            &[],
+        );
+        object.spec.ttl_seconds_after_finished = ttl;
+        object.status = Some(status);
+        object
+    };
+    // 30 s after the last success (NOW): due with a TTL of 30, not yet with 31.
+    let due = object(Some(30), finished(2, "True"), false);
+    assert!(matches!(admit(&due, Ok(()), at(NOW)), Err(Plan::Expire)));
+    assert!(
+        admit(
+            &object(Some(31), finished(2, "True"), false),
+            Ok(()),
+            at(NOW)
+        )
+        .is_ok()
+    );
+    assert!(admit(&object(None, finished(2, "True"), false), Ok(()), at(NOW)).is_ok());
+    // Not finished: failing, or edited since (generation 2 against an observed 1).
+    assert!(
+        admit(
+            &object(Some(0), finished(2, "False"), false),
+            Ok(()),
+            at(NOW)
+        )
+        .is_ok()
+    );
+    assert!(
+        admit(
+            &object(Some(0), finished(1, "True"), false),
+            Ok(()),
+            at(NOW)
+        )
+        .is_ok()
+    );
+    // Suspended: nothing happens, expiry included.
+    let suspended = admit(&object(Some(0), finished(2, "True"), true), Ok(()), at(NOW));
+    assert!(matches!(suspended, Err(Plan::Idle(_))));
 }
 
 #[test]

@@ -39,7 +39,7 @@ async fn try_deliver(
 ) -> Result<Outcome, Failure> {
     let spec = &r.object.spec;
     let head = head_branch(spec, &r.owner.namespace, &r.owner.name);
-    let base = spec.repository.base_branch.clone();
+    let base = spec.repository.base_branch().to_owned();
     let (title, body) = (title(spec, d.at)?, body(spec, d.at)?);
     let forge = forge_for(r, credentials)?;
 
