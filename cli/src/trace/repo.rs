@@ -40,7 +40,7 @@ pub fn last_touch(repo: &str, branch: &str, path: &str) -> Result<Option<Touch>,
         })?;
     let local = Repository::init_bare(scratch.path())
         .map_err(git_error("create a scratch repository".into()))?;
-    let url = url_of(repo);
+    let url = gco_controller::render::offline::repository_url(repo);
     let mut remote = local
         .remote_anonymous(&url)
         .map_err(git_error(format!("open {shown}")))?;
@@ -63,17 +63,6 @@ pub fn last_touch(repo: &str, branch: &str, path: &str) -> Result<Option<Touch>,
         }
     };
     newest_touch(&local, tip, path).map_err(git_error(format!("read the history of {shown}")))
-}
-
-/// A local folder becomes a `file://` URL; anything else is taken as a URL.
-fn url_of(repo: &str) -> String {
-    let path = Path::new(repo);
-    if !repo.contains("://") && path.exists() {
-        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        format!("file://{}", absolute.display())
-    } else {
-        repo.to_owned()
-    }
 }
 
 /// The newest commit reachable from `tip` whose tree holds `path` differently from its first

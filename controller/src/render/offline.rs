@@ -154,10 +154,10 @@ pub fn render_manifest(
 pub fn format_writes(writes: &[PlannedWrite]) -> String {
     let mut out = String::new();
     for write in writes {
-        let mode = format!("{:?}", write.mode).to_lowercase();
         out.push_str(&format!(
-            "=== {} ({mode}, {} bytes)\n",
+            "=== {} ({}, {} bytes)\n",
             write.path,
+            write.mode,
             write.content.len()
         ));
         match std::str::from_utf8(&write.content) {
@@ -246,7 +246,7 @@ fn parse_documents(path: &Path) -> Result<Vec<Value>, PreviewError> {
 }
 
 /// A local path becomes a `file://` URL; anything else is taken as a URL.
-fn repository_url(repo: &str) -> String {
+pub fn repository_url(repo: &str) -> String {
     let path = Path::new(repo);
     if !repo.contains("://") && path.exists() {
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

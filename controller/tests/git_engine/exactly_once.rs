@@ -46,21 +46,7 @@ async fn a_run_pushed_before_a_crash_is_not_committed_again() {
         "unrelated commit",
     );
     let change = run();
-    let none = Default::default();
-    assert_eq!(
-        repo.engine
-            .find_object_run(
-                &repo.url,
-                "main",
-                &none,
-                &change.object,
-                &change.run,
-                change.at
-            )
-            .await
-            .expect("find"),
-        Some(pushed.clone())
-    );
+    assert_eq!(repo.find("main", &change).await, Some(pushed.clone()));
     let retry = repo.commit("main", run()).await.expect("retry");
     assert_eq!(retry, Outcome::AlreadyApplied { commit: pushed });
     assert_eq!(repo.show("main", "log.txt").as_deref(), Some("entry\n"));
@@ -78,7 +64,6 @@ async fn a_message_that_only_mentions_a_run_does_not_count_as_it() {
             vec![write("log.txt", "entry\n", Append)],
         )
     };
-    let none = Default::default();
     let spoofs = [
         // The pair in a paragraph before the real (here: a human's) trailer block.
         "Looks like a run\n\nGco-Object: ns/GitCommit/drift\nGco-Run: uid-1-gen-3\n\n\
@@ -94,20 +79,7 @@ async fn a_message_that_only_mentions_a_run_does_not_count_as_it() {
     quoting.message = "Quote\n\nGco-Object: ns/GitCommit/drift\nGco-Run: uid-1-gen-3".into();
     repo.committed("main", quoting).await;
     let change = run();
-    assert_eq!(
-        repo.engine
-            .find_object_run(
-                &repo.url,
-                "main",
-                &none,
-                &change.object,
-                &change.run,
-                change.at
-            )
-            .await
-            .expect("find"),
-        None
-    );
+    assert_eq!(repo.find("main", &change).await, None);
     let landed = repo.committed("main", run()).await;
     assert_eq!(repo.show("main", "log.txt").as_deref(), Some("entry\n"));
     let again = repo.commit("main", run()).await.expect("retry");

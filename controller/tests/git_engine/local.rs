@@ -51,6 +51,22 @@ impl Local {
             .await
     }
 
+    /// The commit on `branch` that carries `change`'s object and run, as a retried run looks
+    /// for it, with no credentials.
+    pub async fn find(&self, branch: &str, change: &Change) -> Option<String> {
+        self.engine
+            .find_object_run(
+                &self.url,
+                branch,
+                &Default::default(),
+                &change.object,
+                &change.run,
+                change.at,
+            )
+            .await
+            .expect("find")
+    }
+
     /// Commits `change` to pull request head branch `head`, off `main`, under a lease on
     /// `expected`, with no credentials.
     pub async fn commit_head(

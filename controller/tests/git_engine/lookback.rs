@@ -88,19 +88,7 @@ async fn a_run_followed_by_a_hundred_commits_is_not_committed_twice() {
     repo.restart();
     pile_on(&repo.bare, 100);
     let change = run();
-    let none = Default::default();
-    let found = repo
-        .engine
-        .find_object_run(
-            &repo.url,
-            "main",
-            &none,
-            &change.object,
-            &change.run,
-            change.at,
-        )
-        .await
-        .expect("find");
+    let found = repo.find("main", &change).await;
     assert_eq!(found, Some(pushed.clone()));
     let retry = repo.commit("main", run()).await.expect("retry");
     assert_eq!(retry, Outcome::AlreadyApplied { commit: pushed });
@@ -171,19 +159,7 @@ async fn a_commit_older_than_the_run_does_not_count_as_it() {
         "Update drift\n\nGco-Object: ns/GitCommit/drift\nGco-Run: uid-1-gen-3\n",
         before,
     );
-    let none = Default::default();
-    let found = repo
-        .engine
-        .find_object_run(
-            &repo.url,
-            "main",
-            &none,
-            &change.object,
-            &change.run,
-            change.at,
-        )
-        .await
-        .expect("find");
+    let found = repo.find("main", &change).await;
     assert_eq!(found, None);
     let landed = repo.committed("main", change).await;
     assert_eq!(repo.show("main", "log.txt").as_deref(), Some("entry\n"));
