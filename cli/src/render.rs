@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use gco_api::{ResourceReference, split_api_version};
+use gco_api::{GitExportPolicy, ResourceReference, split_api_version};
 use gco_controller::render::offline::{self, Rendered};
 use jiff::Timestamp;
 use kube::{
@@ -99,14 +99,46 @@ async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Render
         objects.extend(read_live(cluster, &manifest).await?);
     }
     let at = args.at.unwrap_or_else(Timestamp::now);
-    // The built-in rules; the policies of a cluster are judged by its webhook and controller.
+    let policies = match cluster {
+        Some(cluster) => governing_policies(cluster, &manifest).await,
+        None => Vec::new(),
+    };
+    let policies: Vec<&GitExportPolicy> = policies.iter().collect();
     Ok(offline::render_manifest(
-        &manifest,
-        &source,
-        &objects,
-        &[],
-        at,
+        &manifest, &source, &objects, &policies, at,
     )?)
+}
+
+/// The cluster's GitExportPolicies that select the manifest's namespace, so a render judges
+/// as the controller will. Who may not list policies or read the namespace gets the built-in
+/// rules only, and a note saying so.
+async fn governing_policies(cluster: &Cluster, manifest: &Value) -> Vec<GitExportPolicy> {
+    let namespace = manifest
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(cluster.namespace.as_str());
+    let policies: kube::Api<GitExportPolicy> = kube::Api::all(cluster.client.clone());
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(cluster.client.clone());
+    let (listed, labels) = (
+        policies.list(&Default::default()).await,
+        namespaces.get(namespace).await,
+    );
+    match (listed, labels) {
+        (Ok(listed), Ok(found)) => {
+            let labels = found.metadata.labels.unwrap_or_default();
+            gco_api::rules::matching(&listed.items, &labels)
+                .into_iter()
+                .cloned()
+                .collect()
+        }
+        _ => {
+            eprintln!(
+                "note: cannot read the cluster's GitExportPolicies or namespace {namespace:?}: judging by the built-in rules only"
+            );
+            Vec::new()
+        }
+    }
 }
 
 fn read_manifest(file: &std::path::Path) -> Result<Value, CliError> {
