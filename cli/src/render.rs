@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
-use gco_api::{ResourceReference, split_api_version};
+use gco_api::{GitExportPolicy, ResourceReference, rules::matching, split_api_version};
 use gco_controller::render::offline::{self, Rendered};
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
     api::DynamicObject,
@@ -99,14 +100,43 @@ async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Render
         objects.extend(read_live(cluster, &manifest).await?);
     }
     let at = args.at.unwrap_or_else(Timestamp::now);
-    // The built-in rules; the policies of a cluster are judged by its webhook and controller.
+    // The built-in rules, and with a cluster the policies that select the object's namespace,
+    // as the webhook and the controller judge it.
+    let policies = match cluster {
+        Some(cluster) => cluster_policies(cluster, &manifest).await,
+        None => Vec::new(),
+    };
+    let policies: Vec<&GitExportPolicy> = policies.iter().collect();
     Ok(offline::render_manifest(
-        &manifest,
-        &source,
-        &objects,
-        &[],
-        at,
+        &manifest, &source, &objects, &policies, at,
     )?)
+}
+
+/// The GitExportPolicies that select the namespace of `manifest` (else the context's). A user
+/// who may not list policies or read the namespace gets none: the built-in rules still apply,
+/// and the webhook judges the rest at apply time.
+async fn cluster_policies(cluster: &Cluster, manifest: &Value) -> Vec<GitExportPolicy> {
+    let namespace = manifest
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(&cluster.namespace);
+    let Ok(namespace) = Api::<Namespace>::all(cluster.client.clone())
+        .get(namespace)
+        .await
+    else {
+        return Vec::new();
+    };
+    let Ok(policies) = Api::<GitExportPolicy>::all(cluster.client.clone())
+        .list(&Default::default())
+        .await
+    else {
+        return Vec::new();
+    };
+    let labels = namespace.metadata.labels.unwrap_or_default();
+    matching(&policies.items, &labels)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 fn read_manifest(file: &std::path::Path) -> Result<Value, CliError> {
