@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 printf '\n\033[1m==> Installing what this machine lacks and building the local control plane\033[0m\n'
 hack/deps.sh
-printf '\n\033[1m==> Building git-change-operator (controller, webhook, demo driver)\033[0m\n'
-cargo build --quiet -p gco-controller -p gco-webhook -p gco-tests --bins
+printf '\n\033[1m==> Building git-change-operator (controller, webhook, kubectl-gco, demo driver)\033[0m\n'
+cargo build --quiet -p gco-controller -p gco-webhook -p gco-cli -p gco-tests --bins
 exec "${CARGO_TARGET_DIR:-target}/debug/gco-demo"

@@ -28,3 +28,4 @@ fi
 "$root/hack/testenv.sh"
 "$root/hack/tools.sh"
 "$root/hack/forge.sh"
+"$root/hack/promtool.sh"

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     cluster::ClusterArgs,
     get::GetArgs,
+    migrate::MigrateArgs,
     reconcile::{ReconcileArgs, SuspendArgs},
     render::{DiffArgs, RenderArgs},
     target::Target,
@@ -46,6 +47,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Which object wrote a file in a repository, in which run, and how it stands now.
     Trace(TraceArgs),
+    /// Convert the original Go operator's GitCommits and PullRequests (1.2.x) into this API,
+    /// listing what has no equivalent.
+    Migrate(MigrateArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
 }

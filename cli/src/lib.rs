@@ -3,7 +3,8 @@
 //! One module per verb, each a thin layer of I/O over a pure part that the unit tests cover:
 //! [`get`] (the table), [`reconcile`] (requests, suspend, resume; [`progress`] judges a run),
 //! [`events`], [`history`], [`render`] (the controller's own renderer, offline or `--live`),
-//! [`trace`] (commit trailers back to objects) and [`completion`]. [`cluster`] connects as
+//! [`trace`] (commit trailers back to objects), [`migrate`] (the original operator's manifests)
+//! and [`completion`]. [`cluster`] connects as
 //! kubectl does; [`object`] is the view of either kind every verb reads.
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod get;
 pub mod history;
+pub mod migrate;
 pub mod object;
 pub mod progress;
 pub mod reconcile;
@@ -70,6 +72,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             render::diff(cluster.as_ref(), args).await?
         }
         Command::Trace(args) => trace::run(&connect().await?, args).await?,
+        Command::Migrate(args) => migrate::run(args)?,
         Command::Completion(args) => {
             let script = completion::script(args.shell, &completion::own_name());
             let _ = std::io::stdout().write_all(&script);

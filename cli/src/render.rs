@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
-use gco_api::{GitExportPolicy, ResourceReference, split_api_version};
+use gco_api::{GitExportPolicy, ResourceReference, rules::matching, split_api_version};
 use gco_controller::render::offline::{self, Rendered};
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
     api::DynamicObject,
@@ -99,8 +100,10 @@ async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Render
         objects.extend(read_live(cluster, &manifest).await?);
     }
     let at = args.at.unwrap_or_else(Timestamp::now);
+    // The built-in rules, and with a cluster the policies that select the object's namespace,
+    // as the webhook and the controller judge it.
     let policies = match cluster {
-        Some(cluster) => governing_policies(cluster, &manifest).await,
+        Some(cluster) => cluster_policies(cluster, &manifest).await,
         None => Vec::new(),
     };
     let policies: Vec<&GitExportPolicy> = policies.iter().collect();
@@ -109,36 +112,37 @@ async fn rendered(cluster: Option<&Cluster>, args: &RenderArgs) -> Result<Render
     )?)
 }
 
-/// The cluster's GitExportPolicies that select the manifest's namespace, so a render judges
-/// as the controller will. Who may not list policies or read the namespace gets the built-in
-/// rules only, and a note saying so.
-async fn governing_policies(cluster: &Cluster, manifest: &Value) -> Vec<GitExportPolicy> {
+/// The GitExportPolicies that select the namespace of `manifest` (else the context's). A user
+/// who may not list policies or read the namespace gets none: the built-in rules still apply,
+/// and the webhook judges the rest at apply time.
+async fn cluster_policies(cluster: &Cluster, manifest: &Value) -> Vec<GitExportPolicy> {
     let namespace = manifest
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
-        .unwrap_or(cluster.namespace.as_str());
-    let policies: kube::Api<GitExportPolicy> = kube::Api::all(cluster.client.clone());
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(cluster.client.clone());
-    let (listed, labels) = (
-        policies.list(&Default::default()).await,
-        namespaces.get(namespace).await,
-    );
-    match (listed, labels) {
-        (Ok(listed), Ok(found)) => {
-            let labels = found.metadata.labels.unwrap_or_default();
-            gco_api::rules::matching(&listed.items, &labels)
-                .into_iter()
-                .cloned()
-                .collect()
-        }
-        _ => {
-            eprintln!(
-                "note: cannot read the cluster's GitExportPolicies or namespace {namespace:?}: judging by the built-in rules only"
-            );
-            Vec::new()
-        }
-    }
+        .unwrap_or(&cluster.namespace);
+    let unread = || {
+        eprintln!(
+            "note: cannot read the cluster's GitExportPolicies or namespace {namespace:?}: judging by the built-in rules only"
+        );
+        Vec::new()
+    };
+    let Ok(found) = Api::<Namespace>::all(cluster.client.clone())
+        .get(namespace)
+        .await
+    else {
+        return unread();
+    };
+    let Ok(policies) = Api::<GitExportPolicy>::all(cluster.client.clone())
+        .list(&Default::default())
+        .await
+    else {
+        return unread();
+    };
+    let labels = found.metadata.labels.unwrap_or_default();
+    matching(&policies.items, &labels)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 fn read_manifest(file: &std::path::Path) -> Result<Value, CliError> {

@@ -23,6 +23,11 @@ pub fn done(text: &str) {
     line("✔", AnsiColor::Green, text);
 }
 
+/// Something the user has to look at (what `migrate` could not convert).
+pub fn note(text: &str) {
+    line("!", AnsiColor::Yellow, text);
+}
+
 /// A detail of the line before.
 pub fn detail(text: &str) {
     anstream::eprintln!("  {text}");

@@ -1,6 +1,6 @@
 //! The Go tools the chart, kustomize and Flux tests use (helm, kubeconform,
-//! notification-controller), built by `hack/tools.sh` from the Go module proxy, and the offline
-//! JSON schemas kubeconform validates against.
+//! notification-controller), built by `hack/tools.sh` from the Go module proxy, promtool, built
+//! by `hack/promtool.sh`, and the offline JSON schemas kubeconform validates against.
 //!
 //! kubeconform cannot download schemas here, so they are made from what the tests already have:
 //! built-in kinds from the real apiserver's `/openapi/v2` (exactly the Kubernetes release the
@@ -20,6 +20,12 @@ use serde_json::{Map, Value, json};
 /// when fresh). `GCO_TOOLS_BIN` points elsewhere.
 pub fn tools_bin() -> Result<PathBuf> {
     crate::go_built("hack/tools.sh", "bin/tools", "GCO_TOOLS_BIN")
+}
+
+/// The folder holding promtool, built on demand (a no-op when fresh). `GCO_PROMTOOL_BIN`
+/// points elsewhere.
+pub fn promtool_bin() -> Result<PathBuf> {
+    crate::go_built("hack/promtool.sh", "bin/promtool", "GCO_PROMTOOL_BIN")
 }
 
 /// Panics naming the first of `objects` (rendered manifests) the apiserver does not have.
@@ -45,7 +51,11 @@ pub fn assert_installed(plane: &crate::testenv::ControlPlane, objects: &[Value])
 
 /// A command for one of the tools, with no inherited Helm configuration.
 pub fn tool(name: &str) -> Result<Command> {
-    let mut command = Command::new(tools_bin()?.join(name));
+    let dir = match name {
+        "promtool" => promtool_bin()?,
+        _ => tools_bin()?,
+    };
+    let mut command = Command::new(dir.join(name));
     if name == "helm" {
         // Helm keeps repositories, cache and plugins under $HOME: keep the tests hermetic.
         let home = std::env::temp_dir().join(format!("gco-helm-{}", std::process::id()));

@@ -29,6 +29,11 @@ fn variants() -> Vec<(&'static str, Vec<&'static str>)> {
                 "certManager.enabled=true",
                 "flux.enabled=true",
                 "metrics.serviceMonitor.enabled=true",
+                "metrics.dashboard.enabled=true",
+                "metrics.dashboard.annotations.grafana_folder=Operators",
+                "metrics.prometheusRule.enabled=true",
+                "metrics.prometheusRule.labels.release=prometheus",
+                "metrics.prometheusRule.additionalLabels.team=platform",
                 "defaultPolicy.enabled=true",
                 "controller.replicas=2",
                 "controller.watchNamespace=apps",
@@ -78,7 +83,7 @@ fn schemas() -> &'static PathBuf {
     })
 }
 
-/// kubeconform, strict, on a manifest stream. Certificate, Issuer and ServiceMonitor belong to
+/// kubeconform, strict, on a manifest stream. Certificate, Issuer, ServiceMonitor and PrometheusRule belong to
 /// cert-manager and the Prometheus operator, whose schemas are not available offline: they are
 /// skipped by name, never by `-ignore-missing-schemas`, so any other unknown kind fails.
 fn kubeconform(what: &str, manifests: &str) {
@@ -152,6 +157,8 @@ fn values_outside_the_schema_are_refused() {
         "flux.eventsAddr=notification-controller:9090",
         "controller.logFormat=yaml",
         "unknownKey=1",
+        "metrics.dashboard.colour=blue",
+        "metrics.prometheusRule.enabled=yes",
     ] {
         let output = tool("helm")
             .expect("helm")
@@ -290,6 +297,7 @@ fn helm_install_creates_every_object_in_a_real_apiserver() {
         "defaultPolicy.name=helm-test-default",
         "defaultPolicy.spec.paths.allowedPrefixes[0]=clusters/",
         "controller.replicas=2",
+        "metrics.dashboard.enabled=true",
     ];
     // The apiserver checks the pod templates against the restricted Pod Security Standard
     // and warns on every violation: the install must produce no such warning.
@@ -337,6 +345,7 @@ fn helm_install_creates_every_object_in_a_real_apiserver() {
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
         "GitExportPolicy",
+        "ConfigMap",
     ] {
         assert!(counts.contains_key(kind), "no {kind} installed: {counts:?}");
     }

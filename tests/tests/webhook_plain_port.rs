@@ -8,97 +8,19 @@
 use std::{
     net::SocketAddr,
     process::Command,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use gco_tests::{
+    http_client::{http, over_tls, plain},
     procs::{self, free_port},
     testenv::{ControlPlane, install_crds},
     webhook::webhook_binary,
 };
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
-use tokio::{
-    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
-    net::TcpStream,
-};
-use tokio_rustls::TlsConnector;
+use tokio::net::TcpStream;
 
 /// A review from a user who claims to be a cluster admin, for an object with an unsafe path.
 const FORGED_REVIEW: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"forged","kind":{"group":"gco.galos.one","version":"v1","kind":"GitCommit"},"resource":{"group":"gco.galos.one","version":"v1","resource":"gitcommits"},"name":"x","namespace":"default","operation":"CREATE","userInfo":{"username":"system:admin","groups":["system:masters"]},"object":{"apiVersion":"gco.galos.one/v1","kind":"GitCommit","metadata":{"name":"x","namespace":"default"},"spec":{"repository":{"url":"https://github.com/a/b","branch":"main"},"files":[{"path":"../escape","content":""}],"resourceReferences":[{"apiVersion":"v1","kind":"Secret","name":"any","strategy":"single-field","field":"token","output":{"path":"s.txt"}}]}}}}"#;
-
-/// An HTTP/1.1 answer: status, header block, body.
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-/// One request over `stream` (`Connection: close`), read to the end.
-async fn http<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> Answer {
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    stream.flush().await.expect("flush");
-    let mut received = Vec::new();
-    // A TLS peer may close without close_notify; what arrived before counts.
-    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received))
-        .await
-        .expect("an answer within 10 s");
-    let text = String::from_utf8_lossy(&received).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    Answer {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-async fn plain(addr: SocketAddr, method: &str, path: &str, body: &str) -> Answer {
-    http(
-        TcpStream::connect(addr).await.expect("connect"),
-        method,
-        path,
-        body,
-    )
-    .await
-}
-
-async fn over_tls(addr: SocketAddr, ca_pem: &str, path: &str, body: &str) -> Answer {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA added");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let name = ServerName::try_from("127.0.0.1").expect("name");
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .expect("TLS handshake");
-    http(tls, "POST", path, body).await
-}
 
 /// Polls `/readyz` on the plain port until it answers `status`.
 async fn readyz_becomes(addr: SocketAddr, status: u16, within: Duration, log: &str) {

@@ -209,11 +209,13 @@ fn retry(status: &mut ExportStatus, failure: Failure, facts: &Facts<'_>) -> Sett
                 "{} (gave up after {failures} attempts: change the spec or request a reconcile)",
                 failure.message
             );
+            // Counted as RetriesExhausted, the reason the object is left with, so that an
+            // alert can tell giving up from failing again (docs/controller.md, Alerts).
             stall(
                 status,
                 ConditionReason::RetriesExhausted,
                 message,
-                Some(reason),
+                Some(ConditionReason::RetriesExhausted),
                 facts,
             )
         }

@@ -2,8 +2,10 @@
 //!
 //! Starts etcd + kube-apiserver, a git server, the admission webhook and the controller (the
 //! real binaries), installs the CRDs and a policy, applies a GitCommit exporting a ConfigMap
-//! and an append-mode report, changes the ConfigMap, and shows what happened; then shows a
-//! hostile spec being refused. With `KEEP=1` everything keeps running until Ctrl-C.
+//! and an append-mode report, changes the ConfigMap, and shows what happened, with the
+//! `kubectl-gco` plugin where it reads better than raw kubectl (get, reconcile --wait, trace,
+//! history); then shows a hostile spec being refused. With `KEEP=1` everything keeps
+//! running until Ctrl-C.
 
 use std::{
     fs,
@@ -113,10 +115,7 @@ async fn main() -> Result<()> {
     )?;
     wait_ready(&client, "app-config-sync", &controller).await?;
     wait_ready(&client, "drift-report", &controller).await?;
-    kubectl(
-        &plane,
-        &["get", "gitcommits", "-n", NAMESPACE, "-o", "wide"],
-    )?;
+    gco(&plane, &["get", "gitcommits", "-n", NAMESPACE])?;
 
     step("Changing the ConfigMap: the controller commits the change by itself");
     let before = tip(&repo);
@@ -125,7 +124,21 @@ async fn main() -> Result<()> {
     apply_yaml(&plane, &change)?;
     wait_for_new_commit(&repo, &before, &controller).await?;
     wait_ready(&client, "app-config-sync", &controller).await?;
-    kubectl(&plane, &["get", "gitcommits,pullrequests", "-n", NAMESPACE])?;
+    gco(&plane, &["get", "-n", NAMESPACE])?;
+
+    step(
+        "Asking for a run of the drift report now, and following it (kubectl gco reconcile --wait)",
+    );
+    gco(
+        &plane,
+        &[
+            "reconcile",
+            "gitcommit/drift-report",
+            "--wait",
+            "-n",
+            NAMESPACE,
+        ],
+    )?;
 
     pull_request(&plane, &client, &work).await?;
 
@@ -146,21 +159,23 @@ async fn main() -> Result<()> {
         ))
     );
 
-    step("Events on the GitCommit");
+    step("Which object and run wrote that file (kubectl gco trace, from the commit trailers)");
     // The event of the second commit is published just after the status that said Ready.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    kubectl(
+    gco(
         &plane,
         &[
-            "get",
-            "events.events.k8s.io",
-            "-n",
-            NAMESPACE,
-            "--field-selector",
-            "regarding.name=app-config-sync",
-            "-o",
-            "custom-columns=TYPE:.type,REASON:.reason,NOTE:.note",
+            "trace",
+            "clusters/demo/app-config/app.properties",
+            "--repo",
+            &url,
         ],
+    )?;
+
+    step("The GitCommit's last runs (kubectl gco history; trace showed its events)");
+    gco(
+        &plane,
+        &["history", "gitcommit/app-config-sync", "-n", NAMESPACE],
     )?;
 
     step("A hostile spec is refused at apply time, with the field, the rule and the fix");
@@ -237,7 +252,7 @@ async fn pull_request(plane: &ControlPlane, client: &Client, work: &Path) -> Res
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
         }) {
-            kubectl(plane, &["get", "pullrequests", "-n", NAMESPACE])?;
+            gco(plane, &["get", "pullrequests", "-n", NAMESPACE])?;
             println!(
                 "  the pull request: {url} (head branch {})",
                 status.head_branch.unwrap_or_default()
@@ -265,6 +280,25 @@ fn kubectl(plane: &ControlPlane, args: &[&str]) -> Result<()> {
             "kubectl {args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+    Ok(())
+}
+
+/// `kubectl gco ARGS` (the `kubectl-gco` plugin built next to this binary), printing its
+/// progress (stderr) and its result (stdout) as a person would see them.
+fn gco(plane: &ControlPlane, args: &[&str]) -> Result<()> {
+    let binary = procs::sibling_binary("kubectl-gco", "gco-cli")?;
+    println!("  $ kubectl gco {}", args.join(" "));
+    let output = Command::new(binary)
+        .arg("--kubeconfig")
+        .arg(plane.kubeconfig())
+        .args(args)
+        .output()
+        .context("run kubectl-gco")?;
+    print!("{}", indent(&String::from_utf8_lossy(&output.stderr)));
+    print!("{}", indent(&String::from_utf8_lossy(&output.stdout)));
+    if !output.status.success() {
+        bail!("kubectl gco {args:?} failed with {}", output.status);
     }
     Ok(())
 }

@@ -298,7 +298,7 @@ fn retries_exhausted_stalls_and_counts_the_original_reason() {
         condition(&status, ConditionType::Stalled).map(|c| c.1),
         Some("RetriesExhausted")
     );
-    assert_eq!(settlement.error, Some(ConditionReason::PushRejected));
+    assert_eq!(settlement.error, Some(ConditionReason::RetriesExhausted));
     assert_eq!(settlement.failures, 0);
     assert_eq!(settlement.then, Action::await_change());
     assert!(
