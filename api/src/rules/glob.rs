@@ -144,7 +144,8 @@ mod tests {
             let start = Instant::now();
             let _ = matches(&pattern, &text);
             let took = start.elapsed();
-            prop_assert!(took < Duration::from_millis(50), "{pattern:?} took {took:?}");
+            // Generous on purpose, as above: backtracking takes seconds to days here.
+            prop_assert!(took < Duration::from_secs(1), "{pattern:?} took {took:?}");
         }
     }
 }
