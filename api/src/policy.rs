@@ -16,6 +16,15 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+/// Longest glob, in bytes. Real URL and branch globs are a few dozen bytes; at this length
+/// compiling and matching one against a 4 KiB text stays in the low milliseconds. (The bounds
+/// live with the policy type: its schema states them, and the rules read them from here.)
+pub const MAX_GLOB_BYTES: usize = 256;
+/// Most `repositories` rules in one policy.
+pub const MAX_REPOSITORY_RULES: usize = 64;
+/// Most `branches` globs in one repository rule.
+pub const MAX_BRANCH_GLOBS: usize = 32;
+
 /// The cluster admins' say over exports: allowed repositories and branches, path prefixes,
 /// Secret keys, denied kinds, limits and defaults for the namespaces it selects.
 #[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -39,7 +48,7 @@ pub struct GitExportPolicySpec {
     /// Allowed repositories and their branches; at most 64 rules. Default: empty, which
     /// allows any repository (the built-in rules still apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = crate::rules::MAX_REPOSITORY_RULES))]
+    #[schemars(length(max = MAX_REPOSITORY_RULES))]
     pub repositories: Vec<RepositoryRule>,
     /// URL schemes allowed besides `https` and `ssh`: `http`, `git` or `file`. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,15 +99,15 @@ pub struct GitExportPolicySpec {
 pub struct RepositoryRule {
     /// Glob over the repository URL, e.g. `https://github.com/company/*`; at most 256
     /// characters. Required; no default.
-    #[schemars(length(min = 1, max = crate::rules::MAX_GLOB_BYTES))]
+    #[schemars(length(min = 1, max = MAX_GLOB_BYTES))]
     pub url: String,
     /// Globs over every branch written to: the GitCommit branch, and the PullRequest base and
     /// head branches, e.g. `backups/*` or `gco/*`. At most 32 globs of at most 256 characters.
     /// Default: empty, which allows any branch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
-        length(max = crate::rules::MAX_BRANCH_GLOBS),
-        inner(length(min = 1, max = crate::rules::MAX_GLOB_BYTES))
+        length(max = MAX_BRANCH_GLOBS),
+        inner(length(min = 1, max = MAX_GLOB_BYTES))
     )]
     pub branches: Vec<String>,
 }

@@ -9,13 +9,7 @@
 
 use globset::{GlobBuilder, GlobMatcher};
 
-/// Longest glob, in bytes. Real URL and branch globs are a few dozen bytes; at this length
-/// compiling and matching one against a 4 KiB text stays in the low milliseconds.
-pub const MAX_GLOB_BYTES: usize = 256;
-/// Most `repositories` rules in one policy.
-pub const MAX_REPOSITORY_RULES: usize = 64;
-/// Most `branches` globs in one repository rule.
-pub const MAX_BRANCH_GLOBS: usize = 32;
+pub use crate::policy::{MAX_BRANCH_GLOBS, MAX_GLOB_BYTES, MAX_REPOSITORY_RULES};
 
 /// Why a pattern is not a usable glob.
 #[derive(Debug, thiserror::Error)]
