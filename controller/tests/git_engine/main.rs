@@ -11,6 +11,7 @@ mod auth_ssh;
 mod branches;
 mod concurrency;
 mod exactly_once;
+mod lanes;
 mod local;
 mod lookback;
 mod preview_cli;
