@@ -5,6 +5,7 @@
 //! libgit2 blocks, so every operation runs on tokio's blocking pool.
 
 mod batch;
+mod bound;
 mod cache;
 mod change;
 mod credentials;
@@ -25,6 +26,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use jiff::Timestamp;
 
+pub use bound::DEFAULT_CACHE_MAX_BYTES;
 pub use cache::RepoCache;
 pub use change::{
     Author, Change, DEFAULT_AUTHOR, OBJECT_TRAILER, ObjectRef, Outcome, RUN_TRAILER, RunId,
@@ -46,9 +48,16 @@ pub struct GitEngine {
 }
 
 impl GitEngine {
-    /// An engine whose cached repositories live under `cache_dir`.
+    /// An engine whose cached repositories live under `cache_dir`, at most
+    /// [`DEFAULT_CACHE_MAX_BYTES`] of them.
     pub fn new(cache_dir: PathBuf) -> Self {
-        let cache = Arc::new(RepoCache::new(cache_dir));
+        Self::with_cache_bound(cache_dir, DEFAULT_CACHE_MAX_BYTES)
+    }
+
+    /// An engine whose cached repositories live under `cache_dir`: after each batch, the
+    /// least recently used ones no one is using are deleted until at most `max_bytes` remain.
+    pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64) -> Self {
+        let cache = Arc::new(RepoCache::new(cache_dir, max_bytes));
         GitEngine {
             lanes: Arc::new(PushLanes::new(Arc::clone(&cache))),
             cache,

@@ -9,6 +9,7 @@ use gco_tests::git as support;
 mod auth_http;
 mod auth_ssh;
 mod branches;
+mod cache_bound;
 mod concurrency;
 mod exactly_once;
 mod lanes;
