@@ -113,6 +113,10 @@ impl RepoCache {
                 Ok(()) => {
                     state.usage.remove(&victim);
                 }
+                // Already gone (deleted from outside): nothing left to count either.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    state.usage.remove(&victim);
+                }
                 Err(error) => {
                     tracing::warn!(repository = %victim.display(), %error, "could not evict a cached repository");
                 }
