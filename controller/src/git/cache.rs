@@ -1,48 +1,162 @@
 //! The local cache: one bare repository per repository URL, reused across runs, so a run
-//! fetches only what changed instead of cloning.
+//! fetches only what changed instead of cloning; kept within a bound on disk by deleting the
+//! least recently used repositories no one is using (`bound.rs`).
 
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::SystemTime,
 };
 
 use git2::Repository;
 use openssl::sha::sha256;
 
-use super::{GitError, url::RepoUrl};
+use super::{
+    GitError,
+    bound::{self, Usage},
+    url::RepoUrl,
+};
 
 /// Bare repositories under one directory, and a lock per repository: the fetch, build and
 /// push of one batch own the repository's refs until they are done.
 #[derive(Debug)]
 pub struct RepoCache {
     dir: PathBuf,
-    locks: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+    max_bytes: u64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The lock of each repository in use, and how many [`CachedRepo`]s hold or wait for
+    /// it. The count, changed only under this map's lock, drops the entry when it reaches
+    /// zero, so the map grows with the repositories in use, not with every URL ever seen.
+    /// Dropping it is safe: no one holds or waits for that lock, and whoever opens the
+    /// repository next registers a fresh lock under the same map lock before taking it.
+    ///
+    /// A repository is deleted only under this map's lock and only while it has no entry,
+    /// so no one can be opening or using it meanwhile.
+    locks: HashMap<PathBuf, RepoLock>,
+    /// The size and last use of each repository on disk, for the bound.
+    usage: HashMap<PathBuf, Usage>,
+    /// Whether the repositories already on disk when the process started (an emptyDir
+    /// outlives a container restart) have been measured.
+    scanned: bool,
+}
+
+/// A repository's lock and how many hold or wait for it.
+#[derive(Debug, Default)]
+struct RepoLock {
+    lock: Arc<Mutex<()>>,
+    users: usize,
 }
 
 impl RepoCache {
-    /// A cache in `dir` (created when first used).
-    pub fn new(dir: PathBuf) -> Self {
+    /// A cache in `dir` (created when first used), kept within `max_bytes` on disk.
+    pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
         RepoCache {
             dir,
-            locks: Mutex::new(HashMap::new()),
+            max_bytes,
+            state: Mutex::default(),
         }
+    }
+
+    /// A cache in `dir` that never deletes a repository.
+    pub fn unbounded(dir: PathBuf) -> Self {
+        Self::new(dir, u64::MAX)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// How many repositories are open (held or waited for) right now.
+    pub fn in_use(&self) -> usize {
+        self.state().locks.len()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the repository at `path` was just used, then deletes the least recently
+    /// used repositories no one is using until the cache fits its bound again. The one just
+    /// used is kept even when it alone exceeds the bound: deleting it would make every batch
+    /// clone it again. Call from a blocking thread, after the batch released the repository.
+    pub(crate) fn settle(&self, path: &Path) {
+        if self.max_bytes == u64::MAX {
+            return;
+        }
+        let bytes = bound::disk_usage(path);
+        let found = if self.state().scanned {
+            Vec::new()
+        } else {
+            self.scan()
+        };
+        let mut state = self.state();
+        state.scanned = true;
+        for (found, usage) in found {
+            state.usage.entry(found).or_insert(usage);
+        }
+        let last_used = SystemTime::now();
+        state
+            .usage
+            .insert(path.to_owned(), Usage { bytes, last_used });
+        let victims = {
+            let locks = &state.locks;
+            let busy = |repo: &Path| repo == path || locks.contains_key(repo);
+            bound::victims(&state.usage, busy, self.max_bytes)
+        };
+        for victim in victims {
+            match std::fs::remove_dir_all(&victim) {
+                Ok(()) => {
+                    state.usage.remove(&victim);
+                }
+                // Already gone (deleted from outside): nothing left to count either.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    state.usage.remove(&victim);
+                }
+                Err(error) => {
+                    tracing::warn!(repository = %victim.display(), %error, "could not evict a cached repository");
+                }
+            }
+        }
+    }
+
+    /// The repositories on disk, measured, last used when last modified. Only folders named
+    /// and shaped like the cache's own repositories count: anything else in the folder is
+    /// never deleted.
+    fn scan(&self) -> Vec<(PathBuf, Usage)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| {
+                entry.file_type().is_ok_and(|kind| kind.is_dir())
+                    && entry.file_name().to_string_lossy().ends_with(".git")
+                    && entry.path().join("HEAD").is_file()
+            })
+            .map(|entry| {
+                let path = entry.path();
+                let last_used = entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                let bytes = bound::disk_usage(&path);
+                (path, Usage { bytes, last_used })
+            })
+            .collect()
+    }
+
     /// The repository for `url`, created empty on first use, and its lock. Blocks until no
     /// other batch holds the lock; call from a blocking thread.
-    pub(crate) fn open(&self, url: &RepoUrl) -> Result<CachedRepo, GitError> {
+    pub(crate) fn open(&self, url: &RepoUrl) -> Result<CachedRepo<'_>, GitError> {
         let path = self.dir.join(Self::dir_name(url));
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(path.clone()).or_default())
-        };
+        let lease = self.lease(path.clone());
         let repo = {
-            let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = lease.lock.lock().unwrap_or_else(PoisonError::into_inner);
             if path.join("HEAD").exists() {
                 Repository::open_bare(&path)
             } else {
@@ -51,7 +165,19 @@ impl RepoCache {
             }
             .map_err(GitError::repository)?
         };
-        Ok(CachedRepo { repo, lock })
+        Ok(CachedRepo { repo, lease })
+    }
+
+    /// Registers one more user of `path`'s lock (creating the lock for the first).
+    fn lease(&self, path: PathBuf) -> Lease<'_> {
+        let mut state = self.state();
+        let entry = state.locks.entry(path.clone()).or_default();
+        entry.users += 1;
+        Lease {
+            cache: self,
+            lock: Arc::clone(&entry.lock),
+            path,
+        }
     }
 
     /// `<host>-<path>-<hash>`: readable, and unique per URL (credentials are never in it).
@@ -78,14 +204,42 @@ impl RepoCache {
 }
 
 /// A cached repository and the lock that serialises work on it.
-pub(crate) struct CachedRepo {
+pub(crate) struct CachedRepo<'a> {
     pub repo: Repository,
-    lock: Arc<Mutex<()>>,
+    lease: Lease<'a>,
 }
 
-impl CachedRepo {
+impl CachedRepo<'_> {
+    /// Where the repository is on disk.
+    pub(crate) fn path(&self) -> &Path {
+        &self.lease.path
+    }
+
     /// Holds the repository's lock for as long as the guard lives.
     pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+        self.lease
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One user's claim on a repository's lock; dropping it drops the lock's entry when it was
+/// the last.
+struct Lease<'a> {
+    cache: &'a RepoCache,
+    lock: Arc<Mutex<()>>,
+    path: PathBuf,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut state = self.cache.state();
+        if let Some(entry) = state.locks.get_mut(&self.path) {
+            entry.users = entry.users.saturating_sub(1);
+            if entry.users == 0 {
+                state.locks.remove(&self.path);
+            }
+        }
     }
 }

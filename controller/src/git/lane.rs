@@ -1,9 +1,10 @@
-//! [`PushLane`]: one per (repository, branch). Work on a branch is serialised, and changes
-//! that arrive while a push is in flight wait and go out together in the next one, so a
-//! thousand objects on one branch make a handful of pushes instead of a thousand races.
+//! [`PushLanes`]: a queue per (repository, branch). Work on a branch is serialised, and
+//! changes that arrive while a push is in flight wait and go out together in the next one,
+//! so a thousand objects on one branch make a handful of pushes instead of a thousand races.
+//! A lane exists only while it has work: an idle branch costs no memory.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque, hash_map::Entry},
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -21,58 +22,86 @@ use super::{
 pub const MAX_BATCH: usize = 100;
 
 type Reply = oneshot::Sender<Result<Outcome, GitError>>;
+type Queued = (Credentials, Change, Reply);
+/// A lane's key: the repository URL (as parsed, credentials included) and the branch.
+type LaneKey = (String, String);
 
-/// The queue of one (repository, branch).
-pub(crate) struct PushLane {
-    url: RepoUrl,
-    branch: String,
+/// The lanes of every branch with work queued or a push in flight.
+///
+/// The invariant that keeps two pushes to one branch from ever running at once: **a lane is
+/// in the map if and only if exactly one driver task is draining it.** It holds because every
+/// change to the map happens under its one lock:
+/// - [`PushLanes::submit`] queues onto the lane in the map, and spawns a driver only when it
+///   inserts a new lane (there was none, so no driver was running);
+/// - a driver removes its lane only in the same critical section in which it finds the queue
+///   empty, and from then on never touches the repository again; a later submit therefore
+///   finds no lane, creates one and spawns the one driver for it.
+///
+/// A queued change can never be stranded on a removed lane, because changes are only ever
+/// queued onto the lane currently in the map, under the same lock.
+pub(crate) struct PushLanes {
     cache: Arc<RepoCache>,
-    state: Mutex<LaneState>,
+    lanes: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
 }
 
-#[derive(Default)]
-struct LaneState {
-    queue: VecDeque<(Credentials, Change, Reply)>,
-    /// Whether a driver task is draining the queue.
-    running: bool,
-}
-
-impl PushLane {
-    pub(crate) fn new(url: RepoUrl, branch: String, cache: Arc<RepoCache>) -> Self {
-        PushLane {
-            url,
-            branch,
+impl PushLanes {
+    pub(crate) fn new(cache: Arc<RepoCache>) -> Self {
+        PushLanes {
             cache,
-            state: Mutex::new(LaneState::default()),
+            lanes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Queues `change`; resolves when the batch it joined has been pushed (or has failed).
+    /// How many branches have work queued or a push in flight.
+    pub(crate) fn active(&self) -> usize {
+        self.lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Queues `change` on `branch` of `url`; resolves when the batch it joined has been
+    /// pushed (or has failed).
     pub(crate) async fn submit(
         self: &Arc<Self>,
+        url: &RepoUrl,
+        branch: &str,
         credentials: Credentials,
         change: Change,
     ) -> Result<Outcome, GitError> {
         let (reply, receive) = oneshot::channel();
+        let key = (url.as_str().to_owned(), branch.to_owned());
         let start_driver = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.queue.push_back((credentials, change, reply));
-            !std::mem::replace(&mut state.running, true)
+            let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            match lanes.entry(key.clone()) {
+                Entry::Occupied(mut lane) => {
+                    lane.get_mut().push_back((credentials, change, reply));
+                    false
+                }
+                Entry::Vacant(lane) => {
+                    lane.insert(VecDeque::from([(credentials, change, reply)]));
+                    true
+                }
+            }
         };
         if start_driver {
-            tokio::spawn(Arc::clone(self).drive());
+            tokio::spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
         }
         receive.await.unwrap_or(Err(GitError::Cancelled))
     }
 
-    /// Drains the queue one batch at a time until it is empty.
-    async fn drive(self: Arc<Self>) {
-        while let Some((credentials, changes, replies)) = self.next_batch() {
-            let lane = Arc::clone(&self);
+    /// Drains one lane a batch at a time until it is empty, then removes it.
+    async fn drive(self: Arc<Self>, key: LaneKey, url: RepoUrl, branch: String) {
+        let mut batch = self.next_batch(&key);
+        while let Some((credentials, changes, replies)) = batch {
+            let (cache, url, branch) = (Arc::clone(&self.cache), url.clone(), branch.clone());
             let result = blocking(move || {
-                session::commit_batch(&lane.cache, &lane.url, &credentials, &lane.branch, &changes)
+                session::commit_batch(&cache, &url, &credentials, &branch, &changes)
             })
             .await;
+            // The next batch is taken (or the lane removed) before anyone hears back, so a
+            // caller that sees its outcome with nothing else queued finds the lane gone.
+            batch = self.next_batch(&key);
             match result {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -88,26 +117,32 @@ impl PushLane {
         }
     }
 
-    /// The oldest change and every queued change with the same credentials (a change never
-    /// rides on another Secret's credentials), up to [`MAX_BATCH`]. `None` when the queue is
-    /// empty, which also ends the driver.
-    fn next_batch(&self) -> Option<(Credentials, Vec<Change>, Vec<Reply>)> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((credentials, change, reply)) = state.queue.pop_front() else {
-            state.running = false;
-            return None;
-        };
-        let (mut changes, mut replies) = (vec![change], vec![reply]);
-        let mut rest = VecDeque::new();
-        while let Some(item) = state.queue.pop_front() {
-            if changes.len() < MAX_BATCH && item.0 == credentials {
-                changes.push(item.1);
-                replies.push(item.2);
-            } else {
-                rest.push_back(item);
-            }
+    /// The next batch of the lane `key`; `None`, with the lane removed, when its queue is
+    /// empty, which also ends its driver.
+    fn next_batch(&self, key: &LaneKey) -> Option<(Credentials, Vec<Change>, Vec<Reply>)> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        let batch = lanes.get_mut(key).and_then(take_batch);
+        if batch.is_none() {
+            lanes.remove(key);
         }
-        state.queue = rest;
-        Some((credentials, changes, replies))
+        batch
     }
+}
+
+/// The oldest change and every queued change with the same credentials (a change never
+/// rides on another Secret's credentials), up to [`MAX_BATCH`]; `None` when `queue` is empty.
+fn take_batch(queue: &mut VecDeque<Queued>) -> Option<(Credentials, Vec<Change>, Vec<Reply>)> {
+    let (credentials, change, reply) = queue.pop_front()?;
+    let (mut changes, mut replies) = (vec![change], vec![reply]);
+    let mut rest = VecDeque::new();
+    while let Some(item) = queue.pop_front() {
+        if changes.len() < MAX_BATCH && item.0 == credentials {
+            changes.push(item.1);
+            replies.push(item.2);
+        } else {
+            rest.push_back(item);
+        }
+    }
+    *queue = rest;
+    Some((credentials, changes, replies))
 }

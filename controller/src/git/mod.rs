@@ -1,10 +1,11 @@
 //! The git engine: one cached bare repository per URL, commits built in memory, pushes that
-//! never force, retries on lost races, and a [`PushLane`] per branch that serialises and
+//! never force, retries on lost races, and a push lane per branch that serialises and
 //! coalesces the work of many objects.
 //!
 //! libgit2 blocks, so every operation runs on tokio's blocking pool.
 
 mod batch;
+mod bound;
 mod cache;
 mod change;
 mod credentials;
@@ -21,14 +22,11 @@ mod trailers;
 mod tree;
 mod url;
 
-use std::{
-    collections::HashMap,
-    path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::{path::PathBuf, sync::Arc};
 
 use jiff::Timestamp;
 
+pub use bound::DEFAULT_CACHE_MAX_BYTES;
 pub use cache::RepoCache;
 pub use change::{
     Author, Change, DEFAULT_AUTHOR, OBJECT_TRAILER, ObjectRef, Outcome, RUN_TRAILER, RunId,
@@ -38,7 +36,7 @@ pub use diff::diff_against_branch;
 pub use error::GitError;
 pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
 pub use lane::MAX_BATCH;
-pub(crate) use lane::PushLane;
+use lane::PushLanes;
 pub use session::MAX_PUSH_ATTEMPTS;
 pub use trailers::object_runs;
 pub use url::RepoUrl;
@@ -46,16 +44,31 @@ pub use url::RepoUrl;
 /// The engine: a cache and the push lanes of every branch in use.
 pub struct GitEngine {
     cache: Arc<RepoCache>,
-    lanes: Mutex<HashMap<(String, String), Arc<PushLane>>>,
+    lanes: Arc<PushLanes>,
 }
 
 impl GitEngine {
-    /// An engine whose cached repositories live under `cache_dir`.
+    /// An engine whose cached repositories live under `cache_dir`, at most
+    /// [`DEFAULT_CACHE_MAX_BYTES`] of them.
     pub fn new(cache_dir: PathBuf) -> Self {
+        Self::with_cache_bound(cache_dir, DEFAULT_CACHE_MAX_BYTES)
+    }
+
+    /// An engine whose cached repositories live under `cache_dir`: after each batch, the
+    /// least recently used ones no one is using are deleted until at most `max_bytes` remain.
+    pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64) -> Self {
+        let cache = Arc::new(RepoCache::new(cache_dir, max_bytes));
         GitEngine {
-            cache: Arc::new(RepoCache::new(cache_dir)),
-            lanes: Mutex::new(HashMap::new()),
+            lanes: Arc::new(PushLanes::new(Arc::clone(&cache))),
+            cache,
         }
+    }
+
+    /// How many branches have work queued or a push in flight (an idle branch's lane is
+    /// dropped), and how many cached repositories are in use: both shrink back to zero once
+    /// the engine is idle.
+    pub fn in_use(&self) -> (usize, usize) {
+        (self.lanes.active(), self.cache.in_use())
     }
 
     /// Commits `change` to `branch` of `url` and pushes it, without force, coalesced with
@@ -69,18 +82,9 @@ impl GitEngine {
     ) -> Result<Outcome, GitError> {
         let url = RepoUrl::parse(url)?;
         session::check_branch(branch)?;
-        let lane = {
-            let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-            let key = (url.as_str().to_owned(), branch.to_owned());
-            Arc::clone(lanes.entry(key).or_insert_with(|| {
-                Arc::new(PushLane::new(
-                    url.clone(),
-                    branch.to_owned(),
-                    Arc::clone(&self.cache),
-                ))
-            }))
-        };
-        lane.submit(credentials.clone(), change).await
+        self.lanes
+            .submit(&url, branch, credentials.clone(), change)
+            .await
     }
 
     /// Commits `change` to a pull request's `head` branch, created from `base` if absent,

@@ -42,12 +42,19 @@ pub(crate) fn with_remote<T>(
     }
     credentials.check_for(url)?;
     let cached = cache.open(url)?;
-    let _guard = cached.lock();
-    work(&Remote {
-        repo: &cached.repo,
-        url,
-        credentials,
-    })
+    let result = {
+        let _guard = cached.lock();
+        work(&Remote {
+            repo: &cached.repo,
+            url,
+            credentials,
+        })
+    };
+    let path = cached.path().to_owned();
+    // Released first: the bound never deletes a repository someone holds.
+    drop(cached);
+    cache.settle(&path);
+    result
 }
 
 /// Commits `changes` to `branch` (never forcing) and reports what became of each.

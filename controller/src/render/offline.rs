@@ -97,7 +97,8 @@ impl Rendered {
         let url = repository_url(repo);
         let temporary = tempfile_dir()?;
         let cache_dir = cache_dir.unwrap_or_else(|| temporary.path().to_path_buf());
-        let cache = RepoCache::new(cache_dir);
+        // Unbounded: a preview never deletes anything from a folder the user named.
+        let cache = RepoCache::unbounded(cache_dir);
         Ok(diff_against_branch(
             &cache,
             &url,

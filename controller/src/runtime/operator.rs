@@ -39,6 +39,11 @@ pub struct OperatorArgs {
     /// Folder of the cached bare repositories (an emptyDir in a Pod).
     #[arg(long, default_value = "/var/cache/git-change-operator")]
     pub cache_dir: PathBuf,
+    /// Bytes the cached repositories may take on disk: after each batch, the least recently
+    /// used ones not in use are deleted (and cloned again when next needed). The default stays
+    /// below the chart's 1 GiB emptyDir limit, leaving room for the batch in flight.
+    #[arg(long, default_value_t = crate::git::DEFAULT_CACHE_MAX_BYTES)]
+    pub cache_max_bytes: u64,
     /// Flux notification-controller events address, e.g.
     /// http://notification-controller.flux-system.svc.cluster.local./ ; default: off.
     #[arg(long)]
@@ -110,7 +115,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
     );
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
-    let engine = GitEngine::new(args.cache_dir.clone());
+    let engine = GitEngine::with_cache_bound(args.cache_dir.clone(), args.cache_max_bytes);
     // Policies and namespace labels, for the reconcile-time policy check. A policy change
     // re-evaluates every object of both kinds.
     let (gitcommit_policy_tx, gitcommit_policies) = tokio::sync::mpsc::unbounded_channel::<()>();
