@@ -46,6 +46,51 @@ pub fn webhook_binary() -> Result<PathBuf> {
     crate::procs::sibling_binary("gco-webhook", "gco-webhook")
 }
 
+/// The `gco-webhook` binary running as a process, with a serving certificate from the control
+/// plane's CA: for tests of the process itself (its ports, its metrics, its signals).
+pub struct WebhookProcess {
+    pub process: crate::procs::Guarded,
+    /// The TLS port the apiserver calls.
+    pub tls: std::net::SocketAddr,
+    /// The plain port of probes and metrics.
+    pub metrics: std::net::SocketAddr,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+impl WebhookProcess {
+    /// Starts it with its files (certificate, key, log) in `dir`.
+    pub fn start(plane: &ControlPlane, dir: &std::path::Path) -> Result<Self> {
+        use crate::procs::{free_port, spawn_logged};
+        std::fs::create_dir_all(dir)?;
+        let pair = plane.ca().server(&["127.0.0.1"])?;
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert, &pair.cert_pem)?;
+        std::fs::write(&key, &pair.key_pem)?;
+        let tls: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let metrics: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let log = dir.join("webhook.log");
+        let mut command = std::process::Command::new(webhook_binary()?);
+        command
+            .arg(format!("--listen={tls}"))
+            .arg(format!("--metrics-listen={metrics}"))
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .args(["--log-format", "text"])
+            .env("KUBECONFIG", plane.kubeconfig())
+            .env("RUST_LOG", "info,gco_webhook=debug");
+        let process = spawn_logged(&command, Some(&log)).context("start gco-webhook")?;
+        Ok(Self {
+            process,
+            tls,
+            metrics,
+            log,
+        })
+    }
+}
+
 /// The running webhook of this test binary.
 pub struct WebhookServer {
     pub port: u16,

@@ -4,15 +4,15 @@
 //! (built from its Go module by `hack/promtool.sh`) accepts the rendered PrometheusRule and
 //! fires its alerts when their conditions hold.
 
-use std::{collections::BTreeSet, net::SocketAddr, process::Command, time::Duration};
+use std::{collections::BTreeSet, net::SocketAddr, time::Duration};
 
 use gco_tests::{
     http_client::{http, over_tls},
-    procs::{self, free_port},
+    procs::free_port,
     promql::{exposed_names, metric_names},
     scenario::{Scenario, configmap_fields, gitcommit},
     tools::{run, tool, yaml_documents},
-    webhook::webhook_binary,
+    webhook::WebhookProcess,
     workspace_root,
 };
 use serde_json::{Value, json};
@@ -97,32 +97,6 @@ async fn scrape_until(addr: SocketAddr, wanted: &[String]) -> String {
     }
 }
 
-/// Starts `gco-webhook` with a serving certificate; returns the guarded process, its TLS
-/// address and its plain metrics address.
-fn start_webhook(s: &Scenario) -> (procs::Guarded, SocketAddr, SocketAddr) {
-    let dir = s.work_dir().join("webhook");
-    std::fs::create_dir_all(&dir).expect("webhook dir");
-    let pair = s.plane.ca().server(&["127.0.0.1"]).expect("certificate");
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert, &pair.cert_pem).expect("tls.crt");
-    std::fs::write(&key, &pair.key_pem).expect("tls.key");
-    let tls: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let mut command = Command::new(webhook_binary().expect("gco-webhook"));
-    command
-        .arg(format!("--listen={tls}"))
-        .arg(format!("--metrics-listen={metrics}"))
-        .arg("--tls-cert-file")
-        .arg(&cert)
-        .arg("--tls-key-file")
-        .arg(&key)
-        .args(["--log-format", "text"])
-        .env("KUBECONFIG", s.plane.kubeconfig());
-    let process =
-        procs::spawn_logged(&command, Some(&dir.join("webhook.log"))).expect("start gco-webhook");
-    (process, tls, metrics)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_and_the_alerts_query_only_metrics_the_binaries_export() {
     let (dashboard, rules) = rendered();
@@ -130,7 +104,9 @@ async fn the_dashboard_and_the_alerts_query_only_metrics_the_binaries_export() {
     let controller_metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     s.start_controller("c1", &["--metrics-addr", &controller_metrics.to_string()])
         .expect("controller");
-    let (_webhook, webhook_tls, webhook_metrics) = start_webhook(&s);
+    let webhook =
+        WebhookProcess::start(s.plane, &s.work_dir().join("webhook")).expect("start gco-webhook");
+    let (webhook_tls, webhook_metrics) = (webhook.tls, webhook.metrics);
 
     // One export that succeeds and one that gives up at once, so that every series has samples:
     // the binaries leave a metric out of /metrics until it has one.

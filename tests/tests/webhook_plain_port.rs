@@ -13,9 +13,8 @@ use std::{
 
 use gco_tests::{
     http_client::{http, over_tls, plain},
-    procs::{self, free_port},
     testenv::{ControlPlane, install_crds},
-    webhook::webhook_binary,
+    webhook::WebhookProcess,
 };
 use tokio::net::TcpStream;
 
@@ -48,29 +47,10 @@ async fn the_plain_port_serves_probes_and_metrics_but_never_admission() {
     let dir = plane
         .scratch_dir("webhook-plain-port")
         .expect("scratch dir");
-    let pair = plane
-        .ca()
-        .server(&["127.0.0.1"])
-        .expect("serving certificate");
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert, &pair.cert_pem).expect("write tls.crt");
-    std::fs::write(&key, &pair.key_pem).expect("write tls.key");
-    let tls: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let log = dir.join("webhook.log");
-    let mut command = Command::new(webhook_binary().expect("gco-webhook"));
-    command
-        .arg(format!("--listen={tls}"))
-        .arg(format!("--metrics-listen={metrics}"))
-        .arg("--tls-cert-file")
-        .arg(&cert)
-        .arg("--tls-key-file")
-        .arg(&key)
-        .args(["--log-format", "text"])
-        .env("KUBECONFIG", plane.kubeconfig())
-        .env("RUST_LOG", "info,gco_webhook=debug");
-    let mut process = procs::spawn_logged(&command, Some(&log)).expect("start gco-webhook");
-    let log = log.to_string_lossy().into_owned();
+    let webhook = WebhookProcess::start(plane, &dir).expect("start gco-webhook");
+    let (tls, metrics) = (webhook.tls, webhook.metrics);
+    let mut process = webhook.process;
+    let log = webhook.log.to_string_lossy().into_owned();
     readyz_becomes(metrics, 200, Duration::from_secs(60), &log).await;
 
     // The TLS port admits (and refuses this object on its path).
