@@ -18,8 +18,10 @@ use super::{
     url::RepoUrl,
 };
 
-/// Bare repositories under one directory, and a lock per repository: the fetch, build and
-/// push of one batch own the repository's refs until they are done.
+/// Bare repositories under one directory, and their locks. Work on different branches of one
+/// repository runs in parallel: a batch holds its branch's lock from fetch to push (only its
+/// own refs change), and every fetch also takes the repository's fetch lock for as long as
+/// it writes the files branches share (the shallow file, packs being indexed).
 #[derive(Debug)]
 pub struct RepoCache {
     dir: PathBuf,
@@ -29,15 +31,18 @@ pub struct RepoCache {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The lock of each repository in use, and how many [`CachedRepo`]s hold or wait for
-    /// it. The count, changed only under this map's lock, drops the entry when it reaches
-    /// zero, so the map grows with the repositories in use, not with every URL ever seen.
-    /// Dropping it is safe: no one holds or waits for that lock, and whoever opens the
-    /// repository next registers a fresh lock under the same map lock before taking it.
+    /// The fetch lock of each repository in use, and how many [`CachedRepo`]s hold or wait
+    /// for any of its locks. The count, changed only under this map's lock, drops the entry
+    /// when it reaches zero, so the map grows with the repositories in use, not with every
+    /// URL ever seen. Dropping it is safe: no one holds or waits for that lock, and whoever
+    /// opens the repository next registers a fresh lock under the same map lock before
+    /// taking it.
     ///
     /// A repository is deleted only under this map's lock and only while it has no entry,
     /// so no one can be opening or using it meanwhile.
     locks: HashMap<PathBuf, RepoLock>,
+    /// The lock of each branch in use, counted and dropped the same way.
+    branches: HashMap<(PathBuf, String), RepoLock>,
     /// The size and last use of each repository on disk, for the bound.
     usage: HashMap<PathBuf, Usage>,
     /// Whether the repositories already on disk when the process started (an emptyDir
@@ -45,7 +50,7 @@ struct State {
     scanned: bool,
 }
 
-/// A repository's lock and how many hold or wait for it.
+/// A lock and how many hold or wait for it.
 #[derive(Debug, Default)]
 struct RepoLock {
     lock: Arc<Mutex<()>>,
@@ -74,6 +79,11 @@ impl RepoCache {
     /// How many repositories are open (held or waited for) right now.
     pub fn in_use(&self) -> usize {
         self.state().locks.len()
+    }
+
+    /// How many branch locks exist (held or waited for) right now.
+    pub fn branches_in_use(&self) -> usize {
+        self.state().branches.len()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -150,13 +160,13 @@ impl RepoCache {
             .collect()
     }
 
-    /// The repository for `url`, created empty on first use, and its lock. Blocks until no
-    /// other batch holds the lock; call from a blocking thread.
-    pub(crate) fn open(&self, url: &RepoUrl) -> Result<CachedRepo<'_>, GitError> {
+    /// The repository for `url`, created empty on first use, with the locks of `branch`.
+    /// Blocks while another batch initialises it; call from a blocking thread.
+    pub(crate) fn open(&self, url: &RepoUrl, branch: &str) -> Result<CachedRepo<'_>, GitError> {
         let path = self.dir.join(Self::dir_name(url));
-        let lease = self.lease(path.clone());
+        let lease = self.lease(path.clone(), branch);
         let repo = {
-            let _guard = lease.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = lease.fetch.lock().unwrap_or_else(PoisonError::into_inner);
             if path.join("HEAD").exists() {
                 Repository::open_bare(&path)
             } else {
@@ -168,15 +178,21 @@ impl RepoCache {
         Ok(CachedRepo { repo, lease })
     }
 
-    /// Registers one more user of `path`'s lock (creating the lock for the first).
-    fn lease(&self, path: PathBuf) -> Lease<'_> {
+    /// Registers one more user of `path`'s fetch lock and of its `branch`'s lock (creating
+    /// each for its first user).
+    fn lease(&self, path: PathBuf, branch: &str) -> Lease<'_> {
         let mut state = self.state();
-        let entry = state.locks.entry(path.clone()).or_default();
-        entry.users += 1;
+        let repository = state.locks.entry(path.clone()).or_default();
+        repository.users += 1;
+        let fetch = Arc::clone(&repository.lock);
+        let key = (path, branch.to_owned());
+        let branch = state.branches.entry(key.clone()).or_default();
+        branch.users += 1;
         Lease {
             cache: self,
-            lock: Arc::clone(&entry.lock),
-            path,
+            fetch,
+            branch: Arc::clone(&branch.lock),
+            key,
         }
     }
 
@@ -203,7 +219,7 @@ impl RepoCache {
     }
 }
 
-/// A cached repository and the lock that serialises work on it.
+/// A cached repository and the locks that keep batches on it apart.
 pub(crate) struct CachedRepo<'a> {
     pub repo: Repository,
     lease: Lease<'a>,
@@ -212,34 +228,47 @@ pub(crate) struct CachedRepo<'a> {
 impl CachedRepo<'_> {
     /// Where the repository is on disk.
     pub(crate) fn path(&self) -> &Path {
-        &self.lease.path
+        &self.lease.key.0
     }
 
-    /// Holds the repository's lock for as long as the guard lives.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
+    /// Holds the branch's lock for as long as the guard lives: one batch at a time on a
+    /// branch, from its fetch to its push.
+    pub(crate) fn lock_branch(&self) -> MutexGuard<'_, ()> {
         self.lease
-            .lock
+            .branch
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The lock every fetch into this repository holds while it writes.
+    pub(crate) fn fetch_lock(&self) -> &Mutex<()> {
+        &self.lease.fetch
+    }
 }
 
-/// One user's claim on a repository's lock; dropping it drops the lock's entry when it was
-/// the last.
+/// One user's claim on a repository's fetch lock and a branch's lock; dropping it drops
+/// each lock's entry when it was the last.
 struct Lease<'a> {
     cache: &'a RepoCache,
-    lock: Arc<Mutex<()>>,
-    path: PathBuf,
+    fetch: Arc<Mutex<()>>,
+    branch: Arc<Mutex<()>>,
+    key: (PathBuf, String),
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let mut state = self.cache.state();
-        if let Some(entry) = state.locks.get_mut(&self.path) {
-            entry.users = entry.users.saturating_sub(1);
-            if entry.users == 0 {
-                state.locks.remove(&self.path);
-            }
+        release(&mut state.branches, &self.key);
+        release(&mut state.locks, &self.key.0);
+    }
+}
+
+/// One user fewer of `key`'s lock; the last one out removes it.
+fn release<Q: std::hash::Hash + Eq + Clone>(locks: &mut HashMap<Q, RepoLock>, key: &Q) {
+    if let Some(entry) = locks.get_mut(key) {
+        entry.users = entry.users.saturating_sub(1);
+        if entry.users == 0 {
+            locks.remove(key);
         }
     }
 }

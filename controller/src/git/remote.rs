@@ -23,6 +23,9 @@ pub(crate) struct Remote<'a> {
     pub repo: &'a Repository,
     pub url: &'a RepoUrl,
     pub credentials: &'a Credentials,
+    /// Held by every fetch: batches on other branches of the repository run meanwhile,
+    /// but two fetches never write its shared files (the shallow file, packs) at once.
+    pub fetch_lock: &'a std::sync::Mutex<()>,
 }
 
 /// Why a push did not land.
@@ -148,6 +151,10 @@ impl Remote<'_> {
         if let Some(depth) = depth {
             options.depth(depth);
         }
+        let _fetching = self
+            .fetch_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         remote
             .fetch(refspecs, Some(&mut options), None)
             .map_err(|error| self.classify(&error, &failure, what.to_owned()))?;

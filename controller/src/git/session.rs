@@ -25,8 +25,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// stops anyway.
 const DEEPEN_STEPS: [i32; 4] = [256, 1024, 4096, RUN_WALK_LIMIT as i32 + 64];
 
-/// Runs `work` against the cached repository of `url`, holding its lock throughout, once
-/// every branch in `branches` is known to be valid and `credentials` fit the URL.
+/// Runs `work` against the cached repository of `url`, holding the lock of `branches[0]`
+/// (the branch it writes) throughout, once every branch in `branches` is known to be valid
+/// and `credentials` fit the URL. Other branches of the repository are only fetched.
 ///
 /// A closure rather than a returned guard: the lock guard borrows the cached repository, so
 /// the two cannot travel together out of a function without a self-referential struct.
@@ -41,13 +42,15 @@ pub(crate) fn with_remote<T>(
         check_branch(branch)?;
     }
     credentials.check_for(url)?;
-    let cached = cache.open(url)?;
+    let locked = branches.first().copied().unwrap_or("HEAD");
+    let cached = cache.open(url, locked)?;
     let result = {
-        let _guard = cached.lock();
+        let _guard = cached.lock_branch();
         work(&Remote {
             repo: &cached.repo,
             url,
             credentials,
+            fetch_lock: cached.fetch_lock(),
         })
     };
     let path = cached.path().to_owned();
@@ -136,7 +139,7 @@ pub(crate) fn commit_head_branch(
     expected_head: Option<&str>,
     change: &Change,
 ) -> Result<Outcome, GitError> {
-    with_remote(cache, url, credentials, &[base, head], |remote| {
+    with_remote(cache, url, credentials, &[head, base], |remote| {
         push_head_branch(remote, base, head, expected_head, change)
     })
 }
