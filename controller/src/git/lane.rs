@@ -8,6 +8,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
+use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
 use tokio::sync::oneshot;
 
 use super::{
@@ -42,13 +43,33 @@ type LaneKey = (String, String);
 pub(crate) struct PushLanes {
     cache: Arc<RepoCache>,
     lanes: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
+    metrics: LaneMetrics,
+}
+
+/// What the lanes tell the metrics endpoint.
+#[derive(Clone, Debug)]
+pub struct LaneMetrics {
+    /// Changes handed to a lane and not yet answered: waiting, or in the push under way.
+    pub queued_changes: Gauge,
+    /// How many changes each batch carried.
+    pub changes_per_batch: Histogram,
+}
+
+impl Default for LaneMetrics {
+    fn default() -> Self {
+        Self {
+            queued_changes: Gauge::default(),
+            changes_per_batch: Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 50.0, MAX_BATCH as f64]),
+        }
+    }
 }
 
 impl PushLanes {
-    pub(crate) fn new(cache: Arc<RepoCache>) -> Self {
+    pub(crate) fn new(cache: Arc<RepoCache>, metrics: LaneMetrics) -> Self {
         PushLanes {
             cache,
             lanes: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -84,6 +105,7 @@ impl PushLanes {
                 }
             }
         };
+        self.metrics.queued_changes.inc();
         if start_driver {
             tokio::spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
         }
@@ -94,6 +116,8 @@ impl PushLanes {
     async fn drive(self: Arc<Self>, key: LaneKey, url: RepoUrl, branch: String) {
         let mut batch = self.next_batch(&key);
         while let Some((credentials, changes, replies)) = batch {
+            self.metrics.changes_per_batch.observe(changes.len() as f64);
+            let answered = replies.len() as i64;
             let (cache, url, branch) = (Arc::clone(&self.cache), url.clone(), branch.clone());
             let result = blocking(move || {
                 session::commit_batch(&cache, &url, &credentials, &branch, &changes)
@@ -114,6 +138,7 @@ impl PushLanes {
                     }
                 }
             }
+            self.metrics.queued_changes.dec_by(answered);
         }
     }
 

@@ -35,13 +35,26 @@ pub use credentials::Credentials;
 pub use diff::diff_against_branch;
 pub use error::GitError;
 pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
-pub use lane::MAX_BATCH;
 use lane::PushLanes;
+pub use lane::{LaneMetrics, MAX_BATCH};
 pub use session::MAX_PUSH_ATTEMPTS;
 pub use trailers::object_runs;
 pub use url::RepoUrl;
 
-/// The engine: a cache and the push lanes of every branch in use.
+/// What [`GitEngine::in_use`] counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InUse {
+    /// Branches with work queued or a push in flight (an idle branch's lane is dropped).
+    pub lanes: usize,
+    /// Cached repositories open (held or waited for).
+    pub repositories: usize,
+    /// Branch locks held or waited for.
+    pub branch_locks: usize,
+}
+
+/// The engine: a cache and the push lanes of every branch in use. Cheap to clone: clones
+/// share both.
+#[derive(Clone)]
 pub struct GitEngine {
     cache: Arc<RepoCache>,
     lanes: Arc<PushLanes>,
@@ -51,24 +64,27 @@ impl GitEngine {
     /// An engine whose cached repositories live under `cache_dir`, at most
     /// [`DEFAULT_CACHE_MAX_BYTES`] of them.
     pub fn new(cache_dir: PathBuf) -> Self {
-        Self::with_cache_bound(cache_dir, DEFAULT_CACHE_MAX_BYTES)
+        Self::with_cache_bound(cache_dir, DEFAULT_CACHE_MAX_BYTES, LaneMetrics::default())
     }
 
     /// An engine whose cached repositories live under `cache_dir`: after each batch, the
     /// least recently used ones no one is using are deleted until at most `max_bytes` remain.
-    pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64) -> Self {
+    /// The push lanes report into `metrics`.
+    pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64, metrics: LaneMetrics) -> Self {
         let cache = Arc::new(RepoCache::new(cache_dir, max_bytes));
         GitEngine {
-            lanes: Arc::new(PushLanes::new(Arc::clone(&cache))),
+            lanes: Arc::new(PushLanes::new(Arc::clone(&cache), metrics)),
             cache,
         }
     }
 
-    /// How many branches have work queued or a push in flight (an idle branch's lane is
-    /// dropped), and how many cached repositories are in use: both shrink back to zero once
-    /// the engine is idle.
-    pub fn in_use(&self) -> (usize, usize) {
-        (self.lanes.active(), self.cache.in_use())
+    /// What the engine holds in memory for work under way, all back to zero once it is idle.
+    pub fn in_use(&self) -> InUse {
+        InUse {
+            lanes: self.lanes.active(),
+            repositories: self.cache.in_use(),
+            branch_locks: self.cache.branches_in_use(),
+        }
     }
 
     /// Commits `change` to `branch` of `url` and pushes it, without force, coalesced with

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::git::LaneMetrics;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -51,6 +52,10 @@ pub struct Metrics {
     pub object_ready: Family<ObjectLabels, Gauge>,
     /// When an object's last run succeeded, in Unix seconds.
     pub object_last_success: Family<ObjectLabels, Gauge>,
+    /// The push lanes' queue and batch sizes.
+    pub lanes: LaneMetrics,
+    /// GitCommit runs handed to a push lane whose outcome has not concluded them yet.
+    pub runs_handed_in: Gauge,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -72,6 +77,23 @@ impl Default for Metrics {
         let referenced_objects = Gauge::default();
         let object_ready = Family::<ObjectLabels, Gauge>::default();
         let object_last_success = Family::<ObjectLabels, Gauge>::default();
+        let lanes = LaneMetrics::default();
+        let runs_handed_in = Gauge::default();
+        registry.register(
+            "lane_queued_changes",
+            "Changes handed to a branch's push lane and not yet pushed (the queue depth)",
+            lanes.queued_changes.clone(),
+        );
+        registry.register(
+            "lane_batch_changes",
+            "Changes per push: how many objects' changes each batch carried",
+            lanes.changes_per_batch.clone(),
+        );
+        registry.register(
+            "runs_handed_in",
+            "GitCommit runs waiting for their push lane's outcome",
+            runs_handed_in.clone(),
+        );
         registry.register(
             "object_ready",
             "1 while a GitCommit or PullRequest is Ready, 0 otherwise",
@@ -116,6 +138,8 @@ impl Default for Metrics {
             referenced_objects,
             object_ready,
             object_last_success,
+            lanes,
+            runs_handed_in,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use gco_api::WriteMode::{Append, Overwrite};
-use gco_controller::git::GitEngine;
+use gco_controller::git::{GitEngine, InUse, LaneMetrics};
 
 use crate::{capture_logs, change, file_url, local::committed, support::repos, write};
 
@@ -65,7 +65,7 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
     // What one cached repository takes after a commit, measured with an unbounded cache.
     let probe = root.path().join("probe");
     commit(
-        &GitEngine::with_cache_bound(probe.clone(), u64::MAX),
+        &GitEngine::with_cache_bound(probe.clone(), u64::MAX, LaneMetrics::default()),
         &bares[0],
         0,
     )
@@ -76,7 +76,7 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
     let bound = one * 7 / 2;
 
     let cache = root.path().join("cache");
-    let engine = GitEngine::with_cache_bound(cache.clone(), bound);
+    let engine = GitEngine::with_cache_bound(cache.clone(), bound, LaneMetrics::default());
     for run in 1..=18 {
         commit(&engine, &bares[run % 6], run).await;
         let used = disk_usage(&cache);
@@ -94,5 +94,5 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
         let expected: String = runs.iter().map(|run| format!("{run}\n")).collect();
         assert_eq!(repos::show(bare, "main", "runs.log"), Some(expected));
     }
-    assert_eq!(engine.in_use(), (0, 0));
+    assert_eq!(engine.in_use(), InUse::default());
 }
