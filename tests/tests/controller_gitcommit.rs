@@ -388,11 +388,17 @@ async fn the_controller_runs_with_only_the_permissions_of_config_rbac() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        s.events("CommitPushed").await.len(),
-        2,
-        "events are allowed"
-    );
+    // The run concludes (status, event) once the push is answered: just after the file.
+    let deadline = tokio::time::Instant::now() + gco_tests::scenario::CONVERGE;
+    while s.events("CommitPushed").await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events are allowed:\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(s.events("CommitPushed").await.len(), 2, "one event per run");
     assert!(
         !s.logs().contains("forbidden"),
         "no forbidden request:\n{}",

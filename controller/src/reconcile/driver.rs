@@ -17,11 +17,12 @@ use kube::{
 use tracing::{info, warn};
 
 use super::{
-    Context, Error, Exporter, Failure, Outcome,
+    Context, Delivering, Error, Exporter, Failure, Outcome,
     conclude::{Facts, judge, settle},
     conditions::Verdict,
     credentials,
     failure::FailureReason,
+    handoff::{self, Claim, HandedIn, Pushed},
     plan::{self, Admitted, Delivery, Plan},
     requested_at, status,
 };
@@ -77,6 +78,8 @@ pub struct Reconcile<'a, K: Exporter> {
     pub now: Timestamp,
     /// Whose permissions the reads made for the object use.
     pub identity: Identity,
+    /// When the run began: this reconcile, or the one that handed the run to a push lane.
+    started: Instant,
 }
 
 /// What a conclusion needs to know of how far the reconcile got.
@@ -85,6 +88,8 @@ struct Progress<'a> {
     admitted: Option<&'a Admitted>,
     run: Option<&'a RunId>,
     skipped: &'a [String],
+    /// The generation the run was planned for, when a later reconcile concludes it.
+    generation: Option<i64>,
 }
 
 impl<'a, K: Exporter> Reconcile<'a, K> {
@@ -103,10 +108,18 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             ),
             object,
             ctx,
+            started: Instant::now(),
         }
     }
 
     async fn run(mut self, scope: &Scope) -> Result<Action, Error> {
+        let uid = self.object.meta().uid.as_deref().unwrap_or_default();
+        match self.ctx.handoffs.claim(&self.owner, uid) {
+            Claim::Free => {}
+            // The lane's answer wakes the object; it is then looked at again.
+            Claim::Waiting => return Ok(Action::await_change()),
+            Claim::Pushed(handed, pushed) => return self.conclude_pushed(*handed, pushed).await,
+        }
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile.
         let request = self.object.policy_request(&self.owner.namespace);
@@ -166,13 +179,82 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 progress.run = Some(&delivery.run_id);
                 progress.skipped = &delivery.skipped;
                 self.begin(&delivery, admitted).await?;
-                let outcome = match self.credentials().await {
-                    Ok(credentials) => K::deliver(&mut self, &delivery, &credentials).await,
-                    Err(failure) => Outcome::Failed(failure),
+                let credentials = match self.credentials().await {
+                    Ok(credentials) => credentials,
+                    Err(failure) => return self.conclude(Outcome::Failed(failure), progress).await,
                 };
-                self.conclude(outcome, progress).await
+                match K::deliver(&mut self, &delivery, &credentials).await {
+                    Delivering::Done(outcome) => self.conclude(outcome, progress).await,
+                    Delivering::ToLane { url, branch } => {
+                        self.hand_in(&delivery, admitted, credentials, url, branch);
+                        Ok(Action::await_change())
+                    }
+                }
             }
         }
+    }
+
+    /// Hands the run's change to the push lane of `branch`; the lane's answer wakes the
+    /// object, and [`Reconcile::conclude_pushed`] concludes the run.
+    fn hand_in(
+        &self,
+        delivery: &Delivery,
+        admitted: &Admitted,
+        credentials: crate::git::Credentials,
+        url: String,
+        branch: String,
+    ) {
+        let Some(recorded) = self.status.as_ref().run.clone() else {
+            // `begin` recorded the run just before: it is always there.
+            return;
+        };
+        let mut handed = HandedIn::new(
+            self.object.meta().uid.clone().unwrap_or_default(),
+            delivery.run_id.clone(),
+            recorded,
+            self.object.meta().generation.unwrap_or(0),
+            admitted.clone(),
+            delivery.skipped.clone(),
+            branch.clone(),
+        );
+        let engine = self.ctx.engine.clone();
+        let change = delivery.change.clone();
+        let push = async move { engine.commit(&url, &branch, &credentials, change).await };
+        handed.started = self.started;
+        self.ctx.handoffs.hand_in(self.owner.clone(), handed, push);
+    }
+
+    /// Concludes a run its push lane has answered.
+    async fn conclude_pushed(mut self, handed: HandedIn, pushed: Pushed) -> Result<Action, Error> {
+        self.ctx
+            .metrics
+            .record_git("commit", pushed.elapsed, &pushed.result);
+        if self.ctx.crash_after_push && pushed.result.is_ok() {
+            warn!("--crash-after-push: exiting between push and status write");
+            std::process::exit(3);
+        }
+        self.started = handed.started;
+        // What `begin` wrote, whether or not the cache this reconcile read has seen it.
+        let status = self.status.as_mut();
+        status.run = Some(handed.recorded.clone());
+        status
+            .last_handled_reconcile_at
+            .clone_from(&handed.admitted.requested);
+        let next_tick = handed.admitted.next_tick;
+        let outcome = handoff::outcome_of(pushed.result, &handed.branch, next_tick, self.now);
+        let progress = Progress {
+            admitted: Some(&handed.admitted),
+            run: Some(&handed.run),
+            skipped: &handed.skipped,
+            generation: Some(handed.generation),
+        };
+        let then = self.conclude(outcome, progress).await?;
+        // Reconciled meanwhile: whatever called for it is looked at now.
+        Ok(if handed.woken {
+            Action::requeue(Duration::ZERO)
+        } else {
+            then
+        })
     }
 
     /// Records the run before it pushes: its identity and the instant its placeholders render.
@@ -183,7 +265,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         let facts = self.facts(&Progress {
             admitted: Some(admitted),
             run: Some(&delivery.run_id),
-            skipped: &[],
+            ..Progress::default()
         });
         let status = self.status.as_mut();
         status.run = Some(RunState {
@@ -267,6 +349,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     async fn conclude(mut self, outcome: Outcome, progress: Progress<'_>) -> Result<Action, Error> {
         let facts = self.facts(&progress);
         let succeeded = matches!(outcome, Outcome::Delivered(_));
+        let word = outcome_word(&outcome);
         let settlement = settle(self.status.as_mut(), outcome, &facts);
         self.ctx.set_failures(&self.owner, settlement.failures);
         if let Some(reason) = settlement.error {
@@ -281,7 +364,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         }
         if settlement.write {
             status::write(&self.ctx.client, self.object, &self.status).await?;
-            self.log();
+            self.log(word);
             self.record_metrics(succeeded);
         }
         for announcement in settlement.announcements {
@@ -296,7 +379,9 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     {
         let admitted = progress.admitted;
         Facts {
-            generation: self.object.meta().generation.unwrap_or(0),
+            generation: progress
+                .generation
+                .unwrap_or_else(|| self.object.meta().generation.unwrap_or(0)),
             now: self.now,
             done: K::DONE,
             requested: admitted.and_then(|a| a.requested.as_deref()),
@@ -325,8 +410,9 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         );
     }
 
-    /// One line per concluded reconcile: what the status now says.
-    fn log(&self) {
+    /// One line per concluded run, failures included: the object, where it writes, what
+    /// the status now says and how long the run took.
+    fn log(&self, outcome: &str) {
         let status = self.status.as_ref();
         let ready = status
             .conditions
@@ -342,10 +428,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             .as_ref()
             .map(|r| r.id.as_str())
             .unwrap_or_default();
+        let (url, branch) = self.object.destination();
+        let repository = gco_api::redact_url(url);
+        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if ready == "False" {
-            warn!(kind, %namespace, %name, ready, reason, run, "{message}");
+            warn!(kind, %namespace, %name, %repository, %branch, outcome, ready, reason, run, duration_ms, "{message}");
         } else {
-            info!(kind, %namespace, %name, ready, reason, commit, run, "{message}");
+            info!(kind, %namespace, %name, %repository, %branch, outcome, ready, reason, commit, run, duration_ms, "{message}");
         }
     }
 }
@@ -366,6 +455,20 @@ pub fn object_labels(owner: &Owner) -> ObjectLabels {
         kind: owner.kind.as_str().into(),
         namespace: owner.namespace.clone(),
         name: owner.name.clone(),
+    }
+}
+
+/// What became of a run, in one word, for the log line.
+fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Delivered(delivered) => match delivered.result {
+            gco_api::RunResult::Committed => "committed",
+            gco_api::RunResult::NoChanges => "no-changes",
+            gco_api::RunResult::Failed => "failed",
+        },
+        Outcome::Failed(_) => "failed",
+        Outcome::Noted { .. } => "noted",
+        Outcome::Idle { .. } => "idle",
     }
 }
 

@@ -13,6 +13,16 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{Failure, Outcome, driver::Reconcile, plan::Delivery};
 use crate::git::Credentials;
 
+/// How a kind delivers a planned run.
+#[derive(Debug)]
+pub enum Delivering {
+    /// Delivered: conclude with this outcome now.
+    Done(Outcome),
+    /// Hand the change to the push lane of `branch` of `url`; the lane's answer concludes
+    /// the run in a later reconcile (`handoff.rs`).
+    ToLane { url: String, branch: String },
+}
+
 /// A kind that exports files and objects to Git. The core plans and concludes every
 /// reconcile; the kind only delivers a planned change its own way.
 pub trait Exporter:
@@ -45,6 +55,9 @@ pub trait Exporter:
     fn policy_request<'a>(&'a self, namespace: &'a str) -> ExportRequest<'a>;
     /// Fills what the spec leaves out, as the mutating webhook would have.
     fn fill_defaults(&mut self, defaults: &Defaults);
+    /// Where runs write: the repository URL as written in the spec, and the branch (a
+    /// PullRequest's head branch).
+    fn destination(&self) -> (&str, String);
     /// The status as last written (the default when there is none yet).
     fn current_status(&self) -> Self::Status;
     /// How long after its last successful run the object is deleted (GitCommit
@@ -53,14 +66,14 @@ pub trait Exporter:
         None
     }
 
-    /// Carries out a planned run: pushes the change and, for a PullRequest, keeps its pull
-    /// request open. Status fields of the kind's own go into `reconcile.status`; the core
-    /// concludes the returned outcome.
+    /// Carries out a planned run, or says which push lane carries it out. A PullRequest
+    /// pushes its head branch and keeps its pull request open itself; status fields of the
+    /// kind's own go into `reconcile.status`, and the core concludes the returned outcome.
     fn deliver(
         reconcile: &mut Reconcile<'_, Self>,
         delivery: &Delivery,
         credentials: &Credentials,
-    ) -> impl Future<Output = Outcome> + Send;
+    ) -> impl Future<Output = Delivering> + Send;
 
     /// Nothing new to deliver (the finished run had the same inputs): a kind may look around
     /// (a PullRequest notices a merge).

@@ -1,27 +1,23 @@
 //! GitCommit: deliver a planned change as a commit on the spec's branch.
 //!
-//! The push is coalesced with whatever else is queued for the branch; a run interrupted after
-//! its push is found on the branch by its `Gco-Run` trailer instead of being committed again.
+//! The change is handed to the branch's push lane and coalesced with whatever else is queued
+//! there; the lane's answer concludes the run (`handoff.rs`). A run interrupted after its push
+//! is found on the branch by its `Gco-Run` trailer instead of being committed again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gco_api::{
-    CommitSpec, ExportKind, ExportSpec, ExportStatus, GitCommit, Phase, RunResult,
+    CommitSpec, ExportKind, ExportSpec, ExportStatus, GitCommit, Phase,
     rules::{DEFAULT_COMMIT_MESSAGE, Defaults, ExportRequest},
 };
 use jiff::Timestamp;
-use tracing::warn;
 
 use super::{
-    Exporter, Failure, Outcome,
-    conclude::Delivered,
+    Delivering, Exporter, Failure, Outcome,
     driver::Reconcile,
     plan::{Delivery, requeue_at},
 };
-use crate::{
-    announce::EventReason,
-    git::{self, Credentials},
-};
+use crate::git::Credentials;
 
 impl Exporter for GitCommit {
     const KIND: ExportKind = ExportKind::GitCommit;
@@ -46,6 +42,10 @@ impl Exporter for GitCommit {
     fn fill_defaults(&mut self, defaults: &Defaults) {
         defaults.fill_git_commit(&mut self.spec);
     }
+    fn destination(&self) -> (&str, String) {
+        let repository = &self.spec.repository;
+        (&repository.url, repository.branch().to_owned())
+    }
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()
     }
@@ -57,58 +57,14 @@ impl Exporter for GitCommit {
 
     async fn deliver(
         reconcile: &mut Reconcile<'_, Self>,
-        delivery: &Delivery,
-        credentials: &Credentials,
-    ) -> Outcome {
-        let ctx = reconcile.ctx;
+        _delivery: &Delivery,
+        _credentials: &Credentials,
+    ) -> Delivering {
         let repository = &reconcile.object.spec.repository;
-        let branch = repository.branch();
-        let started = Instant::now();
-        let pushed = ctx
-            .engine
-            .commit(
-                &repository.url,
-                branch,
-                credentials,
-                delivery.change.clone(),
-            )
-            .await;
-        ctx.metrics.record_git("commit", started.elapsed(), &pushed);
-        if ctx.crash_after_push && pushed.is_ok() {
-            warn!("--crash-after-push: exiting between push and status write");
-            std::process::exit(3);
+        Delivering::ToLane {
+            url: repository.url.clone(),
+            branch: repository.branch().to_owned(),
         }
-        let pushed = match pushed {
-            Ok(pushed) => pushed,
-            Err(error) => return Outcome::Failed(error.into()),
-        };
-        let commit = pushed.commit().map(str::to_owned);
-        let short = commit.as_deref().map_or("(none)", short_sha);
-        let (event, result, message) = match &pushed {
-            git::Outcome::Committed { .. } => (
-                EventReason::CommitPushed,
-                RunResult::Committed,
-                format!("committed {short} to {branch}"),
-            ),
-            git::Outcome::AlreadyApplied { .. } => (
-                EventReason::CommitPushed,
-                RunResult::Committed,
-                format!("committed {short} to {branch} (found on the branch after a restart)"),
-            ),
-            git::Outcome::NoChanges { .. } => (
-                EventReason::NoChanges,
-                RunResult::NoChanges,
-                format!("no changes: {branch} already holds the rendered files"),
-            ),
-        };
-        Outcome::Delivered(Delivered {
-            result,
-            revision: commit.as_ref().map(|sha| format!("{branch}@sha1:{sha}")),
-            commit,
-            message,
-            event,
-            then: requeue_at(delivery.next_tick, reconcile.now),
-        })
     }
 
     async fn look_around(
@@ -119,9 +75,4 @@ impl Exporter for GitCommit {
             then: requeue_at(next_tick, reconcile.now),
         }
     }
-}
-
-/// The first 12 hex digits of a commit, as people quote them.
-pub fn short_sha(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }

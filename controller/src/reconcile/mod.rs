@@ -4,7 +4,9 @@
 //!    rendered change ([`plan::admit`] before the references are read, [`plan::plan`] after);
 //! 2. the [`driver`] gathers the plan's inputs and carries it out: it reads the references,
 //!    records the run before the push (the one status write exactly-once needs), reads the
-//!    credentials and hands the change to the kind's delivery ([`gitcommit`], [`pullrequest`]);
+//!    credentials and hands the change to the kind's delivery ([`pullrequest`]) or, for a
+//!    GitCommit ([`gitcommit`]), to the branch's push lane, whose answer a later reconcile
+//!    concludes ([`handoff`]);
 //! 3. every reconcile ends in [`conclude`]: one function computes conditions, phase, history and
 //!    message from the [`Outcome`], writes the status once and announces it.
 //!
@@ -19,6 +21,7 @@ mod expiry;
 mod exporter;
 pub mod failure;
 mod gitcommit;
+pub mod handoff;
 mod plan;
 mod pullrequest;
 mod retry;
@@ -35,7 +38,7 @@ use kube::Client;
 
 pub use conclude::Outcome;
 pub use driver::{error_policy, object_labels, reconcile};
-pub use exporter::Exporter;
+pub use exporter::{Delivering, Exporter};
 pub use failure::Failure;
 
 use crate::{
@@ -64,6 +67,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Every GitExportPolicy and namespace's labels, for the reconcile-time policy check.
     pub policies: Arc<Policies>,
+    /// GitCommit runs handed to a push lane, concluded when the lane answers.
+    pub handoffs: Arc<handoff::Handoffs>,
     /// Failures in a row per object, for the retry policy; cleared by a success or a stall.
     pub failures: Mutex<HashMap<Owner, u32>>,
     /// Test hook: exit the process right after a push, before the status write, to prove that

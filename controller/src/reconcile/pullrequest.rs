@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use kube::runtime::controller::Action;
 
 use super::{
-    Exporter, Failure, Outcome,
+    Delivering, Exporter, Failure, Outcome,
     driver::Reconcile,
     plan::{Delivery, requeue_at},
 };
@@ -51,6 +51,14 @@ impl Exporter for PullRequest {
     fn fill_defaults(&mut self, defaults: &Defaults) {
         defaults.fill_pull_request(&mut self.spec);
     }
+    fn destination(&self) -> (&str, String) {
+        let head = head_branch(
+            &self.spec,
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.name.as_deref().unwrap_or_default(),
+        );
+        (&self.spec.repository.url, head)
+    }
     fn current_status(&self) -> PullRequestStatus {
         self.status.clone().unwrap_or_default()
     }
@@ -59,8 +67,8 @@ impl Exporter for PullRequest {
         reconcile: &mut Reconcile<'_, Self>,
         delivery: &Delivery,
         credentials: &Credentials,
-    ) -> Outcome {
-        deliver::deliver(reconcile, delivery, credentials).await
+    ) -> Delivering {
+        Delivering::Done(deliver::deliver(reconcile, delivery, credentials).await)
     }
 
     async fn look_around(

@@ -26,7 +26,7 @@ use super::{leader::LeaderElector, metrics::Metrics, policies::Policies};
 use crate::{
     announce::{Announcer, FluxNotifier},
     git::GitEngine,
-    reconcile::{self, Context, Exporter},
+    reconcile::{self, Context, Exporter, handoff::Handoffs},
     references::{Owner, Readers, References},
 };
 
@@ -115,7 +115,11 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
     );
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
-    let engine = GitEngine::with_cache_bound(args.cache_dir.clone(), args.cache_max_bytes);
+    let engine = GitEngine::with_cache_bound(
+        args.cache_dir.clone(),
+        args.cache_max_bytes,
+        metrics.lanes.clone(),
+    );
     // Policies and namespace labels, for the reconcile-time policy check. A policy change
     // re-evaluates every object of both kinds.
     let (gitcommit_policy_tx, gitcommit_policies) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -126,9 +130,13 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         vec![gitcommit_policy_tx, pullrequest_policy_tx],
     ));
 
+    // A GitCommit whose push lane answered is woken to conclude its run.
+    let (wake, woken) = tokio::sync::mpsc::unbounded_channel::<Owner>();
+    let handoffs = Arc::new(Handoffs::new(wake, metrics.runs_handed_in.clone()));
     let ctx = Arc::new(Context {
         client: client.clone(),
         engine,
+        handoffs,
         references,
         readers: Readers::new(config, client.clone(), args.default_service_account.clone()),
         announcer: Announcer::new(client.clone(), &instance, flux),
@@ -169,6 +177,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         args: &args,
         client: &client,
         referenced: take(&mut triggers, ExportKind::GitCommit),
+        woken: Some(woken),
         policy_changes: gitcommit_policies,
         stop: stop_rx.clone(),
     }
@@ -177,6 +186,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         args: &args,
         client: &client,
         referenced: take(&mut triggers, ExportKind::PullRequest),
+        woken: None,
         policy_changes: pullrequest_policies,
         stop: stop_rx,
     }
@@ -217,6 +227,8 @@ struct KindController<'a> {
     client: &'a Client,
     /// Owners whose referenced objects changed.
     referenced: UnboundedReceiver<Owner>,
+    /// Owners whose push lane answered (GitCommits only).
+    woken: Option<UnboundedReceiver<Owner>>,
     /// A GitExportPolicy changed: every object is evaluated again.
     policy_changes: UnboundedReceiver<()>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -249,6 +261,7 @@ impl KindController<'_> {
                             name: object.name_any(),
                         };
                         ctx.references.forget(&owner);
+                        ctx.handoffs.forget(&owner);
                         ctx.metrics.forget_object(&reconcile::object_labels(&owner));
                     }
                 }
@@ -258,8 +271,13 @@ impl KindController<'_> {
                 predicates::generation.combine(predicates::annotations),
                 Default::default(),
             );
-        let referenced = UnboundedReceiverStream::new(self.referenced)
-            .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
+        let woken = match self.woken {
+            Some(woken) => UnboundedReceiverStream::new(woken).left_stream(),
+            None => futures::stream::empty().right_stream(),
+        };
+        let referenced =
+            futures::stream::select(UnboundedReceiverStream::new(self.referenced), woken)
+                .map(|owner| ObjectRef::new(&owner.name).within(&owner.namespace));
         let policies = UnboundedReceiverStream::new(self.policy_changes);
         let mut stop = self.stop;
         Controller::for_stream(changes, store)

@@ -14,7 +14,7 @@ use crate::{
     forge::{Forge, ForgeError, Proposal, Proposed},
     git::{self, Credentials, GitError},
     reconcile::{
-        Failure, Outcome, conclude::Delivered, driver::Reconcile, gitcommit::short_sha,
+        Failure, Outcome, conclude::Delivered, driver::Reconcile, handoff::short_sha,
         plan::Delivery,
     },
 };
