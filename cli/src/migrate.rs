@@ -63,6 +63,15 @@ fn add(migration: &mut Migration, manifest: &Value) {
                 .notes
                 .extend(notes.into_iter().map(|note| (name.clone(), note)));
         }
+        Converted::Current(object) => {
+            migration.objects.push(object);
+            migration.notes.push((
+                name,
+                "already in this API's shape (spec.repository is an object): spec left as is, \
+                 only status and server-set metadata removed"
+                    .into(),
+            ));
+        }
         Converted::Other(object) => migration.objects.push(object),
         Converted::Refused(why) => migration.refused.push((name, why)),
     }

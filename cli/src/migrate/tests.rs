@@ -188,3 +188,40 @@ fn nonsense_never_panics() {
         let _ = migrate(&[manifest]);
     }
 }
+
+#[test]
+fn a_repository_of_neither_shape_is_refused_not_guessed() {
+    for repository in [json!(null), json!(""), json!(3), json!(["https://x/y.git"])] {
+        let manifest = old_gitcommit(json!({ "repository": repository, "commitMessage": "m" }));
+        let migration = migrate(&[manifest]);
+        assert!(migration.objects.is_empty(), "{repository}: {migration:?}");
+        assert_eq!(migration.refused.len(), 1, "{repository}");
+        assert!(
+            migration.refused[0].1.contains("neither a URL"),
+            "{repository}"
+        );
+    }
+}
+
+#[test]
+fn an_object_in_this_shape_keeps_its_spec_and_loses_what_the_server_set() {
+    let spec = json!({ "repository": { "url": "https://github.com/a/b.git", "branch": "main" },
+                       "commit": { "message": "m" }, "historyLimit": 3 });
+    let mut current = old_gitcommit(spec.clone());
+    current["metadata"]["managedFields"] = json!([{ "manager": "kubectl" }]);
+    current["metadata"]["creationTimestamp"] = json!("2026-01-02T00:00:00Z");
+    current["metadata"]["generation"] = json!(2);
+    current["status"] = json!({ "observedGeneration": 2 });
+    let migration = migrate(&[current]);
+    assert_eq!(
+        migration.objects,
+        vec![json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+            "metadata": { "name": "backup", "namespace": "team-a", "annotations": { "team": "a" } },
+            "spec": spec
+        })]
+    );
+    assert_eq!(migration.notes.len(), 1);
+    assert_eq!(migration.notes[0].0, "gitcommit/backup");
+    assert!(migration.notes[0].1.contains("already in this API's shape"));
+}
