@@ -225,3 +225,38 @@ fn an_object_in_this_shape_keeps_its_spec_and_loses_what_the_server_set() {
     assert_eq!(migration.notes[0].0, "gitcommit/backup");
     assert!(migration.notes[0].1.contains("already in this API's shape"));
 }
+
+#[test]
+fn a_file_or_the_cluster_one_of_the_two() {
+    use clap::Parser as _;
+
+    use crate::args::{Cli, Command};
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(["kubectl-gco", "migrate"].iter().chain(args))
+            .map_err(|e| e.to_string())
+    };
+    let neither = parse(&[]).expect_err("no source");
+    assert!(
+        neither.contains("--filename <FILE>") && neither.contains("--live"),
+        "{neither}"
+    );
+    let both = parse(&["-f", "old.yaml", "--live"]).expect_err("two sources");
+    assert!(both.contains("cannot be used with"), "{both}");
+    let all_of_a_file = parse(&["-f", "old.yaml", "-A"]).expect_err("-A with a file");
+    assert!(
+        all_of_a_file.contains("cannot be used with"),
+        "{all_of_a_file}"
+    );
+    let all_alone = parse(&["-A"]).expect_err("-A without --live");
+    assert!(all_alone.contains("--live"), "{all_alone}");
+    match parse(&["--live", "-A"]).map(|cli| cli.command) {
+        Ok(Command::Migrate(args)) => {
+            assert!(args.live && args.all_namespaces && args.file.is_none())
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&["-n", "team-a", "--live"]) {
+        Ok(cli) => assert_eq!(cli.cluster.namespace.as_deref(), Some("team-a")),
+        other => panic!("{other:?}"),
+    }
+}
