@@ -62,11 +62,18 @@ fn add(migration: &mut Migration, manifest: &Value) {
     if manifest.is_null() {
         return;
     }
-    let name = format!(
+    let mut name = format!(
         "{}/{}",
         manifest["kind"].as_str().unwrap_or("?").to_lowercase(),
         manifest["metadata"]["name"].as_str().unwrap_or("?")
     );
+    // Objects of several namespaces (`--live -A`, an export of `kubectl get -A`) share names.
+    if let Some(namespace) = manifest["metadata"]["namespace"]
+        .as_str()
+        .filter(|ns| !ns.is_empty())
+    {
+        name = format!("{name} in {namespace}");
+    }
     match convert::convert(manifest) {
         Converted::Object { object, notes } => {
             migration.objects.push(object);

@@ -171,7 +171,7 @@ fn encryption_is_refused_others_pass_and_lists_are_opened() {
     ]);
     assert_eq!(migration.objects, vec![secret, new_shape]);
     assert_eq!(migration.refused.len(), 1);
-    assert_eq!(migration.refused[0].0, "gitcommit/backup");
+    assert_eq!(migration.refused[0].0, "gitcommit/backup in team-a");
     assert!(migration.refused[0].1.contains("clear text"));
 }
 
@@ -222,7 +222,7 @@ fn an_object_in_this_shape_keeps_its_spec_and_loses_what_the_server_set() {
         })]
     );
     assert_eq!(migration.notes.len(), 1);
-    assert_eq!(migration.notes[0].0, "gitcommit/backup");
+    assert_eq!(migration.notes[0].0, "gitcommit/backup in team-a");
     assert!(migration.notes[0].1.contains("already in this API's shape"));
 }
 
