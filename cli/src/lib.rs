@@ -3,9 +3,9 @@
 //! One module per verb, each a thin layer of I/O over a pure part that the unit tests cover:
 //! [`get`] (the table), [`reconcile`] (requests, suspend, resume; [`progress`] judges a run),
 //! [`events`], [`history`], [`render`] (the controller's own renderer, offline or `--live`),
-//! [`trace`] (commit trailers back to objects), [`migrate`] (the original operator's manifests)
-//! and [`completion`]. [`cluster`] connects as
-//! kubectl does; [`object`] is the view of either kind every verb reads.
+//! [`trace`] (commit trailers back to objects), [`migrate`] (the original operator's objects,
+//! from a file or `--live`) and [`completion`]. [`cluster`] connects as kubectl does;
+//! [`object`] is the view of either kind every verb reads.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -72,7 +72,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             render::diff(cluster.as_ref(), args).await?
         }
         Command::Trace(args) => trace::run(&connect().await?, args).await?,
-        Command::Migrate(args) => migrate::run(args)?,
+        Command::Migrate(args) => {
+            let cluster = match args.live {
+                true => Some(connect().await?),
+                false => None,
+            };
+            migrate::run(cluster.as_ref(), args).await?
+        }
         Command::Completion(args) => {
             let script = completion::script(args.shell, &completion::own_name());
             let _ = std::io::stdout().write_all(&script);

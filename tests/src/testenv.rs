@@ -171,9 +171,14 @@ impl ControlPlane {
 
     /// A client for a user authenticated by client certificate, with an optional group.
     pub async fn user_client(&self, user: &str, group: Option<&str>) -> Result<Client> {
+        client_from(&self.user_kubeconfig(user, group)?).await
+    }
+
+    /// The kubeconfig of a user authenticated by client certificate, with an optional group,
+    /// for a process (kubectl, kubectl-gco) run as that user.
+    pub fn user_kubeconfig(&self, user: &str, group: Option<&str>) -> Result<PathBuf> {
         let pair = self.ca.client(user, group)?;
-        let path = self.write_kubeconfig(user, &pair)?;
-        client_from(&path).await
+        self.write_kubeconfig(user, &pair)
     }
 
     /// A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's, from

@@ -9,66 +9,8 @@ use gco_tests::{
 use serde_json::Value;
 
 /// Old-style manifests: a GitCommit with every convertible field, a PullRequest, and the
-/// Secret they use (passed through).
-const OLD: &str = r#"
-apiVersion: v1
-kind: Secret
-metadata: { name: git-token }
-stringData: { token: not-a-real-token }
----
-apiVersion: gco.galos.one/v1
-kind: GitCommit
-metadata: { name: nightly-config }
-spec:
-  repository: https://github.com/acme/platform-config.git
-  branch: main
-  commitMessage: "Nightly export"
-  authSecretRef: git-token
-  authSecretKey: token
-  ttlMinutes: 60
-  maxExecutionHistory: 5
-  files:
-    - path: clusters/east/README.md
-      content: "Exported by git-change-operator\n"
-    - path: clusters/east/status.txt
-      useRestAPIData: true
-  resourceRefs:
-    - apiVersion: v1
-      kind: ConfigMap
-      name: app-config
-      strategy: { type: dump, path: clusters/east/app-config.yaml }
-    - apiVersion: v1
-      kind: ConfigMap
-      name: app-config
-      strategy: { type: fields, path: clusters/east/app-config }
-    - apiVersion: v1
-      kind: ConfigMap
-      name: app-config
-      strategy:
-        type: single-field
-        path: clusters/east/flags
-        fieldRef: { key: feature-flags, fileName: flags.txt }
-  restAPIs:
-    - name: status
-      url: https://status.example.com/api
----
-apiVersion: gco.galos.one/v1
-kind: PullRequest
-metadata: { name: propose-config }
-spec:
-  repository: https://github.com/acme/gitops.git
-  baseBranch: main
-  headBranch: gco/propose-config
-  title: Sync app-config
-  body: Proposed by the operator.
-  authSecretRef: git-token
-  ttlMinutes: 60
-  resourceRefs:
-    - apiVersion: v1
-      kind: ConfigMap
-      name: app-config
-      strategy: { type: dump, path: clusters/east/app-config }
-"#;
+/// Secret they use (passed through). `cli_migrate_live.rs` creates the same objects in a cluster.
+const OLD: &str = include_str!("../fixtures/migrate/original-1.2.yaml");
 
 #[tokio::test]
 async fn old_manifests_become_objects_the_webhook_admits() {

@@ -13,6 +13,9 @@ const OLD_API_VERSIONS: &[&str] = &["gco.galos.one/v1", "git.galos.one/v1"];
 pub enum Converted {
     /// Converted; `notes` list what was dropped or needs a hand.
     Object { object: Value, notes: Vec<String> },
+    /// Already this API's shape (converted before, or read from this operator's CRDs): the
+    /// spec left as is, without status and what the apiserver set in metadata.
+    Current(Value),
     /// Not one of the original's kinds: passed through unchanged.
     Other(Value),
     /// Cannot be converted without losing something that matters (why).
@@ -27,9 +30,25 @@ pub fn convert(manifest: &Value) -> Converted {
         return Converted::Other(manifest.clone());
     }
     let spec = &manifest["spec"];
-    if spec["repository"].is_object() {
+    match &spec["repository"] {
         // Already this API's shape (repository is an object here, a string there).
-        return Converted::Other(manifest.clone());
+        Value::Object(_) => {
+            return Converted::Current(json!({
+                "apiVersion": version,
+                "kind": kind,
+                "metadata": metadata(&manifest["metadata"]),
+                "spec": spec,
+            }));
+        }
+        Value::String(url) if !url.is_empty() => {}
+        _ => {
+            return Converted::Refused(
+                "spec.repository is neither a URL (the original operator's shape) nor an object \
+                 (this API's): not a GitCommit or PullRequest either operator wrote; convert it \
+                 by hand"
+                    .into(),
+            );
+        }
     }
     if spec["encryption"]["enabled"] == true {
         return Converted::Refused(
@@ -96,7 +115,9 @@ fn copy(from: &Value, key: &str, to: &mut Map<String, Value>, as_key: &str) {
     }
 }
 
-/// Name, namespace, labels and annotations; what the apiserver set is left behind.
+/// Name, namespace, labels and annotations; what the apiserver set (`resourceVersion`, `uid`,
+/// `creationTimestamp`, `generation`, `managedFields`, …) and kubectl's last-applied annotation
+/// are left behind, so the result applies to a cluster where the object does not exist yet.
 fn metadata(old: &Value) -> Value {
     let mut out = Map::new();
     for key in ["name", "namespace", "labels"] {

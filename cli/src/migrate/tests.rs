@@ -171,7 +171,7 @@ fn encryption_is_refused_others_pass_and_lists_are_opened() {
     ]);
     assert_eq!(migration.objects, vec![secret, new_shape]);
     assert_eq!(migration.refused.len(), 1);
-    assert_eq!(migration.refused[0].0, "gitcommit/backup");
+    assert_eq!(migration.refused[0].0, "gitcommit/backup in team-a");
     assert!(migration.refused[0].1.contains("clear text"));
 }
 
@@ -186,5 +186,77 @@ fn nonsense_never_panics() {
             "files": [null], "ttlMinutes": "x", "schedule": 4 } }),
     ] {
         let _ = migrate(&[manifest]);
+    }
+}
+
+#[test]
+fn a_repository_of_neither_shape_is_refused_not_guessed() {
+    for repository in [json!(null), json!(""), json!(3), json!(["https://x/y.git"])] {
+        let manifest = old_gitcommit(json!({ "repository": repository, "commitMessage": "m" }));
+        let migration = migrate(&[manifest]);
+        assert!(migration.objects.is_empty(), "{repository}: {migration:?}");
+        assert_eq!(migration.refused.len(), 1, "{repository}");
+        assert!(
+            migration.refused[0].1.contains("neither a URL"),
+            "{repository}"
+        );
+    }
+}
+
+#[test]
+fn an_object_in_this_shape_keeps_its_spec_and_loses_what_the_server_set() {
+    let spec = json!({ "repository": { "url": "https://github.com/a/b.git", "branch": "main" },
+                       "commit": { "message": "m" }, "historyLimit": 3 });
+    let mut current = old_gitcommit(spec.clone());
+    current["metadata"]["managedFields"] = json!([{ "manager": "kubectl" }]);
+    current["metadata"]["creationTimestamp"] = json!("2026-01-02T00:00:00Z");
+    current["metadata"]["generation"] = json!(2);
+    current["status"] = json!({ "observedGeneration": 2 });
+    let migration = migrate(&[current]);
+    assert_eq!(
+        migration.objects,
+        vec![json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+            "metadata": { "name": "backup", "namespace": "team-a", "annotations": { "team": "a" } },
+            "spec": spec
+        })]
+    );
+    assert_eq!(migration.notes.len(), 1);
+    assert_eq!(migration.notes[0].0, "gitcommit/backup in team-a");
+    assert!(migration.notes[0].1.contains("already in this API's shape"));
+}
+
+#[test]
+fn a_file_or_the_cluster_one_of_the_two() {
+    use clap::Parser as _;
+
+    use crate::args::{Cli, Command};
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(["kubectl-gco", "migrate"].iter().chain(args))
+            .map_err(|e| e.to_string())
+    };
+    let neither = parse(&[]).expect_err("no source");
+    assert!(
+        neither.contains("--filename <FILE>") && neither.contains("--live"),
+        "{neither}"
+    );
+    let both = parse(&["-f", "old.yaml", "--live"]).expect_err("two sources");
+    assert!(both.contains("cannot be used with"), "{both}");
+    let all_of_a_file = parse(&["-f", "old.yaml", "-A"]).expect_err("-A with a file");
+    assert!(
+        all_of_a_file.contains("cannot be used with"),
+        "{all_of_a_file}"
+    );
+    let all_alone = parse(&["-A"]).expect_err("-A without --live");
+    assert!(all_alone.contains("--live"), "{all_alone}");
+    match parse(&["--live", "-A"]).map(|cli| cli.command) {
+        Ok(Command::Migrate(args)) => {
+            assert!(args.live && args.all_namespaces && args.file.is_none())
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&["-n", "team-a", "--live"]) {
+        Ok(cli) => assert_eq!(cli.cluster.namespace.as_deref(), Some("team-a")),
+        other => panic!("{other:?}"),
     }
 }
