@@ -1,6 +1,8 @@
 //! Structured logs: JSON for machines (one flattened object per event, what log pipelines
 //! index), text for people.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 pub use tracing_subscriber::util::TryInitError;
@@ -21,7 +23,10 @@ pub fn init(format: LogFormat) -> Result<(), TryInitError> {
         LogFormat::Json => registry
             .with(fmt::layer().json().flatten_event(true))
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        // Colours only on a terminal: a log file or collector would keep the escape codes.
+        LogFormat::Text => registry
+            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     }
 }
 

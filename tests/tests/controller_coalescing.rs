@@ -63,9 +63,10 @@ async fn one_worker_still_pushes_several_objects_changes_together() {
 
     // One structured line per concluded run says where it wrote and how long it took.
     let logs = s.logs();
+    assert!(!logs.contains('\u{1b}'), "no colour codes in a log file");
     let line = logs
         .lines()
-        .find(|l| l.contains("name=app-0") && l.contains("outcome=committed"))
+        .find(|l| l.contains("name=app-0 ") && l.contains("outcome=\"committed\""))
         .unwrap_or_else(|| panic!("no run line for app-0:\n{logs}"));
     for field in [
         "repository=git://",
