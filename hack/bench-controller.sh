@@ -8,4 +8,4 @@ hack/deps.sh
 cargo build --release --quiet -p gco-controller -p gco-tests --bins
 # As the chart and config/manager run it (the controller inherits this environment).
 export MALLOC_ARENA_MAX=2
-exec target/release/bench-controller "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/bench-controller" "$@"

@@ -4,7 +4,9 @@
 //! `cargo bench -p gco-controller --bench git_commit` (or `hack/bench-git.sh`). Not a timed
 //! test: it prints figures and ratios; budgets are checked by reading them.
 //! `GCO_BENCH_ITERATIONS` (default 40) and `GCO_BENCH_BASELINE_ITERATIONS` (default 5) tune
-//! the sample sizes.
+//! the sample sizes, `GCO_BENCH_FILES` (default 100,000) the repositories' size. The first
+//! commit with an empty cache is measured too, against `git clone --depth 1` + edit + commit +
+//! push, on the 50,000-commit repository.
 
 use std::{
     io::Write as _,
@@ -23,8 +25,8 @@ use gco_tests::git::{
     repos,
 };
 
-/// Files in every benchmark repository.
-const FILES: usize = 10_000;
+/// Files in every benchmark repository, unless `GCO_BENCH_FILES` says otherwise.
+const FILES: usize = 100_000;
 /// Objects (files) in one measured change.
 const OBJECTS_PER_CHANGE: usize = 10;
 
@@ -32,13 +34,14 @@ fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we do not support.
     let iterations = env_number("GCO_BENCH_ITERATIONS", 40);
     let baseline_iterations = env_number("GCO_BENCH_BASELINE_ITERATIONS", 5);
+    let files = env_number("GCO_BENCH_FILES", FILES);
     let root = tempfile::tempdir().expect("temporary folder");
     let histories = [100, 5_000, 50_000];
     for commits in histories {
         let started = Instant::now();
-        generate(&root.path().join(format!("r{commits}.git")), commits);
+        generate(&root.path().join(format!("r{commits}.git")), commits, files);
         eprintln!(
-            "generated {FILES} files / {commits} commits in {:.1?}",
+            "generated {files} files / {commits} commits in {:.1?}",
             started.elapsed()
         );
     }
@@ -50,7 +53,7 @@ fn main() {
 
     let mut engine_p50 = Vec::new();
     println!(
-        "\nGit engine: warm commit of a {OBJECTS_PER_CHANGE}-object change, {FILES} files, smart HTTP (git http-backend)"
+        "\nGit engine: warm commit of a {OBJECTS_PER_CHANGE}-object change, {files} files, smart HTTP (git http-backend)"
     );
     println!(
         "{:>10} {:>10} {:>10} {:>10}",
@@ -69,8 +72,29 @@ fn main() {
         engine_p50.push((commits, p50));
     }
 
+    let url = server.url("r50000.git");
+    let cold = runtime.block_on(cold_latencies(&url, baseline_iterations));
+    let shallow_cli = cli_latencies(&url, baseline_iterations, true);
+    println!(
+        "\nFirst commit with an empty cache, {files} files, 50000 commits: engine vs git clone --depth 1 + edit + commit + push"
+    );
+    println!("{:>24} {:>10} {:>10} {:>10}", "", "p50", "p95", "samples");
+    for (label, samples) in [
+        ("engine, empty cache", &cold),
+        ("git CLI, --depth 1", &shallow_cli),
+    ] {
+        println!(
+            "{label:>24} {:>10} {:>10} {:>10}",
+            ms(percentile(samples, 50)),
+            ms(percentile(samples, 95)),
+            samples.len()
+        );
+    }
+    let cold_ratio =
+        percentile(&shallow_cli, 50).as_secs_f64() / percentile(&cold, 50).as_secs_f64().max(1e-9);
+
     let url = server.url("r5000.git");
-    let baseline = cli_latencies(&url, baseline_iterations);
+    let baseline = cli_latencies(&url, baseline_iterations, false);
     let baseline_p50 = percentile(&baseline, 50);
     println!(
         "\nBaseline: git clone + edit {OBJECTS_PER_CHANGE} files + commit + push, 5000 commits"
@@ -94,6 +118,31 @@ fn main() {
     println!("\nRatios (same run):");
     println!("  baseline p50 / engine p50 at 5000 commits = {speedup:.1}x   (budget: >= 20x)");
     println!("  engine p50 50000 commits / 100 commits    = {flatness:.2}    (budget: <= 1.20)");
+    println!("  git --depth 1 p50 / engine empty-cache p50 = {cold_ratio:.2}x  (50000 commits)");
+}
+
+/// `samples` first commits, each by a new engine with an empty cache.
+async fn cold_latencies(url: &str, samples: usize) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let cache = tempfile::tempdir().expect("cache");
+        let engine = GitEngine::new(cache.path().to_path_buf());
+        let started = Instant::now();
+        let outcome = engine
+            .commit(
+                url,
+                "main",
+                &Credentials::anonymous(),
+                change(1_000_000 + i),
+            )
+            .await;
+        latencies.push(started.elapsed());
+        assert!(
+            matches!(outcome, Ok(Outcome::Committed { .. })),
+            "first commit {i}: {outcome:?}"
+        );
+    }
+    latencies
 }
 
 /// One warm-up commit (fills the cache), then `iterations` measured commits.
@@ -101,27 +150,7 @@ async fn engine_latencies(url: &str, iterations: usize) -> Vec<Duration> {
     let cache = tempfile::tempdir().expect("cache");
     let engine = GitEngine::new(cache.path().to_path_buf());
     let credentials = Credentials::anonymous();
-    let commit = |i: usize| {
-        let writes = (0..OBJECTS_PER_CHANGE)
-            .map(|o| PlannedWrite {
-                path: check_path(&format!("bench/objects/obj-{o}.yaml")).expect("path"),
-                content: format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj-{o}\ndata:\n  iteration: \"{i}\"\n").into_bytes(),
-                mode: WriteMode::Overwrite.into(),
-            })
-            .collect();
-        Change {
-            object: ObjectRef {
-                namespace: "bench".into(),
-                kind: "GitCommit".into(),
-                name: "bench".into(),
-            },
-            run: RunId::new(&format!("bench-{i}")).expect("run id"),
-            author: Author::operator(),
-            message: format!("bench {i}"),
-            writes,
-            at: jiff::Timestamp::now(),
-        }
-    };
+    let commit = change;
     let warm = engine.commit(url, "main", &credentials, commit(0)).await;
     assert!(
         matches!(warm, Ok(Outcome::Committed { .. })),
@@ -147,13 +176,39 @@ async fn engine_latencies(url: &str, iterations: usize) -> Vec<Duration> {
     samples
 }
 
+/// The measured change of run `i`: [`OBJECTS_PER_CHANGE`] files rewritten.
+fn change(i: usize) -> Change {
+    let writes = (0..OBJECTS_PER_CHANGE)
+        .map(|o| PlannedWrite {
+            path: check_path(&format!("bench/objects/obj-{o}.yaml")).expect("path"),
+            content: format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj-{o}\ndata:\n  iteration: \"{i}\"\n").into_bytes(),
+            mode: WriteMode::Overwrite.into(),
+        })
+        .collect();
+    Change {
+        object: ObjectRef {
+            namespace: "bench".into(),
+            kind: "GitCommit".into(),
+            name: "bench".into(),
+        },
+        run: RunId::new(&format!("bench-{i}")).expect("run id"),
+        author: Author::operator(),
+        message: format!("bench {i}"),
+        writes,
+        at: jiff::Timestamp::now(),
+    }
+}
+
 /// What the original operator does per run: a fresh clone, edit, commit, push.
-fn cli_latencies(url: &str, iterations: usize) -> Vec<Duration> {
+/// With `shallow`, the clone is `--depth 1`.
+fn cli_latencies(url: &str, iterations: usize, shallow: bool) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let work = tempfile::tempdir().expect("worktree");
         let started = Instant::now();
-        repos::git(work.path(), &["clone", "--quiet", url, "w"]);
+        let depth: &[&str] = if shallow { &["--depth", "1"] } else { &[] };
+        let clone = [&["clone", "--quiet"][..], depth, &[url, "w"]].concat();
+        repos::git(work.path(), &clone);
         let dir = work.path().join("w");
         std::fs::create_dir_all(dir.join("baseline")).expect("mkdir");
         for o in 0..OBJECTS_PER_CHANGE {
@@ -171,9 +226,9 @@ fn cli_latencies(url: &str, iterations: usize) -> Vec<Duration> {
     samples
 }
 
-/// A bare repository with [`FILES`] files and `commits` commits, written by `git fast-import`:
+/// A bare repository with `files` files and `commits` commits, written by `git fast-import`:
 /// the first commit adds every file, each later one changes one file.
-fn generate(path: &Path, commits: usize) {
+fn generate(path: &Path, commits: usize, files: usize) {
     let bare = repos::bare_repo(
         path.parent().expect("parent"),
         &path.file_name().expect("name").to_string_lossy(),
@@ -197,7 +252,7 @@ fn generate(path: &Path, commits: usize) {
             message.len() + 1
         ));
         if n == 0 {
-            for f in 0..FILES {
+            for f in 0..files {
                 let content = format!("file {f}\n");
                 stream(&format!(
                     "M 100644 inline data/d{:03}/f{f}.txt\ndata {}\n{content}\n",
@@ -206,7 +261,7 @@ fn generate(path: &Path, commits: usize) {
                 ));
             }
         } else {
-            let f = n % FILES;
+            let f = n % files;
             let content = format!("file {f} version {n}\n");
             stream(&format!(
                 "M 100644 inline data/d{:03}/f{f}.txt\ndata {}\n{content}\n",

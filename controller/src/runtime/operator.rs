@@ -172,6 +172,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         }
     }
 
+    let engine = ctx.engine.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gitcommit_controller = KindController {
         args: &args,
@@ -207,6 +208,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
             info!("SIGTERM: finishing the runs in flight");
             let _ = stop_tx.send(true);
             controllers.await;
+            drain(&engine).await;
         }
         _ = lost_leadership => {
             // Another replica may already be reconciling: stop at once, without a status write.
@@ -218,6 +220,19 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// How long a stopping leader waits for the pushes its runs handed to the lanes.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits, at most [`DRAIN`], until no push lane has work: a push is never cut short by the
+/// exit. The runs those pushes answer are concluded by the next leader, which finds their
+/// commits by the run trailers.
+async fn drain(engine: &GitEngine) {
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    while engine.in_use().lanes > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// One kind's controller: its watch (spec and annotation changes only; status writes do not

@@ -6,7 +6,12 @@
 //! - pushes: commits on the branch per object (coalescing);
 //! - the controller's peak RSS with N GitCommits and the ConfigMaps watched.
 //!
-//! `hack/bench-controller.sh [OBJECTS] [CONFIGMAPS_PER_OBJECT]` (defaults 1000 and 5).
+//! `hack/bench-controller.sh [OBJECTS] [CONFIGMAPS_PER_OBJECT] [CONTROLLER FLAGS…]` (defaults
+//! 1000, 5 and the chart's flags). The environment shapes the rest:
+//! - `GCO_BENCH_REPOSITORIES`, `GCO_BENCH_BRANCHES` (default 1 each): GitCommits spread over
+//!   that many branches of that many repositories;
+//! - `GCO_BENCH_UNREFERENCED_CONFIGMAPS`, `GCO_BENCH_UNREFERENCED_SECRETS` (default 0): objects
+//!   of about 2 KiB each, in a namespace nothing references, that the controller must not hold.
 //! Figures, not a test: budgets are ratios read from the output.
 
 use std::time::{Duration, Instant};
@@ -20,7 +25,7 @@ use gco_tests::{
     scenario::{configmap_fields, gitcommit},
     testenv::{ControlPlane, TEST_MANAGER, install_crds},
 };
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
     Api, Client,
     api::{ListParams, Patch, PatchParams, PostParams},
@@ -35,6 +40,9 @@ async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let objects: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let per_object: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
+    // Anything after the two numbers goes to the controller (`--concurrency 4`).
+    let controller_flags: Vec<String> = args.collect();
+    let shape = Shape::from_env()?;
     let plane = ControlPlane::start()?;
     let client = plane.client().await?;
     install_crds(&client).await?;
@@ -49,8 +57,26 @@ async fn main() -> Result<()> {
         .await?;
     let work = plane.scratch_dir("bench")?;
     let repos = work.join("repos");
-    let repo = bare_repo(&repos, "bench.git");
+    let repositories: Vec<_> = (0..shape.repositories)
+        .map(|r| bare_repo(&repos, &format!("bench-{r}.git")))
+        .collect();
     let daemon = GitDaemon::start(&repos);
+    let targets: Vec<Target> = (0..shape.repositories)
+        .flat_map(|r| {
+            (0..shape.branches).map(move |b| Target {
+                repository: r,
+                branch: format!("branch-{b}"),
+            })
+        })
+        .collect();
+    let urls: Vec<String> = (0..shape.repositories)
+        .map(|r| daemon.url(&format!("bench-{r}.git")))
+        .collect();
+    let destinations: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| (urls[t.repository].clone(), t.branch.clone()))
+        .collect();
+    unreferenced(&plane, &client, &shape).await?;
 
     let configmaps = objects * per_object;
     eprintln!("creating {configmaps} ConfigMaps…");
@@ -76,7 +102,7 @@ async fn main() -> Result<()> {
         50,
         per_object,
         &cm_namespace,
-        &daemon.url("bench.git"),
+        &destinations,
         true,
     )
     .await?;
@@ -89,19 +115,16 @@ async fn main() -> Result<()> {
         objects,
         per_object,
         &cm_namespace,
-        &daemon.url("bench.git"),
+        &destinations,
         true,
     )
     .await?;
 
     eprintln!("operator: {objects} GitCommits with the controller running…");
     let namespace = plane.namespace(&client, "bench").await?;
-    let mut controller = ControllerProcess::start(
-        &plane,
-        &work,
-        "bench-controller",
-        &["--watch-namespace", &namespace],
-    )?;
+    let mut flags = vec!["--watch-namespace", namespace.as_str()];
+    flags.extend(controller_flags.iter().map(String::as_str));
+    let mut controller = ControllerProcess::start(&plane, &work, "bench-controller", &flags)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
     create_gitcommits(
@@ -110,7 +133,7 @@ async fn main() -> Result<()> {
         objects,
         per_object,
         &cm_namespace,
-        &daemon.url("bench.git"),
+        &destinations,
         false,
     )
     .await?;
@@ -120,13 +143,30 @@ async fn main() -> Result<()> {
     let rss = peak_rss_kib(&controller)?;
     controller.kill();
 
-    let commits: usize = git(&repo, &["rev-list", "--count", "main"])
-        .trim()
-        .parse()?;
-    let files: usize = git(&repo, &["ls-tree", "-r", "--name-only", "main"])
-        .lines()
-        .count();
-    println!("objects: {objects} GitCommits, {configmaps} ConfigMaps referenced and watched");
+    let mut commits = 0;
+    let mut files = 0;
+    let mut per_branch = Vec::new();
+    for target in &targets {
+        let repo = &repositories[target.repository];
+        let on_branch: usize = git(repo, &["rev-list", "--count", &target.branch])
+            .trim()
+            .parse()?;
+        per_branch.push(on_branch);
+        commits += on_branch;
+        files += git(repo, &["ls-tree", "-r", "--name-only", &target.branch])
+            .lines()
+            .count();
+    }
+    println!(
+        "objects: {objects} GitCommits on {} branch(es) of {} repositor(y/ies), {configmaps} ConfigMaps referenced and watched",
+        shape.branches, shape.repositories
+    );
+    if shape.unreferenced_configmaps + shape.unreferenced_secrets > 0 {
+        println!(
+            "unreferenced: {} ConfigMaps and {} Secrets of ~2 KiB in a namespace nothing references",
+            shape.unreferenced_configmaps, shape.unreferenced_secrets
+        );
+    }
     println!(
         "floor (create + status, no operator): {:>8.2} s",
         floor.as_secs_f64()
@@ -144,7 +184,10 @@ async fn main() -> Result<()> {
         "commits on the branch:                {commits:>8}   ({:.1} objects per push; budget ≥ 10)",
         objects as f64 / commits.max(1) as f64
     );
-    println!("files on the branch:                  {files:>8}");
+    if targets.len() > 1 {
+        println!("pushes per branch:                    {per_branch:?}");
+    }
+    println!("files on the branch(es):              {files:>8}");
     println!(
         "controller peak RSS:                  {:>8.1} MiB (budget < 64)",
         rss as f64 / 1024.0
@@ -152,6 +195,78 @@ async fn main() -> Result<()> {
     if files != configmaps {
         bail!("expected {configmaps} files on the branch, found {files}");
     }
+    Ok(())
+}
+
+/// What the environment asks of the run besides its arguments.
+struct Shape {
+    repositories: usize,
+    branches: usize,
+    unreferenced_configmaps: usize,
+    unreferenced_secrets: usize,
+}
+
+impl Shape {
+    fn from_env() -> Result<Self> {
+        let read = |name: &str, default: usize| -> Result<usize> {
+            match std::env::var(name) {
+                Ok(value) => value.parse().with_context(|| format!("{name}={value}")),
+                Err(_) => Ok(default),
+            }
+        };
+        let shape = Self {
+            repositories: read("GCO_BENCH_REPOSITORIES", 1)?,
+            branches: read("GCO_BENCH_BRANCHES", 1)?,
+            unreferenced_configmaps: read("GCO_BENCH_UNREFERENCED_CONFIGMAPS", 0)?,
+            unreferenced_secrets: read("GCO_BENCH_UNREFERENCED_SECRETS", 0)?,
+        };
+        if shape.repositories == 0 || shape.branches == 0 {
+            bail!("GCO_BENCH_REPOSITORIES and GCO_BENCH_BRANCHES must be at least 1");
+        }
+        Ok(shape)
+    }
+}
+
+/// A branch of one of the run's repositories.
+struct Target {
+    repository: usize,
+    branch: String,
+}
+
+/// Fills a namespace nothing references with ConfigMaps and Secrets of about 2 KiB each: the
+/// load a real cluster carries that the controller must neither watch nor hold.
+async fn unreferenced(plane: &ControlPlane, client: &Client, shape: &Shape) -> Result<()> {
+    if shape.unreferenced_configmaps + shape.unreferenced_secrets == 0 {
+        return Ok(());
+    }
+    eprintln!(
+        "creating {} unreferenced ConfigMaps and {} Secrets…",
+        shape.unreferenced_configmaps, shape.unreferenced_secrets
+    );
+    let namespace = plane.namespace(client, "bench-noise").await?;
+    let filler = "x".repeat(2000);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    each(0..shape.unreferenced_configmaps, |i| {
+        let (cms, filler) = (cms.clone(), filler.clone());
+        async move {
+            let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("noise-{i}") },
+                             "data": { "value": filler } });
+            cms.create(&PostParams::default(), &serde_json::from_value(cm)?).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    each(0..shape.unreferenced_secrets, |i| {
+        let (secrets, filler) = (secrets.clone(), filler.clone());
+        async move {
+            let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": format!("noise-{i}") },
+                                 "stringData": { "value": filler } });
+            secrets.create(&PostParams::default(), &serde_json::from_value(secret)?).await?;
+            Ok(())
+        }
+    })
+    .await?;
     Ok(())
 }
 
@@ -175,7 +290,7 @@ async fn create_gitcommits(
     count: usize,
     per_object: usize,
     cm_namespace: &str,
-    url: &str,
+    destinations: &[(String, String)],
     apply_status: bool,
 ) -> Result<Duration> {
     let api: Api<GitCommit> = Api::namespaced(client.clone(), namespace);
@@ -189,7 +304,9 @@ async fn create_gitcommits(
                 reference
             })
             .collect();
-        let object = gitcommit(&format!("gc-{i}"), url, json!({ "resourceReferences": references }));
+        let (url, branch) = &destinations[i % destinations.len()];
+        let mut object = gitcommit(&format!("gc-{i}"), url, json!({ "resourceReferences": references }));
+        object["spec"]["repository"]["branch"] = json!(branch);
         async move {
             let object: GitCommit = serde_json::from_value(object)?;
             api.create(&PostParams::default(), &object).await?;
