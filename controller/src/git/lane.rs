@@ -9,7 +9,7 @@ use std::{
 };
 
 use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use super::{
     Credentials, GitError, RepoCache, blocking,
@@ -24,6 +24,9 @@ pub const MAX_BATCH: usize = 100;
 
 type Reply = oneshot::Sender<Result<Outcome, GitError>>;
 type Queued = (Credentials, Change, Reply);
+/// Pushes under way at once across all branches. More would not go faster where the git
+/// server or the network is the limit, and fewer, larger pushes cost every side less.
+pub const PUSH_SLOTS: usize = 2;
 /// A lane's key: the repository URL (as parsed, credentials included) and the branch.
 type LaneKey = (String, String);
 
@@ -43,6 +46,8 @@ type LaneKey = (String, String);
 pub(crate) struct PushLanes {
     cache: Arc<RepoCache>,
     lanes: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
+    /// Pushes under way at once, across every lane.
+    slots: Semaphore,
     metrics: LaneMetrics,
 }
 
@@ -69,6 +74,7 @@ impl PushLanes {
         PushLanes {
             cache,
             lanes: Mutex::new(HashMap::new()),
+            slots: Semaphore::new(PUSH_SLOTS),
             metrics,
         }
     }
@@ -112,10 +118,18 @@ impl PushLanes {
         receive.await.unwrap_or(Err(GitError::Cancelled))
     }
 
-    /// Drains one lane a batch at a time until it is empty, then removes it.
+    /// Drains one lane a batch at a time until it is empty, then removes it. A batch is
+    /// taken only once a push slot is free: while lanes wait for one, their changes pile up
+    /// and go out together, so a busy engine makes fewer, larger pushes.
     async fn drive(self: Arc<Self>, key: LaneKey, url: RepoUrl, branch: String) {
-        let mut batch = self.next_batch(&key);
-        while let Some((credentials, changes, replies)) = batch {
+        loop {
+            // The semaphore is never closed; a failed acquire could only mean shutdown.
+            let Ok(_slot) = self.slots.acquire().await else {
+                return;
+            };
+            let Some((credentials, changes, replies)) = self.next_batch(&key) else {
+                return;
+            };
             self.metrics.changes_per_batch.observe(changes.len() as f64);
             let answered = replies.len() as i64;
             let (cache, url, branch) = (Arc::clone(&self.cache), url.clone(), branch.clone());
@@ -123,9 +137,9 @@ impl PushLanes {
                 session::commit_batch(&cache, &url, &credentials, &branch, &changes)
             })
             .await;
-            // The next batch is taken (or the lane removed) before anyone hears back, so a
-            // caller that sees its outcome with nothing else queued finds the lane gone.
-            batch = self.next_batch(&key);
+            // The lane is removed, when nothing else is queued, before anyone hears back, so
+            // a caller that sees its outcome with nothing else queued finds the lane gone.
+            let more = self.keep_if_queued(&key);
             match result {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -139,7 +153,21 @@ impl PushLanes {
                 }
             }
             self.metrics.queued_changes.dec_by(answered);
+            if !more {
+                return;
+            }
         }
+    }
+
+    /// Whether the lane `key` has changes queued; when it has none, it is removed, which
+    /// ends its driver.
+    fn keep_if_queued(&self, key: &LaneKey) -> bool {
+        let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        let queued = lanes.get(key).is_some_and(|queue| !queue.is_empty());
+        if !queued {
+            lanes.remove(key);
+        }
+        queued
     }
 
     /// The next batch of the lane `key`; `None`, with the lane removed, when its queue is
