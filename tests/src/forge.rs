@@ -162,17 +162,26 @@ impl Gitea {
         Ok(())
     }
 
-    /// The pull requests of `repo` in `state` (`open`, `closed`, `all`), newest first.
+    /// The pull requests of `repo` in `state` (`open`, `closed`, `all`), newest first, every
+    /// page of them.
     pub fn pulls(&self, repo: &str, state: &str) -> Result<Vec<Value>> {
-        let (status, text) = self.call(
-            "GET",
-            &format!("/repos/{ADMIN}/{repo}/pulls?state={state}&limit=50"),
-            None,
-        )?;
-        if status != 200 {
-            bail!("list pull requests: {status} {text}");
+        let mut all = Vec::new();
+        for page in 1.. {
+            let (status, text) = self.call(
+                "GET",
+                &format!("/repos/{ADMIN}/{repo}/pulls?state={state}&limit=50&page={page}"),
+                None,
+            )?;
+            if status != 200 {
+                bail!("list pull requests: {status} {text}");
+            }
+            let pulls: Vec<Value> = serde_json::from_str(&text)?;
+            if pulls.is_empty() {
+                break;
+            }
+            all.extend(pulls);
         }
-        Ok(serde_json::from_str(&text)?)
+        Ok(all)
     }
 
     /// Merges pull request `number` (retrying while Gitea still computes mergeability).

@@ -4,8 +4,9 @@
 //! Events are created one per outcome rather than through kube's `Recorder`: the recorder
 //! folds events with the same reason into one series and keeps the first note, so the second
 //! `CommitPushed` would still name the first commit. Floods are not a concern: runs are
-//! triggered by changes and failures back off.
+//! triggered by changes and failures back off. A background task writes them (`events.rs`).
 
+mod events;
 mod flux;
 
 use std::collections::BTreeMap;
@@ -15,11 +16,9 @@ use gco_api::ConditionReason;
 use jiff::Timestamp;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::{
-    Api, Client, Resource, ResourceExt,
-    api::{ObjectMeta, PostParams},
-};
-use tracing::warn;
+use kube::{Client, Resource, ResourceExt, api::ObjectMeta};
+
+use events::EventWriter;
 
 pub use flux::FluxNotifier;
 pub use flux::REPORTING_CONTROLLER;
@@ -76,21 +75,23 @@ pub struct Announcement {
 /// Publishes announcements as Kubernetes events and, if configured, Flux events.
 #[derive(Clone)]
 pub struct Announcer {
-    client: Client,
+    events: EventWriter,
     flux: Option<FluxNotifier>,
     instance: String,
 }
 
 impl Announcer {
+    /// Starts the event writer; call within the tokio runtime.
     pub fn new(client: Client, instance: &str, flux: Option<FluxNotifier>) -> Self {
         Self {
-            client,
+            events: EventWriter::spawn(client),
             flux,
             instance: instance.to_owned(),
         }
     }
 
-    pub async fn announce<K>(&self, object: &K, announcement: Announcement)
+    /// Queues the Kubernetes event and the Flux event of `announcement`; never waits.
+    pub fn announce<K>(&self, object: &K, announcement: Announcement)
     where
         K: Resource<DynamicType = ()>,
     {
@@ -124,10 +125,7 @@ impl Announcer {
             reporting_instance: Some(self.instance.clone()),
             ..Event::default()
         };
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        if let Err(error) = events.create(&PostParams::default(), &event).await {
-            warn!(%error, reason = announcement.reason.as_str(), "cannot record event");
-        }
+        self.events.write(event);
         if let Some(flux) = &self.flux
             && announcement.reason != EventReason::NoChanges
         {

@@ -92,7 +92,7 @@ impl Flavor {
 /// A client for one repository on a GitHub-dialect forge.
 pub struct Github {
     flavor: Flavor,
-    api: Api,
+    pub(super) api: Api,
     /// `owner/name`, for messages.
     repo: String,
     /// `/repos/{owner}/{name}`, each segment encoded.

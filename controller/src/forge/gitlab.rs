@@ -14,7 +14,7 @@ use super::{
 pub const NAME: &str = "gitlab";
 
 pub struct Gitlab {
-    api: Api,
+    pub(super) api: Api,
     /// The URL-encoded project path, GitLab's project id in URLs.
     project: String,
 }

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family},
+};
 use reqwest::{
     Method, StatusCode,
     header::{HeaderMap, HeaderName, HeaderValue},
@@ -48,6 +52,18 @@ pub struct Api {
     client: reqwest::Client,
     base: String,
     provider: &'static str,
+    /// Where every request sent is counted, when the caller asked for it.
+    requests: Option<ForgeRequests>,
+}
+
+/// `gco_forge_requests_total`: requests sent to forges' APIs, retries included.
+pub type ForgeRequests = Family<ForgeRequestLabels, Counter>;
+
+/// A request's forge and what it was for.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ForgeRequestLabels {
+    pub provider: String,
+    pub operation: String,
 }
 
 /// A finished exchange: the status and the body the caller still has to interpret.
@@ -112,7 +128,13 @@ impl Api {
             client,
             base: base.trim_end_matches('/').to_owned(),
             provider,
+            requests: None,
         })
+    }
+
+    /// Counts every request from now on in `requests`.
+    pub fn count_in(&mut self, requests: ForgeRequests) {
+        self.requests = Some(requests);
     }
 
     /// Sends `method path` with an optional JSON body. Rate limits are waited out (up to
@@ -132,6 +154,14 @@ impl Api {
             let mut request = self.client.request(method.clone(), &url);
             if let Some(body) = body {
                 request = request.json(body);
+            }
+            if let Some(requests) = &self.requests {
+                requests
+                    .get_or_create(&ForgeRequestLabels {
+                        provider: self.provider.to_owned(),
+                        operation: operation.to_owned(),
+                    })
+                    .inc();
             }
             let response = request.send().await.map_err(|e| ForgeError::Network {
                 provider: self.provider,

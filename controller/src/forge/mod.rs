@@ -20,7 +20,7 @@ mod wire;
 use gco_api::{ForgeProvider, PullRequestRepository, PullRequestState, rules::infer_provider};
 
 pub use error::ForgeError;
-pub use http::MAX_WAIT;
+pub use http::{ForgeRequestLabels, ForgeRequests, MAX_WAIT};
 pub use target::Target;
 
 use github::Flavor;
@@ -88,6 +88,15 @@ impl Forge {
             ForgeProvider::Gitea => dialect(Flavor::Gitea)?,
             ForgeProvider::Gitlab => Client::Gitlab(gitlab::Gitlab::new(&target, api_url, token)?),
         }))
+    }
+
+    /// Counts every request this client sends in `requests` (`gco_forge_requests_total`).
+    pub fn counted(mut self, requests: ForgeRequests) -> Self {
+        match &mut self.0 {
+            Client::Github(github) => github.api.count_in(requests),
+            Client::Gitlab(gitlab) => gitlab.api.count_in(requests),
+        }
+        self
     }
 
     /// The open pull request for `proposal.head` → `proposal.base`, its title and body brought

@@ -319,7 +319,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 self.object.meta().uid.as_deref().unwrap_or_default()
             ),
         };
-        self.ctx.announcer.announce(self.object, announcement).await;
+        self.ctx.announcer.announce(self.object, announcement);
         Ok(Action::await_change())
     }
 
@@ -368,7 +368,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             self.record_metrics(succeeded);
         }
         for announcement in settlement.announcements {
-            self.ctx.announcer.announce(self.object, announcement).await;
+            self.ctx.announcer.announce(self.object, announcement);
         }
         Ok(settlement.then)
     }

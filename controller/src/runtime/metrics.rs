@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::git::LaneMetrics;
+use crate::{forge::ForgeRequests, git::LaneMetrics};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -56,6 +56,8 @@ pub struct Metrics {
     pub lanes: LaneMetrics,
     /// GitCommit runs handed to a push lane whose outcome has not concluded them yet.
     pub runs_handed_in: Gauge,
+    /// Requests sent to forges' APIs.
+    pub forge_requests: ForgeRequests,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -79,6 +81,12 @@ impl Default for Metrics {
         let object_last_success = Family::<ObjectLabels, Gauge>::default();
         let lanes = LaneMetrics::default();
         let runs_handed_in = Gauge::default();
+        let forge_requests = ForgeRequests::default();
+        registry.register(
+            "forge_requests",
+            "Requests sent to forges' APIs (retries included), by provider and operation",
+            forge_requests.clone(),
+        );
         registry.register(
             "lane_queued_changes",
             "Changes handed to a branch's push lane and not yet pushed (the queue depth)",
@@ -140,6 +148,7 @@ impl Default for Metrics {
             object_last_success,
             lanes,
             runs_handed_in,
+            forge_requests,
         }
     }
 }
