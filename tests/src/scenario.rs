@@ -198,6 +198,20 @@ impl Scenario {
         &self.work
     }
 
+    /// The events with `reason` once there are at least `count` (a background writer records
+    /// them just after the status write, so a test that saw the status may be a moment
+    /// early); what there is after [`CONVERGE`] otherwise.
+    pub async fn events_at_least(&self, reason: &str, count: usize) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + CONVERGE;
+        loop {
+            let events = self.events(reason).await;
+            if events.len() >= count || tokio::time::Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The Kubernetes events with `reason` in the scenario's namespace.
     pub async fn events(&self, reason: &str) -> Vec<Event> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);

@@ -129,6 +129,7 @@ async fn get_reconcile_history_and_events_show_what_the_cluster_holds() {
         history.stdout
     );
 
+    s.events_at_least("CommitPushed", 1).await;
     let events = gco(&s, &["events", "gc/app-sync"]).await;
     succeeded(&events);
     assert!(events.stdout.contains("CommitPushed"), "{}", events.stdout);
@@ -295,6 +296,8 @@ async fn trace_finds_the_object_behind_a_file_of_a_coalesced_commit() {
             )
         });
 
+    // Events are written just after the status: let every writer's be there.
+    s.events_at_least("CommitPushed", names.len()).await;
     let trace = gco(&s, &["trace", &file, "--repo", &s.url()]).await;
     succeeded(&trace);
     let out = &trace.stdout;
