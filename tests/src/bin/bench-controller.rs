@@ -12,6 +12,7 @@
 //!   that many branches of that many repositories;
 //! - `GCO_BENCH_UNREFERENCED_CONFIGMAPS`, `GCO_BENCH_UNREFERENCED_SECRETS` (default 0): objects
 //!   of about 2 KiB each, in a namespace nothing references, that the controller must not hold.
+//!
 //! Figures, not a test: budgets are ratios read from the output.
 
 use std::time::{Duration, Instant};
