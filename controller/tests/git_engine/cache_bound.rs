@@ -48,13 +48,17 @@ async fn commit(engine: &GitEngine, bare: &Path, run: usize) {
     );
 }
 
+/// Repositories cycled through the cache, and how many commits go through it.
+const REPOSITORIES: usize = 50;
+const RUNS: usize = 2 * REPOSITORIES;
+
 #[tokio::test]
 async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
     capture_logs();
     let root = tempfile::tempdir().expect("root");
-    // Six repositories of the same size, each with a few KiB of history.
+    // Fifty repositories of the same size, each with a few KiB of history.
     let content = "x".repeat(4096);
-    let bares: Vec<PathBuf> = (0..6)
+    let bares: Vec<PathBuf> = (0..REPOSITORIES)
         .map(|i| {
             let bare = repos::bare_repo(root.path(), &format!("repo-{i}.git"));
             repos::seed(&bare, "main", &[("README", &content)], "seed");
@@ -77,8 +81,8 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
 
     let cache = root.path().join("cache");
     let engine = GitEngine::with_cache_bound(cache.clone(), bound, LaneMetrics::default());
-    for run in 1..=18 {
-        commit(&engine, &bares[run % 6], run).await;
+    for run in 1..=RUNS {
+        commit(&engine, &bares[run % REPOSITORIES], run).await;
         let used = disk_usage(&cache);
         assert!(
             used <= bound,
@@ -87,10 +91,10 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
         let cached = std::fs::read_dir(&cache).expect("cache").count();
         assert!(cached <= 3, "run {run}: {cached} repositories cached");
     }
-    // Every repository was evicted and cloned again twice over; its history is whole.
+    // Every repository was evicted and cloned again; its history is whole.
     for (i, bare) in bares.iter().enumerate() {
         // Run 0 was the probe's, on the first repository.
-        let runs: Vec<usize> = (0..=18).filter(|run| run % 6 == i).collect();
+        let runs: Vec<usize> = (0..=RUNS).filter(|run| run % REPOSITORIES == i).collect();
         let expected: String = runs.iter().map(|run| format!("{run}\n")).collect();
         assert_eq!(repos::show(bare, "main", "runs.log"), Some(expected));
     }
