@@ -1,6 +1,7 @@
 //! Every GitCommit example of the user documentation, pointed at a local repository, ends
 //! Ready=True with the files it promises, against a real apiserver, real objects of every kind
-//! it references (third-party CRDs included) and a real git server.
+//! it references (third-party CRDs included) and a real git server; and every dump, with those
+//! of the kinds the PullRequest examples export, applies into a second control plane.
 //!
 //! One test in its own binary: the examples read fixed namespaces (`production`, `monitoring`,
 //! …), so this controller watches every namespace and nothing else may run beside it.
@@ -103,9 +104,13 @@ async fn create_referenced_objects(client: &Client, tls_cert: &str) {
         json!({ "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                 "metadata": { "name": "tls-certificates", "namespace": "production" },
                 "stringData": { "tls.crt": tls_cert, "tls.key": "-----BEGIN PRIVATE KEY-----\nnot for git\n-----END PRIVATE KEY-----\n" } }),
+        // Bound, as a volume controller leaves a claim: to a volume that exists only here.
         json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                "metadata": { "name": "database-pvc", "namespace": "production" },
-                "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } } }),
+                "metadata": { "name": "database-pvc", "namespace": "production",
+                              "annotations": { "pv.kubernetes.io/bind-completed": "yes",
+                                               "volume.kubernetes.io/storage-provisioner": "csi.example.com" } },
+                "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } },
+                          "volumeName": "pvc-only-in-the-source-cluster" } }),
         json!({ "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
                 "metadata": { "name": "app-rules", "namespace": "monitoring" },
                 "spec": { "groups": [{ "name": "app", "rules": [{ "alert": "AppDown", "expr": "up == 0" }] }] } }),
@@ -116,9 +121,171 @@ async fn create_referenced_objects(client: &Client, tls_cert: &str) {
                 "metadata": { "name": "alertmanager-config", "namespace": "monitoring" },
                 "stringData": { "alertmanager.yml": "route:\n  receiver: team\n" } }),
     ];
-    for object in objects {
+    for object in objects.into_iter().chain(restore_kinds()) {
         apply(client, object).await;
     }
+}
+
+/// The kinds the PullRequest examples dump (a Deployment, a Service, an Ingress) and others a
+/// controller or the apiserver fills in for the source cluster (an HPA, a Job, a LoadBalancer
+/// Service with allocated node ports, an object with an owner).
+fn restore_kinds() -> Vec<Value> {
+    vec![
+        json!({ "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": { "name": "web-app", "namespace": "production",
+                              "annotations": { "deployment.kubernetes.io/revision": "3" } },
+                "spec": { "replicas": 2, "selector": { "matchLabels": { "app": "web" } },
+                          "template": { "metadata": { "labels": { "app": "web" } },
+                                        "spec": { "containers": [{ "name": "web", "image": "nginx:1.27" }] } } } }),
+        json!({ "apiVersion": "v1", "kind": "Service",
+                "metadata": { "name": "api-service", "namespace": "production" },
+                "spec": { "type": "LoadBalancer", "externalTrafficPolicy": "Local", "selector": { "app": "api" },
+                          "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] } }),
+        json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": { "name": "main-ingress", "namespace": "production" },
+                "spec": { "rules": [{ "host": "app.example.com", "http": { "paths": [{ "path": "/", "pathType": "Prefix",
+                          "backend": { "service": { "name": "api-service", "port": { "number": 80 } } } }] } }] } }),
+        json!({ "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": { "name": "web-app", "namespace": "production" },
+                "spec": { "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web-app" },
+                          "minReplicas": 2, "maxReplicas": 5 } }),
+        json!({ "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": { "name": "nightly-report", "namespace": "production" },
+                "spec": { "template": { "spec": { "restartPolicy": "Never",
+                          "containers": [{ "name": "report", "image": "busybox:1.36", "command": ["true"] }] } } } }),
+        json!({ "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": { "name": "owned-config", "namespace": "production",
+                              "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "Deployment", "name": "web-app",
+                                                    "uid": "00000000-0000-0000-0000-000000000001" }] },
+                "data": { "owned": "yes" } }),
+    ]
+}
+
+/// A GitCommit, beside the examples, that dumps every object of [`restore_kinds`].
+fn restore_gitcommit(namespace: &str, url: &str) -> Value {
+    let references: Vec<Value> = restore_kinds()
+        .iter()
+        .map(|object| {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            json!({ "apiVersion": object["apiVersion"], "kind": kind, "name": name, "namespace": "production",
+                    "strategy": "dump", "output": { "path": format!("restore/{}-{name}.yaml", kind.to_lowercase()) } })
+        })
+        .collect();
+    json!({ "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+            "metadata": { "name": "restore-kinds", "namespace": namespace },
+            "spec": { "repository": { "url": url }, "resourceReferences": references } })
+}
+
+/// Every dumped object of `repos` (each `<name>.git`, every branch): the YAML files whose
+/// documents are Kubernetes objects.
+fn dumped_objects(repos: &std::path::Path) -> Vec<(String, String)> {
+    let mut dumps = Vec::new();
+    for entry in std::fs::read_dir(repos).expect("repos").flatten() {
+        let repo = entry.path();
+        let branches = gco_tests::git::git(
+            &repo,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        );
+        for branch in branches.lines() {
+            for path in
+                gco_tests::git::git(&repo, &["ls-tree", "-r", "--name-only", branch]).lines()
+            {
+                let Some(content) = show(&repo, branch, path) else {
+                    continue;
+                };
+                let object: Option<Value> = serde_saphyr::from_str(&content).ok();
+                let is_object = object.as_ref().is_some_and(|o| {
+                    o["apiVersion"].is_string()
+                        && o["kind"].is_string()
+                        && o["metadata"]["name"].is_string()
+                });
+                if path.ends_with(".yaml") && is_object {
+                    let repo = entry.file_name().to_string_lossy().into_owned();
+                    dumps.push((format!("{repo}@{branch}:{path}"), content));
+                }
+            }
+        }
+    }
+    dumps
+}
+
+/// Applies every dump, for real, into fresh namespaces of a second control plane, and checks
+/// that nothing binds them to the first.
+async fn dumps_restore_into_another_cluster(repos: &std::path::Path, work: &std::path::Path) {
+    let dumps = dumped_objects(repos);
+    let kinds: std::collections::BTreeSet<String> = dumps
+        .iter()
+        .filter_map(|(_, c)| serde_saphyr::from_str::<Value>(c).ok())
+        .filter_map(|o| o["kind"].as_str().map(str::to_owned))
+        .collect();
+    for kind in [
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "NetworkPolicy",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "Job",
+        "PrometheusRule",
+        "ServiceMonitor",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} dump among {kinds:?}");
+    }
+    let other = ControlPlane::start().expect("a second control plane");
+    let client = other.client().await.expect("client");
+    install_monitoring_crds(&client)
+        .await
+        .expect("monitoring CRDs");
+    let folder = work.join("restore");
+    std::fs::create_dir_all(&folder).expect("restore folder");
+    for (index, (name, content)) in dumps.iter().enumerate() {
+        for field in [
+            "uid:",
+            "resourceVersion:",
+            "ownerReferences:",
+            "clusterIP:",
+            "nodePort:",
+            "healthCheckNodePort:",
+            "volumeName:",
+            "pv.kubernetes.io/",
+            "deployment.kubernetes.io/revision",
+            "controller-uid",
+        ] {
+            assert!(!content.contains(field), "{name} keeps {field}:\n{content}");
+        }
+        let object: Value = serde_saphyr::from_str(content).expect("yaml");
+        if let Some(namespace) = object["metadata"]["namespace"].as_str() {
+            ensure_namespace(&client, namespace)
+                .await
+                .expect("namespace");
+        }
+        let file = folder.join(format!("{index}.yaml"));
+        std::fs::write(&file, content).expect("write dump");
+        let applied = other.run_kubectl(&["apply", "-f", file.to_str().expect("utf-8 path")]);
+        assert!(
+            applied.is_ok(),
+            "{name} does not apply elsewhere: {applied:?}\n{content}"
+        );
+    }
+    // The claim waits for a volume of the new cluster instead of naming the old one's.
+    let claim = other
+        .run_kubectl(&[
+            "get",
+            "pvc",
+            "database-pvc",
+            "-n",
+            "production",
+            "-o",
+            "jsonpath={.spec.volumeName}",
+        ])
+        .expect("claim restored");
+    assert!(
+        claim.stdout.is_empty(),
+        "restored claim bound to {}",
+        String::from_utf8_lossy(&claim.stdout)
+    );
 }
 
 /// The files each example must have pushed (`DATE` stands for the run's `%Y%m%d`), and a
@@ -334,6 +501,25 @@ async fn every_seed_gitcommit_ends_ready_with_its_files() {
             seed.name
         );
     }
+    let restore = restore_gitcommit(&namespace, &daemon.url("restore-kinds.git"));
+    bare_repo(&repos, "restore-kinds.git");
+    apply(&client, restore).await;
+    let ready = wait(
+        "restore-kinds".into(),
+        namespace.clone(),
+        "Succeeded",
+        "True",
+    )
+    .await;
+    assert_eq!(
+        condition(&ready, "Ready"),
+        Some(("True".into(), "Succeeded".into())),
+        "{:?}\n{}",
+        ready.status.and_then(|s| s.message),
+        controller.log()
+    );
+    dumps_restore_into_another_cluster(&repos, &work).await;
+
     // The private key next to the exported certificate never reached a repository.
     let backup = repos.join("disaster-recovery-backup.git");
     let everything = gco_tests::git::git(&backup, &["log", "-p", "--all"]);

@@ -1,4 +1,7 @@
-//! `dump`: an object as clean, apply-ready YAML whose bytes depend only on its content.
+//! `dump`: an object as clean, apply-ready YAML whose bytes depend only on its content, and
+//! restore-ready: what the apiserver or a controller assigned, and what binds the object to
+//! its source cluster, is left out per kind (the table in docs/user-guide.md, "Restore-ready
+//! dumps").
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
@@ -18,35 +21,134 @@ const SERVER_METADATA: [&str; 8] = [
 /// kubectl's client-side apply record: a second, stale copy of the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// The object without `status` and server-populated metadata, ready for `kubectl apply`.
+/// Annotations controllers write that bind an object to its source cluster: a PVC's binding
+/// and provisioner, a Deployment's rollout revision.
+const ASSIGNED_ANNOTATION_PREFIXES: [&str; 4] = [
+    "pv.kubernetes.io/",
+    "volume.beta.kubernetes.io/",
+    "volume.kubernetes.io/",
+    "deployment.kubernetes.io/",
+];
+/// Labels the Job controller writes from the Job's uid.
+const JOB_UID_LABELS: [&str; 2] = ["controller-uid", "batch.kubernetes.io/controller-uid"];
+
+/// The object without `status`, server-populated metadata and what the apiserver or a
+/// controller assigned for its source cluster, ready for `kubectl apply` there or elsewhere.
 pub fn clean_for_apply(object: &Value) -> Value {
     let mut object = object.clone();
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let group = object["apiVersion"]
+        .as_str()
+        .map_or("", |v| v.rsplit_once('/').map_or("", |(group, _)| group))
+        .to_owned();
     if let Some(top) = object.as_object_mut() {
         top.remove("status");
-        if let Some(metadata) = top.get_mut("metadata").and_then(Value::as_object_mut) {
-            for key in SERVER_METADATA {
-                metadata.remove(key);
-            }
-            if let Some(annotations) = metadata
-                .get_mut("annotations")
+        let job = (group.as_str(), kind.as_str()) == ("batch", "Job");
+        let generated_selector = job && top["spec"]["manualSelector"].as_bool() != Some(true);
+        if generated_selector
+            && let Some(labels) = top
+                .get_mut("metadata")
+                .and_then(|m| m.get_mut("labels"))
                 .and_then(Value::as_object_mut)
-            {
-                annotations.remove(LAST_APPLIED);
+        {
+            // The Job controller copies its uid labels onto the Job itself too.
+            for label in JOB_UID_LABELS {
+                labels.remove(label);
             }
-            for key in ["annotations", "labels"] {
-                if metadata.get(key).is_some_and(is_empty_or_null) {
-                    metadata.remove(key);
+        }
+        if let Some(metadata) = top.get_mut("metadata").and_then(Value::as_object_mut) {
+            clean_metadata(metadata);
+        }
+        if let Some(spec) = top.get_mut("spec").and_then(Value::as_object_mut) {
+            match (group.as_str(), kind.as_str()) {
+                ("", "Service") => clean_service(spec),
+                ("", "PersistentVolumeClaim") => {
+                    spec.remove("volumeName");
                 }
+                ("", "Pod") => {
+                    spec.remove("nodeName");
+                }
+                ("batch", "Job") => clean_job(spec),
+                _ => {}
             }
         }
     }
     object
 }
 
+fn clean_metadata(metadata: &mut Map<String, Value>) {
+    for key in SERVER_METADATA {
+        metadata.remove(key);
+    }
+    // An owner reference names the owner's uid, which is the source cluster's: applied
+    // elsewhere it points at nothing, and the garbage collector deletes what it owns.
+    metadata.remove("ownerReferences");
+    if let Some(annotations) = metadata
+        .get_mut("annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(LAST_APPLIED);
+        annotations.retain(|key, _| {
+            !ASSIGNED_ANNOTATION_PREFIXES
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+        });
+    }
+    // Finalizers of Kubernetes' own controllers (`kubernetes.io/pvc-protection`): they are
+    // added again where the object is applied.
+    if let Some(finalizers) = metadata.get_mut("finalizers").and_then(Value::as_array_mut) {
+        finalizers.retain(|f| !f.as_str().is_some_and(|f| f.starts_with("kubernetes.io/")));
+    }
+    for key in ["annotations", "labels", "finalizers"] {
+        if metadata.get(key).is_some_and(is_empty_or_null) {
+            metadata.remove(key);
+        }
+    }
+}
+
+/// The cluster IPs the apiserver allocated (a headless Service's `None` is the user's), the
+/// health check port it allocated, and the node ports of a LoadBalancer Service (allocated
+/// unless set; a NodePort Service's are kept, being usually chosen).
+fn clean_service(spec: &mut Map<String, Value>) {
+    let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
+    if !headless {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    spec.remove("healthCheckNodePort");
+    if spec.get("type").and_then(Value::as_str) == Some("LoadBalancer")
+        && let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut)
+    {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.remove("nodePort");
+        }
+    }
+}
+
+/// The selector and labels the Job controller generated from the Job's uid (unless the Job
+/// chose its selector with `manualSelector: true`).
+fn clean_job(spec: &mut Map<String, Value>) {
+    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    spec.remove("selector");
+    let labels = spec
+        .get_mut("template")
+        .and_then(|t| t.get_mut("metadata"))
+        .and_then(|m| m.get_mut("labels"))
+        .and_then(Value::as_object_mut);
+    if let Some(labels) = labels {
+        for label in JOB_UID_LABELS {
+            labels.remove(label);
+        }
+    }
+}
+
 fn is_empty_or_null(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
         _ => false,
     }
 }
@@ -119,3 +221,6 @@ fn serialize_map<S: Serializer>(
     }
     out.end()
 }
+
+#[cfg(test)]
+mod tests;
