@@ -113,6 +113,11 @@ pub struct PullRequestOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub head_branch: Option<String>,
+    /// Keep the pull request open and its head branch when this PullRequest is deleted.
+    /// Default: false, the operator closes the pull request and deletes the head branch (if
+    /// it still holds the commit the operator pushed) before the object goes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_on_deletion: bool,
 }
 
 impl PullRequestRepository {

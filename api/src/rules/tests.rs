@@ -439,6 +439,7 @@ pub(super) fn pull_request(url: &str) -> PullRequestSpec {
             body: "`code` in Markdown".into(),
             branch_prefix: Some("gco".into()),
             head_branch: None,
+            keep_on_deletion: false,
         },
         commit: None,
         export: ExportSpec::default(),

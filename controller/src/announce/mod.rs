@@ -40,6 +40,12 @@ pub enum EventReason {
     Failed(ConditionReason),
     /// The object was deleted after its `ttlSecondsAfterFinished`.
     Expired,
+    /// A deleted object's cleanup is done (its pull request closed, its head branch deleted).
+    CleanedUp,
+    /// A deleted object's cleanup failed this time (a warning); it is tried again.
+    CleanupFailed,
+    /// A deleted object's cleanup was given up (a warning): what it left behind.
+    CleanupAbandoned,
 }
 
 impl EventReason {
@@ -52,12 +58,18 @@ impl EventReason {
             Self::ReferenceSkipped => "ReferenceSkipped",
             Self::Failed(reason) => reason.as_str(),
             Self::Expired => "Expired",
+            Self::CleanedUp => "CleanedUp",
+            Self::CleanupFailed => "CleanupFailed",
+            Self::CleanupAbandoned => "CleanupAbandoned",
         }
     }
 
     /// Whether the event is a `Warning` (else `Normal`).
     pub const fn is_warning(self) -> bool {
-        matches!(self, Self::ReferenceSkipped | Self::Failed(_))
+        matches!(
+            self,
+            Self::ReferenceSkipped | Self::Failed(_) | Self::CleanupFailed | Self::CleanupAbandoned
+        )
     }
 }
 

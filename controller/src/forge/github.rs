@@ -239,6 +239,22 @@ impl Github {
             .map(Into::into)
     }
 
+    pub async fn close(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
+        let patch = json!({ "state": "closed" });
+        let path = format!("{}/pulls/{number}", self.repo_path);
+        let missing = format!("pull request #{number}");
+        self.api
+            .fetch::<PullJson>(
+                Method::PATCH,
+                &path,
+                "close pull request",
+                Some(&patch),
+                &missing,
+            )
+            .await
+            .map(Into::into)
+    }
+
     pub async fn get(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
         let path = format!("{}/pulls/{number}", self.repo_path);
         let missing = format!("pull request #{number}");

@@ -100,6 +100,21 @@ impl Gitlab {
             .map(Into::into)
     }
 
+    pub async fn close(&self, iid: i64) -> Result<ForgePullRequest, ForgeError> {
+        let put = json!({ "state_event": "close" });
+        let missing = format!("merge request !{iid}");
+        self.api
+            .fetch::<MergeRequestJson>(
+                Method::PUT,
+                &self.mr_path(iid),
+                "close merge request",
+                Some(&put),
+                &missing,
+            )
+            .await
+            .map(Into::into)
+    }
+
     pub async fn get(&self, iid: i64) -> Result<ForgePullRequest, ForgeError> {
         let missing = format!("merge request !{iid}");
         self.api

@@ -166,6 +166,14 @@ impl Forge {
         }
     }
 
+    /// Closes pull request `number` without merging it.
+    pub async fn close(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
+        match &self.0 {
+            Client::Github(f) => f.close(number).await,
+            Client::Gitlab(f) => f.close(number).await,
+        }
+    }
+
     /// Pull request `number` as it is now (open, merged or closed).
     pub async fn get(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
         match &self.0 {
@@ -182,8 +190,8 @@ impl Forge {
         }
     }
 
-    /// Deletes `branch` (a merged head branch, so the next change starts from the new base).
-    /// A branch that is already gone is fine.
+    /// Deletes `branch` (a merged head branch, so the next change starts from the new base,
+    /// or the head branch of a deleted PullRequest). A branch that is already gone is fine.
     pub async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
         match &self.0 {
             Client::Github(f) => f.delete_branch(branch).await,

@@ -22,6 +22,7 @@ use super::{
     conditions::Verdict,
     credentials,
     failure::FailureReason,
+    finalize,
     handoff::{self, Claim, HandedIn, Pushed},
     plan::{self, Admitted, Delivery, Plan},
     requested_at, status,
@@ -120,6 +121,10 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Claim::Waiting => return Ok(Action::await_change()),
             Claim::Pushed(handed, pushed) => return self.conclude_pushed(*handed, pushed).await,
         }
+        if self.object.meta().deletion_timestamp.is_some() {
+            return finalize::on_deletion(self).await;
+        }
+        finalize::keep_in_step(&self).await?;
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile.
         let request = self.object.policy_request(&self.owner.namespace);

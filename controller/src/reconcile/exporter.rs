@@ -75,6 +75,24 @@ pub trait Exporter:
         credentials: &Credentials,
     ) -> impl Future<Output = Delivering> + Send;
 
+    /// Whether deleting this object needs the operator's cleanup first (`finalize.rs`).
+    fn cleans_up(&self) -> bool {
+        false
+    }
+
+    /// What a deleted object leaves behind when its cleanup is given up, for the event.
+    fn leftovers(&self) -> String {
+        "nothing".to_owned()
+    }
+
+    /// Cleans up after a deleted object; what was done, for the event.
+    fn clean_up(
+        reconcile: &mut Reconcile<'_, Self>,
+    ) -> impl Future<Output = Result<String, Failure>> + Send {
+        let _ = reconcile;
+        async { Ok(String::new()) }
+    }
+
     /// Nothing new to deliver (the finished run had the same inputs): a kind may look around
     /// (a PullRequest notices a merge).
     fn look_around(

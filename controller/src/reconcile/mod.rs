@@ -20,6 +20,7 @@ mod driver;
 mod expiry;
 mod exporter;
 pub mod failure;
+pub mod finalize;
 mod gitcommit;
 pub mod handoff;
 mod plan;
@@ -100,6 +101,12 @@ impl Context {
 pub enum Error {
     #[error("cannot write the status of {object}: {source}")]
     StatusWrite {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot update the finalizers of {object}: {source}")]
+    Finalizer {
         object: String,
         #[source]
         source: kube::Error,

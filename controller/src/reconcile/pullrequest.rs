@@ -3,8 +3,10 @@
 //!
 //! The head branch is created from the base tip and only ever updated with a lease; the pull
 //! request for head→base is found and updated, or opened, and followed until it is merged or
-//! closed ([`deliver`]).
+//! closed ([`deliver`]). Deleting the PullRequest closes its pull request and deletes its head
+//! branch ([`cleanup`]).
 
+mod cleanup;
 mod deliver;
 
 use std::time::Duration;
@@ -71,6 +73,23 @@ impl Exporter for PullRequest {
         Delivering::Done(deliver::deliver(reconcile, delivery, credentials).await)
     }
 
+    fn cleans_up(&self) -> bool {
+        !self.spec.pull_request.keep_on_deletion
+    }
+
+    fn leftovers(&self) -> String {
+        let head = head_branch(
+            &self.spec,
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.name.as_deref().unwrap_or_default(),
+        );
+        format!("the pull request of head branch {head}, if open, and the branch itself")
+    }
+
+    async fn clean_up(reconcile: &mut Reconcile<'_, Self>) -> Result<String, Failure> {
+        cleanup::clean_up(reconcile).await
+    }
+
     async fn look_around(
         reconcile: &mut Reconcile<'_, Self>,
         next_tick: Option<Timestamp>,
@@ -120,6 +139,7 @@ mod tests {
                 body: String::new(),
                 branch_prefix: Some(prefix.into()),
                 head_branch: head.map(str::to_owned),
+                keep_on_deletion: false,
             },
             commit: None,
             export: ExportSpec::default(),

@@ -222,6 +222,11 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
     Ok(())
 }
 
+/// A change of whether the object is being deleted: its deletion starts its cleanup.
+fn being_deleted<K: kube::Resource>(object: &K) -> Option<u64> {
+    Some(u64::from(object.meta().deletion_timestamp.is_some()))
+}
+
 /// How long a stopping leader waits for the pushes its runs handed to the lanes.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -283,7 +288,9 @@ impl KindController<'_> {
             })
             .applied_objects()
             .predicate_filter(
-                predicates::generation.combine(predicates::annotations),
+                predicates::generation
+                    .combine(predicates::annotations)
+                    .combine(being_deleted::<K>),
                 Default::default(),
             );
         let woken = match self.woken {

@@ -116,7 +116,10 @@ async fn try_deliver(
 }
 
 /// The forge client for the spec's repository, authenticated with the Secret's API token.
-fn forge_for(r: PrReconcile<'_, '_>, credentials: &Credentials) -> Result<Forge, Failure> {
+pub(super) fn forge_for(
+    r: &Reconcile<'_, PullRequest>,
+    credentials: &Credentials,
+) -> Result<Forge, Failure> {
     let forge = Forge::for_repository(&r.object.spec.repository, credentials.api_token())?;
     Ok(forge.counted(r.ctx.metrics.forge_requests.clone()))
 }
