@@ -183,7 +183,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Plan::Deliver(delivery) => {
                 progress.run = Some(&delivery.run_id);
                 progress.skipped = &delivery.skipped;
-                self.begin(&delivery, admitted).await?;
+                if delivery.record_first || !K::IDEMPOTENT_DELIVERY {
+                    self.begin(&delivery, admitted).await?;
+                } else {
+                    // Nothing a retry could do twice: the record is written with the
+                    // conclusion, one status write instead of two.
+                    self.record(&delivery, admitted);
+                }
                 let credentials = match self.credentials().await {
                     Ok(credentials) => credentials,
                     Err(failure) => return self.conclude(Outcome::Failed(failure), progress).await,
@@ -267,6 +273,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     /// retry after a crash between push and conclusion must render the same instant and find
     /// its commit by the run's trailer.
     async fn begin(&mut self, delivery: &Delivery, admitted: &Admitted) -> Result<(), Error> {
+        self.record(delivery, admitted);
+        status::write(&self.ctx.client, self.object, &self.status).await
+    }
+
+    /// The run's record in the status being built: its identity, its instant, the request it
+    /// handles, and `Reconciling`.
+    fn record(&mut self, delivery: &Delivery, admitted: &Admitted) {
         let facts = self.facts(&Progress {
             admitted: Some(admitted),
             run: Some(&delivery.run_id),
@@ -285,7 +298,6 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             message: format!("run {} in progress", delivery.run_id),
         };
         judge(status, &progressing, &facts);
-        status::write(&self.ctx.client, self.object, &self.status).await
     }
 
     /// Deletes the object whose `ttlSecondsAfterFinished` has passed, only if it is still the

@@ -37,6 +37,10 @@ pub trait Exporter:
     const KIND: ExportKind;
     /// The phase of a successful run.
     const DONE: Phase;
+    /// Whether delivering the same files twice commits once (a GitCommit, whose branch then
+    /// already holds them): a run whose writes do not depend on its instant then need not be
+    /// recorded before its push.
+    const IDEMPOTENT_DELIVERY: bool = false;
     /// The whole status; every kind's holds an [`ExportStatus`].
     type Status: Serialize
         + Clone

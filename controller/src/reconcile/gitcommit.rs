@@ -22,6 +22,7 @@ use crate::git::Credentials;
 impl Exporter for GitCommit {
     const KIND: ExportKind = ExportKind::GitCommit;
     const DONE: Phase = Phase::Committed;
+    const IDEMPOTENT_DELIVERY: bool = true;
     type Status = ExportStatus;
 
     fn export(&self) -> &ExportSpec {

@@ -68,6 +68,10 @@ pub struct Delivery {
     /// Missing optional references, for the message and a warning event.
     pub skipped: Vec<String>,
     pub next_tick: Option<Timestamp>,
+    /// Whether the run's writes depend on its instant or add to files: then the run must be
+    /// recorded before its push, so that a retry after a crash renders the same instant and
+    /// finds its commit instead of appending twice ([`depends_on_its_run`]).
+    pub record_first: bool,
 }
 
 /// The checks that need nothing read: suspend, expiry, annotations, schedule, policy.
@@ -182,6 +186,7 @@ pub fn plan<K: Exporter>(
     let objects: Vec<_> = references.into_iter().map(|r| r.object).collect();
     match change(object, &run_id, &objects, policies, at) {
         Ok(change) => Plan::Deliver(Box::new(Delivery {
+            record_first: depends_on_its_run(object, &change),
             run_id,
             at,
             change,
@@ -235,6 +240,21 @@ fn change<K: Exporter>(
         writes,
         at,
     })
+}
+
+/// Whether delivering `change` twice could differ from delivering it once: a write that adds
+/// to a file, or a path or file content rendered from the run's instant. Otherwise a second
+/// delivery finds the branch already holding the files and commits nothing.
+fn depends_on_its_run<K: Exporter>(object: &K, change: &Change) -> bool {
+    let export = object.export();
+    change.writes.iter().any(|write| write.mode.appends())
+        || export
+            .resource_references
+            .iter()
+            .any(|r| placeholders::has_placeholders(&r.output.path))
+        || export.files.iter().any(|f| {
+            placeholders::has_placeholders(&f.path) || placeholders::has_placeholders(&f.content)
+        })
 }
 
 fn is_true(status: &ExportStatus, type_: ConditionType) -> bool {

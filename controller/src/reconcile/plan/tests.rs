@@ -490,3 +490,50 @@ fn paths_are_held_to_the_policy_prefixes_as_rendered_at_the_run() {
     );
     assert!(message.contains("spec.files[0].path"), "{message}");
 }
+
+#[test]
+fn only_a_run_whose_writes_depend_on_it_is_recorded_before_its_push() {
+    let delivery = |export: ExportSpec| {
+        let object = gitcommit(export, &[]);
+        match plan(
+            &object,
+            &admitted(&object),
+            Ok(vec![read(Some(configmap()))]),
+            &ExportStatus::default(),
+            at(NOW),
+        ) {
+            Plan::Deliver(d) => d,
+            other => panic!("expected a delivery, got {other:?}"),
+        }
+    };
+    let plain = ExportSpec {
+        resource_references: vec![configmap_reference(false)],
+        ..Default::default()
+    };
+    assert!(
+        !delivery(plain.clone()).record_first,
+        "the same dump at the same path: a second delivery commits nothing"
+    );
+
+    let mut dated_path = plain.clone();
+    dated_path.resource_references[0].output.path = "backups/$(date +%Y%m%d)/app.yaml".into();
+    assert!(
+        delivery(dated_path).record_first,
+        "a path rendered from the run's instant"
+    );
+
+    let mut appended = plain.clone();
+    appended.resource_references[0].write_mode = Some(gco_api::WriteMode::Append);
+    assert!(delivery(appended).record_first, "an append must land once");
+
+    let mut dated_content = plain;
+    dated_content.files = vec![FileSpec {
+        path: "last-run.txt".into(),
+        content: "ran at $(date +%H:%M)".into(),
+        ..Default::default()
+    }];
+    assert!(
+        delivery(dated_content).record_first,
+        "a file's content rendered from the instant"
+    );
+}
