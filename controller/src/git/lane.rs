@@ -6,13 +6,14 @@
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{
-    Credentials, GitError, RepoCache, blocking,
+    Credentials, GitError, RepoCache,
     change::{Change, Outcome},
     session,
     url::RepoUrl,
@@ -24,9 +25,16 @@ pub const MAX_BATCH: usize = 100;
 
 type Reply = oneshot::Sender<Result<Outcome, GitError>>;
 type Queued = (Credentials, Change, Reply);
-/// Pushes under way at once across all branches. More would not go faster where the git
-/// server or the network is the limit, and fewer, larger pushes cost every side less.
+/// Pushes under way at once to one git host, across all its repositories and branches. More
+/// would not go faster where the server or the network is the limit (forges ask clients to
+/// serialise writes), and fewer, larger pushes cost every side less. Hosts do not share slots:
+/// a slow or hostile server holds up only the pushes to it.
 pub const PUSH_SLOTS: usize = 2;
+/// How long a batch may hold its host's slot. libgit2 has no timeout this engine can set, so a
+/// batch still running then goes on in the background, without the slot; its changes are
+/// answered as failed (their retries find them by their run trailers if they landed), and the
+/// lane waits for it before its next batch, so a branch still never has two pushes at once.
+pub const PUSH_DEADLINE: Duration = Duration::from_secs(600);
 /// A lane's key: the repository URL (as parsed, credentials included) and the branch.
 type LaneKey = (String, String);
 
@@ -46,8 +54,8 @@ type LaneKey = (String, String);
 pub(crate) struct PushLanes {
     cache: Arc<RepoCache>,
     lanes: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
-    /// Pushes under way at once, across every lane.
-    slots: Semaphore,
+    /// The push slots of each git host with a lane; dropped with the host's last lane.
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     metrics: LaneMetrics,
 }
 
@@ -74,7 +82,7 @@ impl PushLanes {
         PushLanes {
             cache,
             lanes: Mutex::new(HashMap::new()),
-            slots: Semaphore::new(PUSH_SLOTS),
+            slots: Mutex::default(),
             metrics,
         }
     }
@@ -100,6 +108,8 @@ impl PushLanes {
         let key = (url.as_str().to_owned(), branch.to_owned());
         let start_driver = {
             let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            // Counted under the lock, before any driver can take (and answer) the change.
+            self.metrics.queued_changes.inc();
             match lanes.entry(key.clone()) {
                 Entry::Occupied(mut lane) => {
                     lane.get_mut().push_back((credentials, change, reply));
@@ -111,7 +121,6 @@ impl PushLanes {
                 }
             }
         };
-        self.metrics.queued_changes.inc();
         if start_driver {
             tokio::spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
         }
@@ -122,21 +131,36 @@ impl PushLanes {
     /// taken only once a push slot is free: while lanes wait for one, their changes pile up
     /// and go out together, so a busy engine makes fewer, larger pushes.
     async fn drive(self: Arc<Self>, key: LaneKey, url: RepoUrl, branch: String) {
+        let host = url.host().to_owned();
+        let slots = self.slots_of(&host);
         loop {
             // The semaphore is never closed; a failed acquire could only mean shutdown.
-            let Ok(_slot) = self.slots.acquire().await else {
-                return;
+            let Ok(slot) = slots.acquire().await else {
+                break;
             };
             let Some((credentials, changes, replies)) = self.next_batch(&key) else {
-                return;
+                break;
             };
             self.metrics.changes_per_batch.observe(changes.len() as f64);
             let answered = replies.len() as i64;
-            let (cache, url, branch) = (Arc::clone(&self.cache), url.clone(), branch.clone());
-            let result = blocking(move || {
-                session::commit_batch(&cache, &url, &credentials, &branch, &changes)
-            })
-            .await;
+            let (cache, batch_url, batch_branch) =
+                (Arc::clone(&self.cache), url.clone(), branch.clone());
+            let mut batch = tokio::task::spawn_blocking(move || {
+                session::commit_batch(&cache, &batch_url, &credentials, &batch_branch, &changes)
+            });
+            let result = match tokio::time::timeout(PUSH_DEADLINE, &mut batch).await {
+                Ok(joined) => joined.unwrap_or(Err(GitError::Cancelled)),
+                Err(_) => {
+                    drop(slot);
+                    Err(GitError::Network {
+                        url: url.redacted(),
+                        detail: format!(
+                            "no answer within {}s; the push may still land, and the retry finds it",
+                            PUSH_DEADLINE.as_secs()
+                        ),
+                    })
+                }
+            };
             // The lane is removed, when nothing else is queued, before anyone hears back, so
             // a caller that sees its outcome with nothing else queued finds the lane gone.
             let more = self.keep_if_queued(&key);
@@ -153,9 +177,33 @@ impl PushLanes {
                 }
             }
             self.metrics.queued_changes.dec_by(answered);
-            if !more {
-                return;
+            // A batch past its deadline still holds the branch: the next one waits for it.
+            if !batch.is_finished() {
+                let _ = batch.await;
             }
+            if !more {
+                break;
+            }
+        }
+        drop(slots);
+        self.forget_idle_slots(&host);
+    }
+
+    /// The push slots of `host`, made for its first lane.
+    fn slots_of(&self, host: &str) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(host.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(PUSH_SLOTS))),
+        )
+    }
+
+    /// Drops `host`'s slots once no lane holds them.
+    fn forget_idle_slots(&self, host: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.get(host).is_some_and(|s| Arc::strong_count(s) == 1) {
+            slots.remove(host);
         }
     }
 

@@ -1,7 +1,7 @@
 //! One batch against one repository, start to finish, on a blocking thread: fetch, build,
 //! push, and on a lost race fetch and build again.
 
-use std::{thread, time::Duration};
+use std::{sync::PoisonError, thread, time::Duration};
 
 use git2::Oid;
 
@@ -108,7 +108,12 @@ fn push_batch(
         set_ref(repo, &local_ref, new_tip)?;
         match remote.push(&local_ref, branch, tip) {
             Ok(()) => {
-                // Later runs fetch from here without downloading what we just made.
+                // Later runs fetch from here without downloading what we just made. A fetch of
+                // this branch as another branch's base writes the same ref: under its lock.
+                let _fetching = remote
+                    .fetch_lock
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 set_ref(repo, &Remote::tracking_ref(branch), new_tip)?;
                 return Ok(outcomes(built.planned, Some(new_tip)));
             }
@@ -184,6 +189,10 @@ fn push_head_branch(
     set_ref(repo, &local_ref, new_tip)?;
     match remote.push(&local_ref, head, head_tip) {
         Ok(()) => {
+            let _fetching = remote
+                .fetch_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             set_ref(repo, &Remote::tracking_ref(head), new_tip)?;
             single(planned, Some(new_tip))
         }

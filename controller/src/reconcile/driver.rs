@@ -20,7 +20,7 @@ use super::{
     Context, Delivering, Error, Exporter, Failure, Outcome,
     conclude::{Facts, judge, settle},
     conditions::Verdict,
-    credentials,
+    credentials::{self, CredentialsError},
     failure::FailureReason,
     finalize,
     handoff::{self, Claim, HandedIn, Pushed},
@@ -121,14 +121,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Claim::Waiting => return Ok(Action::await_change()),
             Claim::Pushed(handed, pushed) => return self.conclude_pushed(*handed, pushed).await,
         }
-        if self.object.meta().deletion_timestamp.is_some() {
-            return finalize::on_deletion(self).await;
-        }
-        finalize::keep_in_step(&self).await?;
         // The webhook may have been off when the object was made, and policies change: the
-        // same rules are evaluated again at every reconcile.
+        // same rules are evaluated again at every reconcile, and before any cleanup.
         let request = self.object.policy_request(&self.owner.namespace);
         let verdict = scope.check(&request);
+        if self.object.meta().deletion_timestamp.is_some() {
+            return finalize::on_deletion(self, verdict.is_ok()).await;
+        }
         let admitted = match plan::admit(self.object, verdict, self.now) {
             Ok(admitted) => admitted,
             Err(plan) => {
@@ -136,6 +135,8 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 return self.carry_out(plan, &admitted).await;
             }
         };
+        // Only an admitted object gets the finalizer: its cleanup would contact its forge.
+        finalize::keep_in_step(&self).await?;
         self.status.as_mut().next_scheduled_time = admitted.next_tick.map(Time);
         let references = match self.reader() {
             Ok(reader) => {
@@ -259,9 +260,13 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             skipped: &handed.skipped,
             generation: Some(handed.generation),
         };
+        let delivered = matches!(outcome, Outcome::Delivered(_));
         let then = self.conclude(outcome, progress).await?;
-        // Reconciled meanwhile: whatever called for it is looked at now.
-        Ok(if handed.woken {
+        // A delivered run is looked at again at once: a spec, annotation or reference change
+        // that came while the push was under way, or together with the wake-up (the scheduler
+        // merges them), is planned now; with nothing new, the plan finds the run up to date. A
+        // failed one keeps its back-off, and its retry plans whatever changed.
+        Ok(if delivered {
             Action::requeue(Duration::ZERO)
         } else {
             then
@@ -359,6 +364,20 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         credentials::read(&reader, &self.owner.namespace, self.object.auth_secret())
             .await
             .map_err(Into::into)
+    }
+
+    /// As [`Reconcile::credentials`], telling a missing Secret apart (a deleted object's
+    /// cleanup gives up on it rather than retry).
+    pub async fn credentials_or_missing(
+        &self,
+    ) -> Result<crate::git::Credentials, Result<Failure, CredentialsError>> {
+        let reader = self.reader().map_err(Ok)?;
+        credentials::read(&reader, &self.owner.namespace, self.object.auth_secret())
+            .await
+            .map_err(|error| match error {
+                CredentialsError::Missing { .. } => Err(error),
+                other => Ok(other.into()),
+            })
     }
 
     /// The one exit of every reconcile: settles the status, writes it once, counts and

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{Failure, Outcome, driver::Reconcile, plan::Delivery};
+use super::{Failure, Outcome, driver::Reconcile, finalize::Cleanup, plan::Delivery};
 use crate::git::Credentials;
 
 /// How a kind delivers a planned run.
@@ -89,12 +89,10 @@ pub trait Exporter:
         "nothing".to_owned()
     }
 
-    /// Cleans up after a deleted object; what was done, for the event.
-    fn clean_up(
-        reconcile: &mut Reconcile<'_, Self>,
-    ) -> impl Future<Output = Result<String, Failure>> + Send {
+    /// Cleans up after a deleted object.
+    fn clean_up(reconcile: &mut Reconcile<'_, Self>) -> impl Future<Output = Cleanup> + Send {
         let _ = reconcile;
-        async { Ok(String::new()) }
+        async { Cleanup::Done(String::new()) }
     }
 
     /// Nothing new to deliver (the finished run had the same inputs): a kind may look around

@@ -14,7 +14,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Error, Exporter, driver::Reconcile};
+use super::{Error, Exporter, Failure, driver::Reconcile};
 use crate::announce::{Announcement, EventReason};
 
 /// The finalizer of objects whose deletion the operator cleans up after.
@@ -25,6 +25,17 @@ pub const SKIP_CLEANUP: &str = "gco.galos.one/skip-cleanup";
 pub const CLEANUP_BOUND: Duration = Duration::from_secs(600);
 /// How soon a failed cleanup is tried again.
 const RETRY: Duration = Duration::from_secs(30);
+
+/// What a kind's cleanup came to.
+#[derive(Debug)]
+pub enum Cleanup {
+    /// Done; what was done, for the event.
+    Done(String),
+    /// Failed this time (the forge is down): tried again.
+    Retry(Failure),
+    /// Cannot be done (its credentials are gone): the object is let go, with the reason.
+    Impossible(String),
+}
 
 /// Adds or removes the finalizer so that it is there exactly when the object's deletion needs
 /// a cleanup (`Exporter::cleans_up`). Changes nothing, and asks nothing of the apiserver, when
@@ -48,8 +59,12 @@ pub async fn keep_in_step<K: Exporter>(r: &Reconcile<'_, K>) -> Result<(), Error
     set_finalizers(r, finalizers).await
 }
 
-/// The reconcile of a deleted object: its cleanup, then the finalizer goes.
-pub async fn on_deletion<K: Exporter>(mut r: Reconcile<'_, K>) -> Result<Action, Error> {
+/// The reconcile of a deleted object: its cleanup, then the finalizer goes. `admitted` says
+/// whether the policies still admit the spec: a refused spec's forge is never contacted.
+pub async fn on_deletion<K: Exporter>(
+    mut r: Reconcile<'_, K>,
+    admitted: bool,
+) -> Result<Action, Error> {
     if !r.object.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
@@ -62,27 +77,35 @@ pub async fn on_deletion<K: Exporter>(mut r: Reconcile<'_, K>) -> Result<Action,
     let deadline = deleted_at
         .checked_add(CLEANUP_BOUND)
         .unwrap_or(Timestamp::MAX);
-    if r.object.annotations().contains_key(SKIP_CLEANUP) || r.now >= deadline {
-        let why = if r.now >= deadline {
-            format!(
-                "the cleanup did not succeed within {}s of the deletion",
-                CLEANUP_BOUND.as_secs()
-            )
-        } else {
-            format!("{SKIP_CLEANUP} is set")
-        };
-        let message = format!("{why}: left behind {}", r.object.leftovers());
-        announce(&r, EventReason::CleanupAbandoned, message);
-        release(&r).await?;
-        return Ok(Action::await_change());
-    }
-    match K::clean_up(&mut r).await {
-        Ok(done) => {
+    let given_up = if !admitted {
+        Some("the policies refuse the spec now, so its forge is not contacted".to_owned())
+    } else if r.object.annotations().contains_key(SKIP_CLEANUP) {
+        Some(format!("{SKIP_CLEANUP} is set"))
+    } else if r.now >= deadline {
+        Some(format!(
+            "the cleanup did not succeed within {}s of the deletion",
+            CLEANUP_BOUND.as_secs()
+        ))
+    } else {
+        None
+    };
+    let outcome = match given_up {
+        Some(why) => Cleanup::Impossible(why),
+        None => K::clean_up(&mut r).await,
+    };
+    match outcome {
+        Cleanup::Done(done) => {
             announce(&r, EventReason::CleanedUp, done);
             release(&r).await?;
             Ok(Action::await_change())
         }
-        Err(failure) => {
+        Cleanup::Impossible(why) => {
+            let message = format!("{why}: left behind {}", r.object.leftovers());
+            announce(&r, EventReason::CleanupAbandoned, message);
+            release(&r).await?;
+            Ok(Action::await_change())
+        }
+        Cleanup::Retry(failure) => {
             let left = deadline.duration_since(r.now).unsigned_abs();
             let message = format!(
                 "{}; tried again in {}s, for {}s more at most (set the annotation {SKIP_CLEANUP} to let the object go now)",

@@ -55,9 +55,6 @@ pub struct HandedIn {
     /// Missing optional references the run skipped.
     pub skipped: Vec<String>,
     pub branch: String,
-    /// Whether the object was reconciled again while its push was under way: the spec, a
-    /// reference or a policy may have changed, so it is looked at again once concluded.
-    pub woken: bool,
     /// When the reconcile that handed the run in began.
     pub started: Instant,
     /// The lane's answer; `None` while the push is under way.
@@ -83,7 +80,6 @@ impl HandedIn {
             admitted,
             skipped,
             branch,
-            woken: false,
             started: Instant::now(),
             pushed: None,
         }
@@ -128,6 +124,7 @@ impl Handoffs {
         handed: HandedIn,
         push: impl Future<Output = Result<git::Outcome, GitError>> + Send + 'static,
     ) {
+        let (uid, run) = (handed.uid.clone(), handed.run.clone());
         {
             let mut runs = self.runs();
             runs.insert(owner.clone(), handed);
@@ -138,15 +135,19 @@ impl Handoffs {
         tokio::spawn(async move {
             let result = push.await;
             let elapsed = started.elapsed();
-            handoffs.answer(&owner, Pushed { result, elapsed });
+            handoffs.answer(&owner, &uid, &run, Pushed { result, elapsed });
             let _ = handoffs.wake.send(owner);
         });
     }
 
-    /// Stores a push's answer for its object, if the object still waits for it, and wakes it.
-    fn answer(&self, owner: &Owner, pushed: Pushed) {
+    /// Stores a push's answer for its run, if that run of that object (not a later object of
+    /// the same name) still waits for it.
+    fn answer(&self, owner: &Owner, uid: &str, run: &RunId, pushed: Pushed) {
         let mut runs = self.runs();
-        if let Some(handed) = runs.get_mut(owner) {
+        if let Some(handed) = runs.get_mut(owner)
+            && handed.uid == uid
+            && handed.run == *run
+        {
             handed.pushed = Some(pushed);
         }
     }
@@ -162,10 +163,7 @@ impl Handoffs {
                 Claim::Free
             }
             Some(handed) => match handed.pushed.take() {
-                None => {
-                    handed.woken = true;
-                    Claim::Waiting
-                }
+                None => Claim::Waiting,
                 Some(pushed) => runs.remove(owner).map_or(Claim::Free, |handed| {
                     Claim::Pushed(Box::new(handed), pushed)
                 }),

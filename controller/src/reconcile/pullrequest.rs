@@ -22,6 +22,7 @@ use kube::runtime::controller::Action;
 use super::{
     Delivering, Exporter, Failure, Outcome,
     driver::Reconcile,
+    finalize::Cleanup,
     plan::{Delivery, requeue_at},
 };
 use crate::git::Credentials;
@@ -86,7 +87,7 @@ impl Exporter for PullRequest {
         format!("the pull request of head branch {head}, if open, and the branch itself")
     }
 
-    async fn clean_up(reconcile: &mut Reconcile<'_, Self>) -> Result<String, Failure> {
+    async fn clean_up(reconcile: &mut Reconcile<'_, Self>) -> Cleanup {
         cleanup::clean_up(reconcile).await
     }
 

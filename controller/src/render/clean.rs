@@ -21,14 +21,20 @@ const SERVER_METADATA: [&str; 8] = [
 /// kubectl's client-side apply record: a second, stale copy of the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Annotations controllers write that bind an object to its source cluster: a PVC's binding
-/// and provisioner, a Deployment's rollout revision.
-const ASSIGNED_ANNOTATION_PREFIXES: [&str; 4] = [
-    "pv.kubernetes.io/",
-    "volume.beta.kubernetes.io/",
-    "volume.kubernetes.io/",
-    "deployment.kubernetes.io/",
+/// Annotations controllers write that bind an object to its source cluster: a PVC's binding,
+/// provisioner and node, a Deployment's rollout revision. Exact keys: the user-set
+/// `volume.beta.kubernetes.io/storage-class` and `mount-options` are kept.
+const ASSIGNED_ANNOTATIONS: [&str; 7] = [
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "pv.kubernetes.io/provisioned-by",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/selected-node",
+    "deployment.kubernetes.io/revision",
 ];
+/// Finalizers the garbage collector sets for a deletion under way.
+const DELETION_FINALIZERS: [&str; 2] = ["foregroundDeletion", "orphan"];
 /// Labels the Job controller writes from the Job's uid.
 const JOB_UID_LABELS: [&str; 2] = ["controller-uid", "batch.kubernetes.io/controller-uid"];
 
@@ -44,7 +50,11 @@ pub fn clean_for_apply(object: &Value) -> Value {
     if let Some(top) = object.as_object_mut() {
         top.remove("status");
         let job = (group.as_str(), kind.as_str()) == ("batch", "Job");
-        let generated_selector = job && top["spec"]["manualSelector"].as_bool() != Some(true);
+        let manual_selector = top
+            .get("spec")
+            .and_then(|spec| spec.get("manualSelector"))
+            .and_then(Value::as_bool);
+        let generated_selector = job && manual_selector != Some(true);
         if generated_selector
             && let Some(labels) = top
                 .get_mut("metadata")
@@ -88,16 +98,15 @@ fn clean_metadata(metadata: &mut Map<String, Value>) {
         .and_then(Value::as_object_mut)
     {
         annotations.remove(LAST_APPLIED);
-        annotations.retain(|key, _| {
-            !ASSIGNED_ANNOTATION_PREFIXES
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
-        });
+        for key in ASSIGNED_ANNOTATIONS {
+            annotations.remove(key);
+        }
     }
-    // Finalizers of Kubernetes' own controllers (`kubernetes.io/pvc-protection`): they are
-    // added again where the object is applied.
+    // Finalizers of Kubernetes' own controllers (`kubernetes.io/pvc-protection`,
+    // `service.kubernetes.io/load-balancer-cleanup`, `batch.kubernetes.io/job-tracking`) and of
+    // a deletion under way: added again, where needed, by the cluster the object is applied to.
     if let Some(finalizers) = metadata.get_mut("finalizers").and_then(Value::as_array_mut) {
-        finalizers.retain(|f| !f.as_str().is_some_and(|f| f.starts_with("kubernetes.io/")));
+        finalizers.retain(|f| !f.as_str().is_some_and(is_kubernetes_finalizer));
     }
     for key in ["annotations", "labels", "finalizers"] {
         if metadata.get(key).is_some_and(is_empty_or_null) {
@@ -142,6 +151,13 @@ fn clean_job(spec: &mut Map<String, Value>) {
             labels.remove(label);
         }
     }
+}
+
+fn is_kubernetes_finalizer(finalizer: &str) -> bool {
+    let domain = finalizer.split_once('/').map_or("", |(domain, _)| domain);
+    domain == "kubernetes.io"
+        || domain.ends_with(".kubernetes.io")
+        || DELETION_FINALIZERS.contains(&finalizer)
 }
 
 fn is_empty_or_null(value: &Value) -> bool {

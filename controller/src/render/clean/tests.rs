@@ -17,7 +17,8 @@ fn owner_references_and_kubernetes_finalizers_are_left_out_other_finalizers_kept
         "ConfigMap",
         json!({ "name": "a", "namespace": "prod", "uid": "u",
                 "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "x" }],
-                "finalizers": ["kubernetes.io/pvc-protection", "example.com/keep"] }),
+                "finalizers": ["kubernetes.io/pvc-protection", "service.kubernetes.io/load-balancer-cleanup",
+                               "batch.kubernetes.io/job-tracking", "foregroundDeletion", "example.com/keep"] }),
         json!({}),
     ));
     assert_eq!(
@@ -63,6 +64,9 @@ fn a_claim_is_not_bound_to_the_source_clusters_volume() {
             "pv.kubernetes.io/bound-by-controller": "yes",
             "volume.beta.kubernetes.io/storage-provisioner": "ebs.csi.aws.com",
             "volume.kubernetes.io/storage-provisioner": "ebs.csi.aws.com",
+            "volume.kubernetes.io/selected-node": "node-1",
+            "volume.beta.kubernetes.io/storage-class": "fast",
+            "volume.beta.kubernetes.io/mount-options": "noatime",
             "team": "storage" } }),
         json!({ "volumeName": "pvc-1234", "storageClassName": "standard",
                 "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } }),
@@ -71,7 +75,9 @@ fn a_claim_is_not_bound_to_the_source_clusters_volume() {
     assert_eq!(cleaned["spec"]["storageClassName"], "standard");
     assert_eq!(
         cleaned["metadata"]["annotations"],
-        json!({ "team": "storage" })
+        json!({ "team": "storage", "volume.beta.kubernetes.io/storage-class": "fast",
+                "volume.beta.kubernetes.io/mount-options": "noatime" }),
+        "what the user chose is kept"
     );
 }
 
@@ -147,4 +153,12 @@ fn a_pod_is_not_pinned_to_the_source_clusters_node() {
         json!({ "nodeName": "node-1", "containers": [] }),
     ));
     assert_eq!(cleaned["spec"], json!({ "containers": [] }));
+}
+
+#[test]
+fn a_job_without_a_spec_does_not_panic() {
+    let job = json!({ "apiVersion": "batch/v1", "kind": "Job",
+                      "metadata": { "name": "j", "labels": { "controller-uid": "u", "app": "a" } } });
+    let cleaned = clean_for_apply(&job);
+    assert_eq!(cleaned["metadata"]["labels"], json!({ "app": "a" }));
 }
