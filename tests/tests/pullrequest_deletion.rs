@@ -168,3 +168,48 @@ async fn a_cleanup_that_keeps_failing_is_let_go_with_the_skip_annotation() {
         "left open, as the event says"
     );
 }
+
+/// A tenant edits their PullRequest to name another one's head branch, then deletes it: only
+/// what their own status recorded is cleaned up; the other pull request and branch stay.
+#[tokio::test]
+async fn a_deleted_pull_request_never_closes_or_deletes_what_another_one_made() {
+    let (mut s, gitea) = world("pr-hijack", REPO).await;
+    s.put_configmap("app", &[("color", "blue")])
+        .await
+        .expect("cm");
+    s.start_controller("c1", &[]).expect("controller");
+    let (_, victim_head) = opened(&s, &gitea, "victim", false).await;
+    let (_, own_head) = opened(&s, &gitea, "hijack", false).await;
+
+    let edit = json!({ "spec": { "pullRequest": { "headBranch": victim_head } } });
+    prs(&s)
+        .patch("hijack", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .expect("edit");
+    prs(&s)
+        .delete("hijack", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_gone(&s, "hijack").await;
+
+    assert!(
+        open_heads(&gitea).contains(&victim_head),
+        "the other pull request stays open"
+    );
+    assert!(
+        gitea.branch_tip(REPO, &victim_head).expect("tip").is_some(),
+        "its branch stays"
+    );
+    assert!(
+        !open_heads(&gitea).contains(&own_head),
+        "its own pull request was closed"
+    );
+    let note = wait_events(&s, "CleanedUp", 1).await[0]
+        .note
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        note.contains("the spec now names another head branch"),
+        "{note}"
+    );
+}
