@@ -119,7 +119,17 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Claim::Free => {}
             // The lane's answer wakes the object; it is then looked at again.
             Claim::Waiting => return Ok(Action::await_change()),
-            Claim::Pushed(handed, pushed) => return self.conclude_pushed(*handed, pushed).await,
+            Claim::Pushed(handed, pushed) => {
+                let (then, delivered) = self.conclude_pushed(*handed, pushed).await?;
+                if !delivered {
+                    // A failed run keeps its back-off; its retry plans whatever changed.
+                    return Ok(then);
+                }
+                // A delivered run: plan at once, on the status just written, whatever changed
+                // while the push was under way or came with the wake-up (the scheduler merges
+                // triggers). With nothing new, the plan finds the run up to date.
+                self.started = Instant::now();
+            }
         }
         // The webhook may have been off when the object was made, and policies change: the
         // same rules are evaluated again at every reconcile, and before any cleanup.
@@ -237,7 +247,12 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     }
 
     /// Concludes a run its push lane has answered.
-    async fn conclude_pushed(mut self, handed: HandedIn, pushed: Pushed) -> Result<Action, Error> {
+    /// Returns the conclusion's requeue and whether the run delivered.
+    async fn conclude_pushed(
+        &mut self,
+        handed: HandedIn,
+        pushed: Pushed,
+    ) -> Result<(Action, bool), Error> {
         self.ctx
             .metrics
             .record_git("commit", pushed.elapsed, &pushed.result);
@@ -262,15 +277,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         let delivered = matches!(outcome, Outcome::Delivered(_));
         let then = self.conclude(outcome, progress).await?;
-        // A delivered run is looked at again at once: a spec, annotation or reference change
-        // that came while the push was under way, or together with the wake-up (the scheduler
-        // merges them), is planned now; with nothing new, the plan finds the run up to date. A
-        // failed one keeps its back-off, and its retry plans whatever changed.
-        Ok(if delivered {
-            Action::requeue(Duration::ZERO)
-        } else {
-            then
-        })
+        Ok((then, delivered))
     }
 
     /// Records the run before it pushes: its identity and the instant its placeholders render.
@@ -382,7 +389,11 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
 
     /// The one exit of every reconcile: settles the status, writes it once, counts and
     /// announces the outcome.
-    async fn conclude(mut self, outcome: Outcome, progress: Progress<'_>) -> Result<Action, Error> {
+    async fn conclude(
+        &mut self,
+        outcome: Outcome,
+        progress: Progress<'_>,
+    ) -> Result<Action, Error> {
         let facts = self.facts(&progress);
         let succeeded = matches!(outcome, Outcome::Delivered(_));
         let word = outcome_word(&outcome);
