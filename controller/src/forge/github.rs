@@ -225,32 +225,25 @@ impl Github {
         body: &str,
     ) -> Result<ForgePullRequest, ForgeError> {
         let patch = json!({ "title": title, "body": body });
-        let path = format!("{}/pulls/{number}", self.repo_path);
-        let missing = format!("pull request #{number}");
-        self.api
-            .fetch::<PullJson>(
-                Method::PATCH,
-                &path,
-                "update pull request",
-                Some(&patch),
-                &missing,
-            )
-            .await
-            .map(Into::into)
+        self.edit(number, &patch, "update pull request").await
     }
 
     pub async fn close(&self, number: i64) -> Result<ForgePullRequest, ForgeError> {
-        let patch = json!({ "state": "closed" });
+        self.edit(number, &json!({ "state": "closed" }), "close pull request")
+            .await
+    }
+
+    /// Applies `patch` to pull request `number`.
+    async fn edit(
+        &self,
+        number: i64,
+        patch: &serde_json::Value,
+        op: &str,
+    ) -> Result<ForgePullRequest, ForgeError> {
         let path = format!("{}/pulls/{number}", self.repo_path);
         let missing = format!("pull request #{number}");
         self.api
-            .fetch::<PullJson>(
-                Method::PATCH,
-                &path,
-                "close pull request",
-                Some(&patch),
-                &missing,
-            )
+            .fetch::<PullJson>(Method::PATCH, &path, op, Some(patch), &missing)
             .await
             .map(Into::into)
     }

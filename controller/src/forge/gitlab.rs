@@ -87,30 +87,28 @@ impl Gitlab {
         body: &str,
     ) -> Result<ForgePullRequest, ForgeError> {
         let put = json!({ "title": title, "description": body });
-        let missing = format!("merge request !{iid}");
-        self.api
-            .fetch::<MergeRequestJson>(
-                Method::PUT,
-                &self.mr_path(iid),
-                "update merge request",
-                Some(&put),
-                &missing,
-            )
-            .await
-            .map(Into::into)
+        self.edit(iid, &put, "update merge request").await
     }
 
     pub async fn close(&self, iid: i64) -> Result<ForgePullRequest, ForgeError> {
-        let put = json!({ "state_event": "close" });
+        self.edit(
+            iid,
+            &json!({ "state_event": "close" }),
+            "close merge request",
+        )
+        .await
+    }
+
+    /// Applies `put` to merge request `iid`.
+    async fn edit(
+        &self,
+        iid: i64,
+        put: &serde_json::Value,
+        op: &str,
+    ) -> Result<ForgePullRequest, ForgeError> {
         let missing = format!("merge request !{iid}");
         self.api
-            .fetch::<MergeRequestJson>(
-                Method::PUT,
-                &self.mr_path(iid),
-                "close merge request",
-                Some(&put),
-                &missing,
-            )
+            .fetch::<MergeRequestJson>(Method::PUT, &self.mr_path(iid), op, Some(put), &missing)
             .await
             .map(Into::into)
     }

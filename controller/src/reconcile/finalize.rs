@@ -46,13 +46,7 @@ pub async fn keep_in_step<K: Exporter>(r: &Reconcile<'_, K>) -> Result<(), Error
     if held == wanted {
         return Ok(());
     }
-    let mut finalizers: Vec<String> = r
-        .object
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
+    let mut finalizers = others(r.object);
     if wanted {
         finalizers.push(FINALIZER.to_owned());
     }
@@ -121,14 +115,17 @@ pub async fn on_deletion<K: Exporter>(
 
 /// Removes the operator's finalizer: the apiserver then deletes the object.
 async fn release<K: Exporter>(r: &Reconcile<'_, K>) -> Result<(), Error> {
-    let finalizers = r
-        .object
+    set_finalizers(r, others(r.object)).await
+}
+
+/// The object's finalizers but the operator's own.
+fn others<K: Exporter>(object: &K) -> Vec<String> {
+    object
         .finalizers()
         .iter()
         .filter(|f| *f != FINALIZER)
         .cloned()
-        .collect();
-    set_finalizers(r, finalizers).await
+        .collect()
 }
 
 /// Sets `metadata.finalizers` only if the object is still the version this reconcile read, so
