@@ -403,6 +403,10 @@ HTTP_ADDR = 127.0.0.1
 HTTP_PORT = {port}
 ROOT_URL = http://127.0.0.1:{port}/
 DISABLE_SSH = true
+; Gitea rewrites $HOME/.ssh/authorized_keys at start unless told not to: instances started at
+; once by tests in one binary raced on that one file.
+SSH_CREATE_AUTHORIZED_KEYS_FILE = false
+SSH_ROOT_PATH = {dir}/ssh
 OFFLINE_MODE = true
 STATIC_ROOT_PATH = {static_root}
 APP_DATA_PATH = {dir}/data
