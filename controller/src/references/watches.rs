@@ -187,7 +187,7 @@ impl ReferenceWatches {
                 // The cache is written before the trigger is sent: a reconcile it starts reads the
                 // version that triggered it, or a newer one. managedFields are dropped: no
                 // rendering uses them, and they are most of a small object's size.
-                watcher(api, watcher::Config::default().streaming_lists())
+                watcher(api, watcher::Config::default())
                     .default_backoff()
                     .modify(|object| object.managed_fields_mut().clear())
                     .reflect(writer)

@@ -260,7 +260,7 @@ impl KindController<'_> {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
         };
-        let mut config = watcher::Config::default().streaming_lists();
+        let mut config = watcher::Config::default();
         if let Some(selector) = &self.args.watch_label_selector {
             config = config.labels(selector);
         }
