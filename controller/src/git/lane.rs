@@ -161,26 +161,21 @@ impl PushLanes {
                     })
                 }
             };
-            // The lane is removed, when nothing else is queued, before anyone hears back, so
-            // a caller that sees its outcome with nothing else queued finds the lane gone.
-            let more = self.keep_if_queued(&key);
-            match result {
-                Ok(outcomes) => {
-                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                        let _ = reply.send(outcome);
-                    }
-                }
-                Err(error) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                }
-            }
-            self.metrics.queued_changes.dec_by(answered);
-            // A batch past its deadline still holds the branch: the next one waits for it.
-            if !batch.is_finished() {
+            let more = if batch.is_finished() {
+                // The lane is removed, when nothing else is queued, before anyone hears back,
+                // so a caller that sees its outcome with nothing else queued finds the lane gone.
+                let more = self.keep_if_queued(&key);
+                answer(replies, result);
+                more
+            } else {
+                // Past its deadline the batch still holds the branch. Its callers hear now; the
+                // lane, kept in the map meanwhile so that no second driver pushes to the branch,
+                // waits for it before its next batch or its removal.
+                answer(replies, result);
                 let _ = batch.await;
-            }
+                self.keep_if_queued(&key)
+            };
+            self.metrics.queued_changes.dec_by(answered);
             if !more {
                 break;
             }
@@ -227,6 +222,22 @@ impl PushLanes {
             lanes.remove(key);
         }
         batch
+    }
+}
+
+/// Tells each caller of a batch what became of its change.
+fn answer(replies: Vec<Reply>, result: Result<Vec<Result<Outcome, GitError>>, GitError>) {
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
     }
 }
 
