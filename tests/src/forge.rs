@@ -370,23 +370,7 @@ pub async fn wait_events(
     reason: &str,
     count: usize,
 ) -> Vec<k8s_openapi::api::events::v1::Event> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let events = s.events(reason).await;
-        if events.len() >= count {
-            return events;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let logs = s.logs();
-            let lines: Vec<_> = logs.lines().filter(|l| l.contains("event")).collect();
-            eprintln!(
-                "fewer than {count} {reason} events; controller says:\n{}",
-                lines.join("\n")
-            );
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    s.events_at_least(reason, count).await
 }
 
 /// A minimal headless configuration: SQLite, loopback only, no mail, no cron, no actions.

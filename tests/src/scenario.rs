@@ -98,16 +98,26 @@ impl Scenario {
 
     /// Creates or replaces a ConfigMap in the scenario's namespace.
     pub async fn put_configmap(&self, name: &str, data: &[(&str, &str)]) -> Result<()> {
-        let data: BTreeMap<String, String> = data
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name }, "data": data });
+        let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name }, "data": pairs(data) });
         self.configmaps()
             .patch(
                 name,
                 &PatchParams::apply(TEST_MANAGER).force(),
                 &Patch::Apply(&cm),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Creates or replaces Secret `name` in the scenario's namespace with `string_data`.
+    pub async fn put_secret(&self, name: &str, string_data: &[(&str, &str)]) -> Result<()> {
+        let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name },
+                             "stringData": pairs(string_data) });
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.client.clone(), &self.namespace)
+            .patch(
+                name,
+                &PatchParams::apply(TEST_MANAGER).force(),
+                &Patch::Apply(&secret),
             )
             .await?;
         Ok(())
@@ -224,6 +234,13 @@ impl Scenario {
             .filter(|e| e.reason.as_deref() == Some(reason))
             .collect()
     }
+}
+
+fn pairs(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A GitCommit named `name` committing to `url` with `spec` fields merged over a default

@@ -494,17 +494,7 @@ async fn references_are_watched_only_in_the_namespaces_specs_reference() {
 
 /// Creates or rotates Secret `web-tls` with `tls.crt` = `certificate`.
 async fn put_tls_secret(s: &Scenario, certificate: &str) {
-    let secret = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "web-tls", "namespace": s.namespace},
-        "stringData": {"tls.crt": certificate}
-    });
-    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(s.client.clone(), &s.namespace)
-        .patch(
-            "web-tls",
-            &PatchParams::apply("controller-gitcommit").force(),
-            &Patch::Apply(&secret),
-        )
+    s.put_secret("web-tls", &[("tls.crt", certificate)])
         .await
         .expect("secret");
 }

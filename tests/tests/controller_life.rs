@@ -36,16 +36,12 @@ async fn the_drift_detection_seed_run_three_times_appends_three_yaml_documents()
     s.put_configmap("expected-config", &[("replicas", "2")])
         .await
         .expect("cm");
-    let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "git-credentials" },
-        "stringData": { "username": "git", "password": "unused-by-git-daemon" } });
-    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(s.client.clone(), &s.namespace)
-        .patch(
-            "git-credentials",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .expect("secret");
+    s.put_secret(
+        "git-credentials",
+        &[("username", "git"), ("password", "unused-by-git-daemon")],
+    )
+    .await
+    .expect("secret");
     // The seed unchanged, except that it pushes to the local git server and reads its two
     // ConfigMaps in this test's namespace instead of `production` and `staging`.
     let seed = seeds()

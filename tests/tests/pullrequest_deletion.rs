@@ -9,8 +9,7 @@ use gco_tests::{
     forge::{Gitea, create, is_ready, number, prs, pull_request, wait, wait_events, world},
     scenario::{CONVERGE, Scenario, configmap_fields},
 };
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 const REPO: &str = "gitops";
@@ -122,14 +121,7 @@ async fn a_cleanup_that_keeps_failing_is_let_go_with_the_skip_annotation() {
     let (_, head) = opened(&s, &gitea, "stuck", false).await;
 
     // The forge now refuses the token: the cleanup fails and the object stays.
-    let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "forge-token" },
-                         "stringData": { "token": "revoked" } });
-    Api::<Secret>::namespaced(s.client.clone(), &s.namespace)
-        .patch(
-            "forge-token",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&secret),
-        )
+    s.put_secret("forge-token", &[("token", "revoked")])
         .await
         .expect("revoke");
     prs(&s)

@@ -130,6 +130,21 @@ fn first_delivery(object: &GitCommit, admitted: &Admitted) -> Box<super::Deliver
     }
 }
 
+/// The first run's delivery of `export`, its one reference read as [`configmap`].
+fn delivery_reading_the_configmap(export: ExportSpec) -> Box<super::Delivery> {
+    let object = gitcommit(export, &[]);
+    match plan(
+        &object,
+        &admitted(&object),
+        Ok(vec![read(Some(configmap()))]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(delivery) => delivery,
+        other => panic!("expected a delivery, got {other:?}"),
+    }
+}
+
 fn fails_with(plan: Plan) -> (FailureReason, String) {
     match plan {
         Plan::Fail { failure, .. } => (failure.reason, failure.message),
@@ -402,21 +417,10 @@ fn a_present_reference_is_rendered_into_the_change() {
         resource_references: vec![configmap_reference(false)],
         ..Default::default()
     };
-    let object = gitcommit(export, &[]);
-    match plan(
-        &object,
-        &admitted(&object),
-        Ok(vec![read(Some(configmap()))]),
-        &ExportStatus::default(),
-        at(NOW),
-    ) {
-        Plan::Deliver(d) => {
-            assert_eq!(d.change.object.to_string(), "team/GitCommit/backup");
-            assert_eq!(d.change.message, "Update from git-change-operator");
-            assert_eq!(d.change.writes.len(), 1);
-        }
-        other => panic!("expected a delivery, got {other:?}"),
-    }
+    let d = delivery_reading_the_configmap(export);
+    assert_eq!(d.change.object.to_string(), "team/GitCommit/backup");
+    assert_eq!(d.change.message, "Update from git-change-operator");
+    assert_eq!(d.change.writes.len(), 1);
 }
 
 #[test]
@@ -493,19 +497,7 @@ fn paths_are_held_to_the_policy_prefixes_as_rendered_at_the_run() {
 
 #[test]
 fn only_a_run_whose_writes_depend_on_it_is_recorded_before_its_push() {
-    let delivery = |export: ExportSpec| {
-        let object = gitcommit(export, &[]);
-        match plan(
-            &object,
-            &admitted(&object),
-            Ok(vec![read(Some(configmap()))]),
-            &ExportStatus::default(),
-            at(NOW),
-        ) {
-            Plan::Deliver(d) => d,
-            other => panic!("expected a delivery, got {other:?}"),
-        }
-    };
+    let delivery = delivery_reading_the_configmap;
     let plain = ExportSpec {
         resource_references: vec![configmap_reference(false)],
         ..Default::default()
