@@ -1,5 +1,6 @@
 //! Spec pieces shared by GitCommit and PullRequest: what to write and how.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -90,7 +91,7 @@ pub struct OutputSpec {
 }
 
 /// A live cluster object to export.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("self.strategy != 'single-field' || has(self.field)")
@@ -101,6 +102,14 @@ pub struct OutputSpec {
         .message("field is only allowed when strategy is single-field")
         .field_path(".field")
         .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("has(self.name) != has(self.selector)")
+        .message("give exactly one of name (one object) and selector (every object whose labels match)")
+        .field_path(".name")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.namespaceSelector) || (has(self.selector) && !has(self.__namespace__))")
+        .message("namespaceSelector goes with selector, instead of namespace")
+        .field_path(".namespaceSelector")
+        .reason(Reason::FieldValueForbidden),
 )]
 pub struct ResourceReference {
     /// API version of the object, e.g. `v1` or `apps/v1`; at most 317 characters (a group
@@ -110,9 +119,28 @@ pub struct ResourceReference {
     /// Kind of the object, e.g. `ConfigMap`; at most 63 characters. Required; no default.
     #[schemars(length(min = 1, max = 63))]
     pub kind: String,
-    /// Name of the object; at most 253 characters. Required; no default.
+    /// Name of the object; at most 253 characters. Exactly one of `name` and `selector` is
+    /// given. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub name: String,
+    pub name: Option<String>,
+    /// A label selector instead of `name`: every object of the kind whose labels it matches is
+    /// exported, in `namespace` (or in every namespace `namespaceSelector` matches), and
+    /// `output.path` is then a folder: `dump` writes `<path>/<namespace>/<name>.yaml`
+    /// (`<path>/<name>.yaml` within one namespace or for a cluster-scoped kind), `fields`
+    /// writes `<path>/<name>/<key>`, `single-field` writes `<path>/<name>`. An empty selector
+    /// matches every object. At most 16 labels and 16 expressions of 16 values each. Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::selector::bounded_schema")]
+    pub selector: Option<LabelSelector>,
+    /// With `selector`, instead of `namespace`: objects are looked for in every namespace
+    /// whose labels this selector matches (an empty selector: every namespace). The requester
+    /// must be allowed to `list` the kind in all namespaces. Same bounds as `selector`.
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::selector::bounded_schema")]
+    pub namespace_selector: Option<LabelSelector>,
     /// Namespace of the object; at most 63 characters. Default: the namespace of the
     /// GitCommit or PullRequest (ignored for cluster-scoped kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,9 +166,46 @@ pub struct ResourceReference {
     pub write_mode: Option<WriteMode>,
 }
 
+/// What a reference exports: one object by name, or every object a selector matches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target<'a> {
+    Named(&'a str),
+    Selected {
+        selector: &'a LabelSelector,
+        /// `namespaceSelector`: look in every namespace it matches, not in one.
+        namespaces: Option<&'a LabelSelector>,
+    },
+}
+
+impl ResourceReference {
+    /// What the reference exports; `None` when it gives both or neither of `name` and
+    /// `selector` (the CRD refuses both, so only an object stored around it gets here).
+    pub fn target(&self) -> Option<Target<'_>> {
+        match (&self.name, &self.selector) {
+            (Some(name), None) => Some(Target::Named(name)),
+            (None, Some(selector)) => Some(Target::Selected {
+                selector,
+                namespaces: self.namespace_selector.as_ref(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The reference as messages name it: `"app-config"`, or `selector app=web`.
+    pub fn describe(&self) -> String {
+        match self.target() {
+            Some(Target::Named(name)) => format!("{name:?}"),
+            Some(Target::Selected { selector, .. }) => {
+                format!("selector {}", crate::selector::describe(selector))
+            }
+            None => "with neither a name nor a selector".to_owned(),
+        }
+    }
+}
+
 /// What a GitCommit or PullRequest writes, and when. Shared by both kinds and flattened
 /// into their specs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSpec {
     /// Default write mode of `files` and `resourceReferences`: `overwrite` or `append` (YAML is

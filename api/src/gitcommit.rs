@@ -50,6 +50,13 @@ pub struct GitCommitSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 31_536_000))]
     pub ttl_seconds_after_finished: Option<u32>,
+    /// When true, files this GitCommit wrote before and no longer writes (an object deleted or
+    /// no longer selected, a key removed, an output path changed) are deleted in the run's
+    /// commit, and deleting the GitCommit deletes its files in one last commit (`status.inventory`
+    /// lists them). A path with `$(date)` in it writes a new file at each run: with prune,
+    /// only the newest stays. Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prune: bool,
 }
 
 /// A Git repository and the branch a GitCommit writes to.

@@ -17,10 +17,12 @@ pub mod pullrequest;
 pub mod reference;
 pub mod repo_url;
 pub mod rules;
+pub mod selector;
 pub mod status;
 
 pub use common::{
-    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, Strategy, WriteMode,
+    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, Strategy, Target,
+    WriteMode,
 };
 pub use gitcommit::{GitCommit, GitCommitSpec, GitCommitStatus, GitRepository};
 pub use kind::{ExportKind, is_secret, split_api_version};

@@ -32,7 +32,7 @@ pub use content::{normalise_path, written_path};
 pub use defaults::{DEFAULT_AUTHOR, DEFAULT_COMMIT_MESSAGE, Defaults, defaults};
 pub use glob::{MAX_BRANCH_GLOBS, MAX_GLOB_BYTES, MAX_REPOSITORY_RULES};
 pub use head_branch::head_branch;
-pub use limits::{BUILTIN_MAX_FILE_BYTES, BUILTIN_MAX_FILES};
+pub use limits::{BUILTIN_MAX_FILE_BYTES, BUILTIN_MAX_FILES, check_rendered_count, max_files};
 pub use message::{RESERVED_TRAILERS, reserved_trailer};
 pub use policy_check::validate_policy;
 pub use policy_set::{BrokenPolicy, PolicySet};

@@ -147,6 +147,12 @@ pub struct ExportStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub history: Vec<RunRecord>,
+    /// With a GitCommit's `spec.prune`: the files its last successful run wrote, sorted. The
+    /// next run deletes those it no longer writes, and deleting the GitCommit deletes them
+    /// all. At most 1000 paths (the most files one object may write). Absent without prune.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub inventory: Option<Vec<String>>,
 }
 
 /// The identity and instant of a run, recorded before it pushes.

@@ -8,13 +8,16 @@
 
 use std::path::PathBuf;
 
-use gco_api::{GitExportPolicy, ResourceReference, rules::matching, split_api_version};
+use gco_api::{
+    GitExportPolicy, ResourceReference, Target as ReferenceTarget, rules::matching,
+    split_api_version,
+};
 use gco_controller::render::offline::{self, Rendered};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::LabelSelector};
 use kube::{
-    Api,
-    api::DynamicObject,
+    Api, ResourceExt,
+    api::{DynamicObject, ListParams},
     core::GroupVersionKind,
     discovery::{Scope, pinned_kind},
 };
@@ -178,22 +181,54 @@ async fn read_live(cluster: &Cluster, manifest: &Value) -> Result<Vec<Value>, Cl
     for reference in &references {
         let (group, version) = split_api_version(&reference.api_version);
         let gvk = GroupVersionKind::gvk(group, version, &reference.kind);
-        let what = || format!("read {} {}", reference.kind, reference.name);
+        let what = || format!("read {} {}", reference.kind, reference.describe());
         let (resource, capabilities) = pinned_kind(&cluster.client, &gvk)
             .await
             .map_err(|e| CliError::kube(what(), e))?;
         let namespace = reference.namespace.as_deref().unwrap_or(own_namespace);
-        let api: Api<DynamicObject> = match capabilities.scope {
-            Scope::Namespaced => Api::namespaced_with(cluster.client.clone(), namespace, &resource),
-            Scope::Cluster => Api::all_with(cluster.client.clone(), &resource),
+        let api_in = |namespace: &str| -> Api<DynamicObject> {
+            match capabilities.scope {
+                Scope::Namespaced => {
+                    Api::namespaced_with(cluster.client.clone(), namespace, &resource)
+                }
+                Scope::Cluster => Api::all_with(cluster.client.clone(), &resource),
+            }
         };
-        let found = api
-            .get_opt(&reference.name)
-            .await
-            .map_err(|e| CliError::kube(format!("{} in namespace {namespace}", what()), e))?;
-        if let Some(object) = found {
+        let mut found = Vec::new();
+        match reference.target() {
+            Some(ReferenceTarget::Named(name)) => {
+                found.extend(api_in(namespace).get_opt(name).await.map_err(|e| {
+                    CliError::kube(format!("{} in namespace {namespace}", what()), e)
+                })?)
+            }
+            Some(ReferenceTarget::Selected {
+                selector,
+                namespaces,
+            }) => {
+                let labels = gco_api::selector::parse(selector)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", what())))?;
+                let params = ListParams::default().labels_from(&labels);
+                let looked_in = match namespaces {
+                    Some(namespaces) => matching_namespaces(cluster, namespaces).await?,
+                    None => vec![namespace.to_owned()],
+                };
+                for namespace in looked_in {
+                    let listed = api_in(&namespace).list(&params).await.map_err(|e| {
+                        CliError::kube(format!("{} in namespace {namespace}", what()), e)
+                    })?;
+                    found.extend(listed.items);
+                }
+            }
+            None => {
+                return Err(CliError::Usage(format!(
+                    "{}: give name or selector",
+                    what()
+                )));
+            }
+        }
+        for object in found {
             let mut value = serde_json::to_value(&object)
-                .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", reference.name)))?;
+                .map_err(|e| CliError::Failed(format!("cannot {}: {e}", what())))?;
             // A dynamic read carries no type information; the renderer matches on it.
             value["apiVersion"] = Value::from(reference.api_version.clone());
             value["kind"] = Value::from(reference.kind.clone());
@@ -201,4 +236,19 @@ async fn read_live(cluster: &Cluster, manifest: &Value) -> Result<Vec<Value>, Cl
         }
     }
     Ok(objects)
+}
+
+/// The namespaces whose labels `selector` matches.
+async fn matching_namespaces(
+    cluster: &Cluster,
+    selector: &LabelSelector,
+) -> Result<Vec<String>, CliError> {
+    let labels = gco_api::selector::parse(selector)
+        .map_err(|e| CliError::Usage(format!("namespaceSelector: {e}")))?;
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    let listed = api
+        .list_metadata(&ListParams::default().labels_from(&labels))
+        .await
+        .map_err(|e| CliError::kube("list namespaces".to_owned(), e))?;
+    Ok(listed.items.iter().map(ResourceExt::name_any).collect())
 }

@@ -276,13 +276,14 @@ pub fn condition(object: &GitCommit, type_: &str) -> Option<(String, String)> {
 }
 
 /// Tests serve repositories over `git://` on loopback, which the built-in rules refuse unless a
-/// policy allows the scheme: one cluster-wide policy does, for every test namespace.
+/// policy allows the scheme: one cluster-wide policy does, for every test namespace. It also
+/// allows references into the other namespaces tests make (selector tests span several).
 async fn allow_git_daemon_urls(client: &Client) -> Result<()> {
     let policies: Api<GitExportPolicy> = Api::all(client.clone());
     let policy = json!({
         "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
         "metadata": { "name": "tests-allow-git-daemon" },
-        "spec": { "allowedSchemes": ["git", "http", "file"] }
+        "spec": { "allowedSchemes": ["git", "http", "file"], "crossNamespaceReferences": true }
     });
     policies
         .patch(

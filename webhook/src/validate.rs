@@ -108,12 +108,11 @@ async fn check_access<C: Cluster>(
         match answer {
             Ok(true) => {}
             Ok(false) => refusals.push(format!(
-                "{}: user {:?} may not get {} {:?} in namespace {:?}, so may not export it (rule requester-access); fix: reference an object you can read, or ask a cluster admin for `get` on it (an admin may also set `spec.requireRequesterAccess: false` on every GitExportPolicy that selects this namespace)",
+                "{}: user {:?} may not {}, so may not export it (rule requester-access); fix: reference an object you can read, or ask a cluster admin for `{}` on it (an admin may also set `spec.requireRequesterAccess: false` on every GitExportPolicy that selects this namespace)",
                 check.field,
                 user.username.as_deref().unwrap_or("(unknown)"),
-                check.kind,
-                check.name,
-                check.namespace
+                check.describe(),
+                check.verb,
             )),
             Err(error) => refusals.push(format!("{}: {error}; retry in a moment", check.field)),
         }

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::{ExportRequest, Rule, Violation, Violations, prefix, repository::short};
-use crate::common::Strategy;
+use crate::common::{Strategy, Target};
 use crate::placeholders;
 use crate::policy::GitExportPolicy;
 
@@ -37,8 +37,14 @@ pub(super) fn check(
     for (index, reference) in request.export.resource_references.iter().enumerate() {
         let field = format!("spec.resourceReferences[{index}].output.path");
         if let Some(path) = rendered_path(&field, &reference.output.path, out) {
-            let path = written_path(&path, reference.strategy, &reference.name);
-            let is_folder = reference.strategy == Strategy::Fields;
+            // A selector's files go under its folder, named after objects not known yet.
+            let (path, is_folder) = match reference.target() {
+                Some(Target::Named(name)) => (
+                    written_path(&path, reference.strategy, name),
+                    reference.strategy == Strategy::Fields,
+                ),
+                _ => (path.trim_end_matches('/').to_owned(), true),
+            };
             prefix::check(&field, &path, is_folder, policies, out);
         }
     }

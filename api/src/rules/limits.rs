@@ -41,6 +41,43 @@ fn tightest(
         .map_or((ceiling, None), |(limit, p)| (limit, Some(p.name_any())))
 }
 
+/// The most files one object may write under `policies`: what bounds a selector's matches.
+pub fn max_files(policies: &[&GitExportPolicy]) -> usize {
+    tightest(
+        policies,
+        |p| p.spec.limits.as_ref()?.max_files,
+        BUILTIN_MAX_FILES,
+    )
+    .0
+}
+
+/// The run-time half of `limits.maxFiles`: the files a run actually renders (a selector's
+/// matches, a `fields` export's keys), not only the entries the spec lists.
+pub fn check_rendered_count(policies: &[&GitExportPolicy], count: usize) -> Result<(), Violations> {
+    let (limit, source) = tightest(
+        policies,
+        |p| p.spec.limits.as_ref()?.max_files,
+        BUILTIN_MAX_FILES,
+    );
+    if count <= limit {
+        return Ok(());
+    }
+    let fix = match &source {
+        Some(name) => format!(
+            "narrow the selectors or split the export into several objects, or ask a cluster admin to raise `spec.limits.maxFiles` of GitExportPolicy {name:?}"
+        ),
+        None => "narrow the selectors or split the export into several objects".to_owned(),
+    };
+    let mut out = Violations::default();
+    out.push(Violation::new(
+        "spec.resourceReferences",
+        Rule::MaxFiles,
+        format!("the run renders {count} files, over the limit of {limit}"),
+        fix,
+    ));
+    Err(out)
+}
+
 fn check_count(request: &ExportRequest<'_>, policies: &[&GitExportPolicy], out: &mut Violations) {
     let count = request.export.files.len() + request.export.resource_references.len();
     let (limit, source) = tightest(

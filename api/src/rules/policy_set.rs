@@ -129,6 +129,7 @@ mod tests {
             commit: None,
             export: Default::default(),
             ttl_seconds_after_finished: None,
+            prune: false,
         }
     }
 

@@ -4,7 +4,9 @@
 use kube::ResourceExt;
 
 use super::{ExportRequest, Rule, Violation, Violations, repository::short};
-use crate::common::{ResourceReference, Strategy};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use crate::common::{ResourceReference, Strategy, Target};
 use crate::kind::split_api_version;
 use crate::policy::GitExportPolicy;
 
@@ -25,9 +27,25 @@ pub struct AccessCheck {
     pub kind: String,
     /// The namespace the object is read from (ignored for cluster-scoped kinds).
     pub namespace: String,
+    /// Empty for a `list` check.
     pub name: String,
-    /// Always `get`: what the controller does with it.
+    /// `get` for a reference by name, `list` for a selector: what the controller does.
     pub verb: &'static str,
+}
+
+impl AccessCheck {
+    /// What the check asks, as a refusal says it: `get ConfigMap "app" in namespace "team"`,
+    /// `list ConfigMap in namespace "team"`, `list ConfigMap in every namespace`.
+    pub fn describe(&self) -> String {
+        let what = match self.name.is_empty() {
+            true => format!("{} {}", self.verb, self.kind),
+            false => format!("{} {} {:?}", self.verb, self.kind, self.name),
+        };
+        match self.namespace.is_empty() {
+            true => format!("{what} in every namespace"),
+            false => format!("{what} in namespace {:?}", self.namespace),
+        }
+    }
 }
 
 fn is_secret(reference: &ResourceReference) -> bool {
@@ -57,6 +75,33 @@ pub(super) fn check(
         }
         check_denied_kind(&field, reference, policies, out);
         let namespace = reference.namespace.as_deref().unwrap_or(request.namespace);
+        let (name, verb, namespace) = match reference.target() {
+            Some(Target::Named(name)) => (name.to_owned(), "get", namespace),
+            Some(Target::Selected {
+                selector,
+                namespaces,
+            }) => {
+                check_selector(&format!("{field}.selector"), selector, out);
+                if let Some(namespaces) = namespaces {
+                    check_selector(&format!("{field}.namespaceSelector"), namespaces, out);
+                }
+                // Whoever may not list the kind everywhere may not have it listed everywhere.
+                (
+                    String::new(),
+                    "list",
+                    if namespaces.is_some() { "" } else { namespace },
+                )
+            }
+            None => {
+                out.push(Violation::new(
+                    format!("{field}.name"),
+                    Rule::Selector,
+                    "the reference gives both or neither of `name` and `selector`",
+                    "give `name` to export one object, or `selector` to export every object whose labels match",
+                ));
+                continue;
+            }
+        };
         if namespace != request.namespace {
             check_cross_namespace(&field, namespace, request.namespace, policies, out);
         }
@@ -67,8 +112,8 @@ pub(super) fn check(
             version: version.to_owned(),
             kind: reference.kind.clone(),
             namespace: namespace.to_owned(),
-            name: reference.name.clone(),
-            verb: "get",
+            name,
+            verb,
         });
     }
     // The credentials are read with the operator's rights and sent to the repository URL the
@@ -94,13 +139,21 @@ fn check_secret(
     namespace: &str,
     out: &mut Violations,
 ) {
+    if reference.selector.is_some() {
+        out.push(Violation::new(
+            format!("{field}.selector"),
+            Rule::Selector,
+            "a selector cannot select Secrets: the operator never lists Secrets, since a list returns every value",
+            "name each Secret in its own reference",
+        ));
+    }
     match reference.strategy {
         Strategy::Dump | Strategy::Fields => out.push(Violation::new(
             format!("{field}.strategy"),
             Rule::SecretStrategy,
             format!(
-                "Secret {:?} cannot be exported with `{}`: that would write every key, private keys and passwords included",
-                reference.name,
+                "Secret {} cannot be exported with `{}`: that would write every key, private keys and passwords included",
+                reference.describe(),
                 if reference.strategy == Strategy::Dump { "dump" } else { "fields" }
             ),
             format!(
@@ -114,9 +167,9 @@ fn check_secret(
                     format!("{field}.field"),
                     Rule::SecretField,
                     format!(
-                        "Secret key {:?} of Secret {:?} may not be exported: only {allowed:?} are allowed",
+                        "Secret key {:?} of Secret {} may not be exported: only {allowed:?} are allowed",
                         short(key),
-                        reference.name
+                        reference.describe()
                     ),
                     format!(
                         "export one of {allowed:?}, or ask a cluster admin to add {:?} to `spec.secrets.allowedFields` of a GitExportPolicy that selects namespace {namespace:?}",
@@ -125,6 +178,18 @@ fn check_secret(
                 ));
             }
         }
+    }
+}
+
+/// A tenant's selector must mean the same to the apiserver and to the operator's caches.
+fn check_selector(field: &str, selector: &LabelSelector, out: &mut Violations) {
+    if let Err(error) = crate::selector::parse(selector) {
+        out.push(Violation::new(
+            field,
+            Rule::Selector,
+            error.to_string(),
+            "write a Kubernetes label selector: `matchLabels` of valid label keys and values, `matchExpressions` with `In`/`NotIn` (with values) or `Exists`/`DoesNotExist` (without)",
+        ));
     }
 }
 
@@ -170,11 +235,21 @@ fn check_cross_namespace(
         .filter(|p| !p.spec.cross_namespace_references)
     {
         let name = policy.name_any();
+        let (field, looks) = match namespace.is_empty() {
+            true => (
+                format!("{field}.namespaceSelector"),
+                format!("`namespaceSelector` looks beyond this object's namespace {own:?}"),
+            ),
+            false => (
+                format!("{field}.namespace"),
+                format!("namespace {namespace:?} is not this object's namespace {own:?}"),
+            ),
+        };
         out.push(Violation::new(
-            format!("{field}.namespace"),
+            field,
             Rule::CrossNamespace,
             format!(
-                "namespace {namespace:?} is not this object's namespace {own:?}, and GitExportPolicy {name:?} forbids cross-namespace references"
+                "{looks}, and GitExportPolicy {name:?} forbids cross-namespace references"
             ),
             format!(
                 "reference objects in {own:?} only (leave `namespace` out), create the export in {namespace:?}, or ask a cluster admin to set `spec.crossNamespaceReferences: true` on GitExportPolicy {name:?}"

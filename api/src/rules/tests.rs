@@ -29,6 +29,7 @@ pub(super) fn commit() -> GitCommitSpec {
         }),
         export: ExportSpec::default(),
         ttl_seconds_after_finished: None,
+        prune: false,
     }
 }
 
@@ -41,13 +42,11 @@ pub(super) fn reference(
     ResourceReference {
         api_version: "v1".into(),
         kind: kind.into(),
-        name: "obj".into(),
-        namespace: None,
+        name: Some("obj".into()),
         strategy,
         field: field.map(str::to_owned),
         output: OutputSpec { path: path.into() },
-        optional: false,
-        write_mode: None,
+        ..Default::default()
     }
 }
 

@@ -51,6 +51,9 @@ pub enum Rule {
     InvalidPolicy,
     /// `ttlSecondsAfterFinished` is for one-shot exports: a scheduled export never finishes.
     TtlWithSchedule,
+    /// A reference's `selector` or `namespaceSelector` must be a valid label selector, and a
+    /// reference gives exactly one of `name` and `selector`.
+    Selector,
 }
 
 impl Rule {
@@ -78,6 +81,7 @@ impl Rule {
             Rule::ApiUrl => "api-url",
             Rule::InvalidPolicy => "invalid-policy",
             Rule::TtlWithSchedule => "ttl-with-schedule",
+            Rule::Selector => "selector",
         }
     }
 }

@@ -3,18 +3,23 @@
 //!
 //! A template matches the way the renderer expands it (controller/src/render/mod.rs): a
 //! `$( … )` placeholder stands for any text, a `dump` path ending in `/` for the folder of
-//! `<name>.yaml`, and a `fields` path for the folder of one file per key.
+//! `<name>.yaml`, a `fields` path for the folder of one file per key, and a selector's path for
+//! anything below it.
 
-use gco_api::{ExportSpec, Strategy};
+use gco_api::{ExportSpec, Strategy, Target};
 
 /// Whether any path `spec` writes could be `path`.
 pub fn could_write(spec: &ExportSpec, path: &str) -> bool {
     let files = spec.files.iter().map(|f| matches(&f.path, path));
     let references = spec.resource_references.iter().map(|r| {
         let template = r.output.path.as_str();
+        let Some(Target::Named(name)) = r.target() else {
+            // A selector writes anything under its folder.
+            return under(template.trim_end_matches('/'), path);
+        };
         match r.strategy {
             Strategy::Dump => match template.strip_suffix('/') {
-                Some(folder) => matches(&format!("{folder}/{}.yaml", r.name), path),
+                Some(folder) => matches(&format!("{folder}/{name}.yaml"), path),
                 None => matches(template, path),
             },
             Strategy::Fields => in_folder(template.trim_end_matches('/'), path),
@@ -22,6 +27,18 @@ pub fn could_write(spec: &ExportSpec, path: &str) -> bool {
         }
     });
     files.chain(references).any(|m| m)
+}
+
+/// Whether `path` is anywhere below the folder `template` expands to.
+fn under(template: &str, path: &str) -> bool {
+    let mut folder = path;
+    while let Some((parent, _)) = folder.rsplit_once('/') {
+        if matches(template, parent) {
+            return true;
+        }
+        folder = parent;
+    }
+    false
 }
 
 /// Whether `path` is one file directly in the folder `template` expands to.

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use git2::{FileMode, ObjectType, Oid, Repository, Tree, build::TreeUpdateBuilder};
 
-use crate::render::{PlannedWrite, place};
+use crate::render::{Placement, PlannedWrite, place};
 
 use super::GitError;
 
@@ -17,20 +17,36 @@ pub(crate) fn apply_writes(
     base: &Tree<'_>,
     writes: &[PlannedWrite],
 ) -> Result<Oid, GitError> {
-    let mut staged: BTreeMap<&str, (Vec<u8>, FileMode)> = BTreeMap::new();
+    // `None`: the file is removed (only a file: a folder of that name stays).
+    let mut staged: BTreeMap<&str, Option<(Vec<u8>, FileMode)>> = BTreeMap::new();
     for write in writes {
         let path = write.path.as_str();
+        if write.mode == Placement::Remove {
+            let is_file = matches!(base.get_path(Path::new(path)), Ok(e) if e.kind() == Some(ObjectType::Blob));
+            if is_file || staged.contains_key(path) {
+                staged.insert(path, None);
+            }
+            continue;
+        }
         let (current, mode) = match staged.remove(path) {
-            Some(entry) => entry,
+            Some(Some(entry)) => entry,
+            Some(None) => (Vec::new(), FileMode::Blob),
             None => read_file(repo, base, path)?,
         };
         let content = place(write.mode, current, &write.content);
-        staged.insert(path, (content, mode));
+        staged.insert(path, Some((content, mode)));
     }
     let mut update = TreeUpdateBuilder::new();
-    for (path, (content, mode)) in &staged {
-        let blob = repo.blob(content).map_err(GitError::repository)?;
-        update.upsert(*path, blob, *mode);
+    for (path, entry) in &staged {
+        match entry {
+            Some((content, mode)) => {
+                let blob = repo.blob(content).map_err(GitError::repository)?;
+                update.upsert(*path, blob, *mode);
+            }
+            None => {
+                update.remove(*path);
+            }
+        }
     }
     update
         .create_updated(repo, base)

@@ -67,8 +67,11 @@ pub struct Facts<'a> {
     pub jitter: f64,
     /// The run this reconcile attempted, when it got that far.
     pub run: Option<&'a RunId>,
-    /// Missing optional references the run skipped.
+    /// What the run skipped: missing optional references, selectors that matched nothing.
     pub skipped: &'a [String],
+    /// A delivered run's inventory, set in `status.inventory` when it succeeds (`None`
+    /// inside: the object does not prune, and keeps none).
+    pub inventory: Option<&'a Option<Vec<String>>>,
     /// How many runs `status.history` keeps (`spec.historyLimit`).
     pub history_limit: usize,
     /// How long after its last successful run the object is deleted, if it is.
@@ -138,10 +141,10 @@ fn succeed(status: &mut ExportStatus, delivered: Delivered, facts: &Facts<'_>) -
     let mut announcements = Vec::new();
     if !facts.skipped.is_empty() {
         let skipped = facts.skipped.join(", ");
-        message.push_str(&format!("; skipped missing optional references: {skipped}"));
+        message.push_str(&format!("; skipped: {skipped}"));
         announcements.push(Announcement {
             reason: EventReason::ReferenceSkipped,
-            message: format!("skipped missing optional references: {skipped}"),
+            message: format!("skipped: {skipped}"),
             revision: None,
             token: format!("{token}-skipped"),
         });
@@ -154,6 +157,9 @@ fn succeed(status: &mut ExportStatus, delivered: Delivered, facts: &Facts<'_>) -
     });
     if let Some(run) = status.run.as_mut() {
         run.done = true;
+    }
+    if let Some(inventory) = facts.inventory {
+        status.inventory.clone_from(inventory);
     }
     status.last_sync = Some(Time(facts.now));
     if delivered.commit.is_some() {

@@ -89,6 +89,8 @@ struct Progress<'a> {
     admitted: Option<&'a Admitted>,
     run: Option<&'a RunId>,
     skipped: &'a [String],
+    /// A delivered run's inventory for `status.inventory` (`None` inside: no prune).
+    inventory: Option<&'a Option<Vec<String>>>,
     /// The generation the run was planned for, when a later reconcile concludes it.
     generation: Option<i64>,
 }
@@ -156,6 +158,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                         &reader,
                         &self.owner,
                         &self.object.export().resource_references,
+                        rules::max_files(&scope.matching()),
                     )
                     .await
             }
@@ -194,6 +197,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Plan::Deliver(delivery) => {
                 progress.run = Some(&delivery.run_id);
                 progress.skipped = &delivery.skipped;
+                progress.inventory = Some(&delivery.inventory);
                 if delivery.record_first || !K::IDEMPOTENT_DELIVERY {
                     self.begin(&delivery, admitted).await?;
                 } else {
@@ -232,11 +236,10 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
         };
         let mut handed = HandedIn::new(
             self.object.meta().uid.clone().unwrap_or_default(),
-            delivery.run_id.clone(),
             recorded,
             self.object.meta().generation.unwrap_or(0),
             admitted.clone(),
-            delivery.skipped.clone(),
+            delivery,
             branch.clone(),
         );
         let engine = self.ctx.engine.clone();
@@ -273,6 +276,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             admitted: Some(&handed.admitted),
             run: Some(&handed.run),
             skipped: &handed.skipped,
+            inventory: Some(&handed.inventory),
             generation: Some(handed.generation),
         };
         let delivered = matches!(outcome, Outcome::Delivered(_));
@@ -437,6 +441,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             jitter: jitter(),
             run: progress.run,
             skipped: progress.skipped,
+            inventory: progress.inventory,
             history_limit: self.object.export().history_limit(),
             time_to_live: self.object.time_to_live(),
         }

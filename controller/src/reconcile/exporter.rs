@@ -79,6 +79,12 @@ pub trait Exporter:
         credentials: &Credentials,
     ) -> impl Future<Output = Delivering> + Send;
 
+    /// Whether runs delete the files the object wrote before and no longer writes
+    /// (`prune.rs`).
+    fn prunes(&self) -> bool {
+        false
+    }
+
     /// Whether deleting this object needs the operator's cleanup first (`finalize.rs`).
     fn cleans_up(&self) -> bool {
         false

@@ -205,7 +205,11 @@ impl From<ReferenceError> for Failure {
             // A kind the cluster does not serve is a spec error until a CRD is installed.
             ReferenceError::UnknownKind { .. } => FailureReason::RenderFailed,
             ReferenceError::Forbidden { .. } => FailureReason::AccessDenied,
-            ReferenceError::Read { .. } => FailureReason::ProgressingWithRetry,
+            ReferenceError::Selector { .. } => FailureReason::RenderFailed,
+            // The matches may shrink without a spec change: keep trying, backing off.
+            ReferenceError::Read { .. } | ReferenceError::TooMany { .. } => {
+                FailureReason::ProgressingWithRetry
+            }
         };
         Self::new(reason, error.to_string())
     }

@@ -1,8 +1,8 @@
 //! Deletion: a kind whose objects leave something behind outside the cluster (a PullRequest's
 //! open pull request and head branch) holds a finalizer, and its deletion waits for the
 //! kind's cleanup. A forge that stays down must not block a namespace's deletion forever: after
-//! [`CLEANUP_BOUND`], or at once with the [`SKIP_CLEANUP`] annotation, the finalizer lets go,
-//! and an event says what was left behind.
+//! `--cleanup-timeout-seconds` (600 by default), or at once with the [`SKIP_CLEANUP`]
+//! annotation, the finalizer lets go, and an event says what was left behind.
 
 use std::time::Duration;
 
@@ -21,8 +21,6 @@ use crate::announce::{Announcement, EventReason};
 pub const FINALIZER: &str = "gco.galos.one/cleanup";
 /// Set (to any value) on a deleted object to let it go without its cleanup.
 pub const SKIP_CLEANUP: &str = "gco.galos.one/skip-cleanup";
-/// How long after its deletion the operator keeps trying an object's cleanup.
-pub const CLEANUP_BOUND: Duration = Duration::from_secs(600);
 /// How soon a failed cleanup is tried again.
 const RETRY: Duration = Duration::from_secs(30);
 
@@ -68,9 +66,8 @@ pub async fn on_deletion<K: Exporter>(
         .deletion_timestamp
         .as_ref()
         .map_or(r.now, |t| t.0);
-    let deadline = deleted_at
-        .checked_add(CLEANUP_BOUND)
-        .unwrap_or(Timestamp::MAX);
+    let bound = r.ctx.cleanup_timeout;
+    let deadline = deleted_at.checked_add(bound).unwrap_or(Timestamp::MAX);
     let given_up = if !admitted {
         Some("the policies refuse the spec now, so its forge is not contacted".to_owned())
     } else if r.object.annotations().contains_key(SKIP_CLEANUP) {
@@ -78,7 +75,7 @@ pub async fn on_deletion<K: Exporter>(
     } else if r.now >= deadline {
         Some(format!(
             "the cleanup did not succeed within {}s of the deletion",
-            CLEANUP_BOUND.as_secs()
+            bound.as_secs()
         ))
     } else {
         None

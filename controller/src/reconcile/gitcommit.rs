@@ -15,9 +15,12 @@ use jiff::Timestamp;
 use super::{
     Delivering, Exporter, Failure, Outcome,
     driver::Reconcile,
+    failure::FailureReason,
+    finalize::Cleanup,
     plan::{Delivery, requeue_at},
+    prune,
 };
-use crate::git::Credentials;
+use crate::git::{Author, Change, Credentials, ObjectRef, RunId};
 
 impl Exporter for GitCommit {
     const KIND: ExportKind = ExportKind::GitCommit;
@@ -50,6 +53,9 @@ impl Exporter for GitCommit {
     fn current_status(&self) -> ExportStatus {
         self.status.clone().unwrap_or_default()
     }
+    fn prunes(&self) -> bool {
+        self.spec.prune
+    }
     fn time_to_live(&self) -> Option<Duration> {
         self.spec
             .ttl_seconds_after_finished
@@ -68,6 +74,29 @@ impl Exporter for GitCommit {
         }
     }
 
+    fn cleans_up(&self) -> bool {
+        self.spec.prune
+    }
+
+    fn leftovers(&self) -> String {
+        let files = self
+            .status
+            .as_ref()
+            .and_then(|s| s.inventory.as_ref())
+            .map_or(0, Vec::len);
+        let repository = &self.spec.repository;
+        let plural = if files == 1 { "" } else { "s" };
+        format!(
+            "{files} file{plural} on branch {} of {}",
+            repository.branch(),
+            gco_api::redact_url(&repository.url)
+        )
+    }
+
+    async fn clean_up(reconcile: &mut Reconcile<'_, Self>) -> Cleanup {
+        remove_files(reconcile).await
+    }
+
     async fn look_around(
         reconcile: &mut Reconcile<'_, Self>,
         next_tick: Option<Timestamp>,
@@ -75,5 +104,72 @@ impl Exporter for GitCommit {
         Outcome::Idle {
             then: requeue_at(next_tick, reconcile.now),
         }
+    }
+}
+
+/// A deleted pruning GitCommit's cleanup: one last commit deletes every file of its inventory
+/// (those within the policies' prefixes; a file already gone is no change).
+async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
+    let inventory = r.status.inventory.clone().unwrap_or_default();
+    if inventory.is_empty() {
+        return Cleanup::Done("no files were written: nothing to delete".to_owned());
+    }
+    let Ok(scope) = r.ctx.policies.scope(&r.owner.namespace) else {
+        return Cleanup::Retry(Failure::new(
+            FailureReason::ProgressingWithRetry,
+            "the policies are not read yet",
+        ));
+    };
+    let writes = prune::remove_all(&inventory, &scope.matching());
+    let credentials = match r.credentials_or_missing().await {
+        Ok(credentials) => credentials,
+        Err(Ok(failure)) => return Cleanup::Retry(failure),
+        Err(Err(missing)) => {
+            return Cleanup::Impossible(format!("{missing}, so the repository cannot be reached"));
+        }
+    };
+    let uid = r.object.metadata.uid.as_deref().unwrap_or_default();
+    let (Ok(run), Ok(author)) = (
+        RunId::new(&format!("{uid}-deleted")),
+        r.object
+            .spec
+            .commit
+            .as_ref()
+            .and_then(|c| c.author.as_deref())
+            .map_or_else(|| Ok(Author::operator()), Author::parse),
+    ) else {
+        return Cleanup::Impossible("the object has no usable uid or author".to_owned());
+    };
+    let count = writes.len();
+    let change = Change {
+        object: ObjectRef {
+            namespace: r.owner.namespace.clone(),
+            kind: GitCommit::KIND.as_str().into(),
+            name: r.owner.name.clone(),
+        },
+        run,
+        author,
+        message: format!(
+            "Remove the files of deleted GitCommit {}/{}",
+            r.owner.namespace, r.owner.name
+        ),
+        writes,
+        at: r.now,
+    };
+    let repository = &r.object.spec.repository;
+    let pushed = r
+        .ctx
+        .engine
+        .commit(&repository.url, repository.branch(), &credentials, change)
+        .await;
+    match pushed {
+        Ok(crate::git::Outcome::NoChanges { .. }) => {
+            Cleanup::Done(format!("the {count} files were already gone"))
+        }
+        Ok(outcome) => Cleanup::Done(format!(
+            "deleted {count} files in commit {}",
+            outcome.commit().unwrap_or_default()
+        )),
+        Err(error) => Cleanup::Retry(error.into()),
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::{
     Outcome,
     conclude::Delivered,
-    plan::{Admitted, requeue_at},
+    plan::{Admitted, Delivery, requeue_at},
 };
 use crate::{
     announce::EventReason,
@@ -52,8 +52,10 @@ pub struct HandedIn {
     /// The generation the run was planned for.
     pub generation: i64,
     pub admitted: Admitted,
-    /// Missing optional references the run skipped.
+    /// What the run skipped.
     pub skipped: Vec<String>,
+    /// With prune: the files the run leaves written.
+    pub inventory: Option<Vec<String>>,
     pub branch: String,
     /// When the reconcile that handed the run in began.
     pub started: Instant,
@@ -62,23 +64,23 @@ pub struct HandedIn {
 }
 
 impl HandedIn {
-    /// A run about to be handed in, with no answer yet.
+    /// `delivery`, about to be handed in, with no answer yet.
     pub fn new(
         uid: String,
-        run: RunId,
         recorded: RunState,
         generation: i64,
         admitted: Admitted,
-        skipped: Vec<String>,
+        delivery: &Delivery,
         branch: String,
     ) -> Self {
         Self {
             uid,
-            run,
+            run: delivery.run_id.clone(),
             recorded,
             generation,
             admitted,
-            skipped,
+            skipped: delivery.skipped.clone(),
+            inventory: delivery.inventory.clone(),
             branch,
             started: Instant::now(),
             pushed: None,

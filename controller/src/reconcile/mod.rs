@@ -24,6 +24,7 @@ pub mod finalize;
 mod gitcommit;
 pub mod handoff;
 mod plan;
+mod prune;
 mod pullrequest;
 mod retry;
 mod run_id;
@@ -75,6 +76,8 @@ pub struct Context {
     /// Test hook: exit the process right after a push, before the status write, to prove that
     /// the retry after a crash neither commits nor appends twice.
     pub crash_after_push: bool,
+    /// How long after a deletion its cleanup is tried (`--cleanup-timeout-seconds`).
+    pub cleanup_timeout: std::time::Duration,
 }
 
 impl Context {

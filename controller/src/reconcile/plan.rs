@@ -7,25 +7,22 @@
 
 use std::time::Duration;
 
-use gco_api::{
-    ConditionType, ExportStatus, GitExportPolicy, placeholders,
-    rules::{RenderedPath, Violations, check_rendered_paths},
-};
+use gco_api::{ConditionType, ExportStatus, GitExportPolicy, placeholders, rules::Violations};
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     Exporter, Failure, expiry,
     failure::FailureReason,
-    requested_at,
+    prune, requested_at,
     retry::RetrySettings,
     run_id::{RunInputs, derive_run_id},
     schedule::Schedule,
 };
 use crate::{
     git::{Author, Change, ObjectRef, RunId},
-    references::{ReadReference, ReferenceError},
-    render::render_owned,
+    references::{Found, ReadReference, ReferenceError},
+    render::{offline::judge_rendered, render_owned},
 };
 
 /// What a reconcile does.
@@ -65,8 +62,11 @@ pub struct Delivery {
     /// The instant every placeholder of the run renders: the run's first attempt.
     pub at: Timestamp,
     pub change: Change,
-    /// Missing optional references, for the message and a warning event.
+    /// What the run skipped (missing optional references, selectors that matched nothing),
+    /// for the message and a warning event.
     pub skipped: Vec<String>,
+    /// With prune: the files the run leaves written, for `status.inventory`.
+    pub inventory: Option<Vec<String>>,
     pub next_tick: Option<Timestamp>,
     /// Whether the run's writes depend on its instant or add to files: then the run must be
     /// recorded before its push, so that a retry after a crash renders the same instant and
@@ -141,6 +141,7 @@ pub fn plan<K: Exporter>(
         generation,
         references: references
             .iter()
+            .flat_map(ReadReference::objects)
             .map(|r| (r.key.display(), r.resource_version.clone()))
             .collect(),
         schedule_slot: admitted.slot,
@@ -159,38 +160,48 @@ pub fn plan<K: Exporter>(
         }
     }
 
-    let missing = object
-        .export()
-        .resource_references
-        .iter()
-        .zip(&references)
-        .filter(|(_, read)| read.object.is_none());
     let mut skipped = Vec::new();
-    for (reference, read) in missing {
-        if !reference.optional {
-            // The key reads `<namespace>/<Kind>/<name>`: it names the kind already.
-            let message = format!(
-                "{} does not exist: create it, or mark the reference `optional: true`",
-                read.key.display()
-            );
-            return Plan::Fail {
-                failure: Failure::new(FailureReason::ReferenceNotFound, message),
-                run: Some(run_id),
-            };
+    let pairs = object.export().resource_references.iter().zip(&references);
+    for (index, (reference, read)) in pairs.enumerate() {
+        match &read.found {
+            Found::Named(one) if one.object.is_none() => {
+                if !reference.optional {
+                    // The key reads `<namespace>/<Kind>/<name>`: it names the kind already.
+                    let message = format!(
+                        "{} does not exist: create it, or mark the reference `optional: true`",
+                        one.key.display()
+                    );
+                    return Plan::Fail {
+                        failure: Failure::new(FailureReason::ReferenceNotFound, message),
+                        run: Some(run_id),
+                    };
+                }
+                skipped.push(format!("{} (optional, missing)", one.key.display()));
+            }
+            Found::Selected(selected) if selected.matches.is_empty() => {
+                skipped.push(format!(
+                    "spec.resourceReferences[{index}] ({} {} matched nothing)",
+                    read.kind.resource.kind,
+                    reference.describe()
+                ));
+            }
+            _ => {}
         }
-        skipped.push(read.key.display());
     }
 
     // A retried run renders the instant of its first attempt, and so finds its own commit.
     let at = previous.map_or(now, |run| run.time.0);
-    let objects: Vec<_> = references.into_iter().map(|r| r.object).collect();
-    match change(object, &run_id, &objects, policies, at) {
-        Ok(change) => Plan::Deliver(Box::new(Delivery {
+    let objects: Vec<Vec<serde_json::Value>> =
+        references.iter().map(ReadReference::values).collect();
+    let previous_inventory = status.inventory.as_deref();
+    match change(object, &run_id, &objects, policies, previous_inventory, at) {
+        Ok((change, inventory)) => Plan::Deliver(Box::new(Delivery {
             record_first: depends_on_its_run(object, &change),
             run_id,
             at,
             change,
             skipped,
+            inventory,
             next_tick: admitted.next_tick,
         })),
         Err(failure) => Plan::Fail {
@@ -200,23 +211,27 @@ pub fn plan<K: Exporter>(
     }
 }
 
-/// The spec rendered into the change for the engine; a failure names the field at fault.
+/// The spec rendered into the change for the engine, and with prune the inventory the run
+/// leaves; a failure names the field at fault.
 fn change<K: Exporter>(
     object: &K,
     run_id: &RunId,
-    objects: &[Option<serde_json::Value>],
+    objects: &[Vec<serde_json::Value>],
     policies: &[&GitExportPolicy],
+    inventory: Option<&[String]>,
     at: Timestamp,
-) -> Result<Change, Failure> {
-    let (writes, fields) = render_owned(object.export(), objects, at)?;
-    let rendered = writes
-        .iter()
-        .zip(&fields)
-        .map(|(write, field)| RenderedPath {
-            field,
-            path: write.path.as_str(),
-        });
-    check_rendered_paths(policies, rendered)?;
+) -> Result<(Change, Option<Vec<String>>), Failure> {
+    let (mut writes, mut fields) = render_owned(object.export(), objects, at)?;
+    let inventory = match object.prunes() {
+        true => {
+            let (removals, inventory) = prune::removals(&writes, inventory, policies);
+            fields.extend(removals.iter().map(|_| "spec.prune".to_owned()));
+            writes.extend(removals);
+            Some(inventory)
+        }
+        false => None,
+    };
+    judge_rendered(&writes, &fields, policies)?;
     let commit = object.commit_spec().cloned().unwrap_or_default();
     let message = match commit.message.as_deref() {
         Some(message) => placeholders::render(message, at)
@@ -228,7 +243,7 @@ fn change<K: Exporter>(
             .map_err(|e| Failure::render(format!("spec.commit.author: {e}")))?,
         None => Author::operator(),
     };
-    Ok(Change {
+    let change = Change {
         object: ObjectRef {
             namespace: object.namespace().unwrap_or_default(),
             kind: K::KIND.as_str().into(),
@@ -239,7 +254,8 @@ fn change<K: Exporter>(
         message,
         writes,
         at,
-    })
+    };
+    Ok((change, inventory))
 }
 
 /// Whether delivering `change` twice could differ from delivering it once: a write that adds

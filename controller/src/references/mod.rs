@@ -6,12 +6,17 @@
 
 mod identity;
 mod kinds;
+mod select;
 mod watches;
 
 use std::collections::HashMap;
 
-use gco_api::{ExportKind, ResourceReference, split_api_version};
-use kube::{Api, Client, api::DynamicObject, core::GroupVersionKind};
+use gco_api::{ExportKind, ResourceReference, Target, split_api_version};
+use kube::{
+    Api, Client,
+    api::DynamicObject,
+    core::{GroupVersionKind, Selector},
+};
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -34,14 +39,16 @@ pub enum ReferenceError {
         kind: String,
     },
     #[error(
-        "{field}: {identity} may not read {kind} {name:?} ({detail}): grant it `get` on that \
-         object (a Role and RoleBinding in its namespace), or reference an object it may read"
+        "{field}: {identity} may not {verb} {kind} {name} ({detail}): grant it `{verb}` on \
+         {kind} (a Role and RoleBinding in the namespace), or reference what it may read"
     )]
     Forbidden {
         field: String,
+        verb: &'static str,
         kind: String,
+        /// The name, quoted, or the selector and where it looks.
         name: String,
-        identity: Identity,
+        identity: Box<Identity>,
         detail: String,
     },
     #[error("{field}: cannot read {kind} {name}: {source}")]
@@ -50,7 +57,19 @@ pub enum ReferenceError {
         kind: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
+    },
+    #[error("{field}: {reason}")]
+    Selector { field: String, reason: String },
+    #[error(
+        "{field}: {kind} {selection} matches more than {limit} objects: narrow the selector, or \
+         split the reference by label or namespace"
+    )]
+    TooMany {
+        field: String,
+        kind: String,
+        selection: String,
+        limit: usize,
     },
 }
 
@@ -76,13 +95,58 @@ impl ObjectKey {
     }
 }
 
-/// One reference, read: its key, resolved kind and the live object (None when missing).
+/// One object read: its key, and the live object (`None` when it does not exist).
 #[derive(Clone, Debug)]
-pub struct ReadReference {
+pub struct ReadObject {
     pub key: ObjectKey,
-    pub kind: ResolvedKind,
     pub object: Option<Value>,
     pub resource_version: Option<String>,
+}
+
+/// What one reference found.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// A reference by name: that object, present or not.
+    Named(ReadObject),
+    /// A selector: every object it matches (each present), in key order.
+    Selected(Selected),
+}
+
+/// What a selector matched, and where it looked: what its watch must cover.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub matches: Vec<ReadObject>,
+    pub selector: Selector,
+    /// The namespaces looked in (`[""]` for a cluster-scoped kind).
+    pub namespaces: Vec<String>,
+    /// Whether the namespaces came from a `namespaceSelector` (a new or relabelled namespace
+    /// then triggers the owner).
+    pub by_namespace_selector: bool,
+}
+
+/// One reference, read: its resolved kind and what it found.
+#[derive(Clone, Debug)]
+pub struct ReadReference {
+    pub kind: ResolvedKind,
+    pub found: Found,
+}
+
+impl ReadReference {
+    /// Every object read, in order.
+    pub fn objects(&self) -> &[ReadObject] {
+        match &self.found {
+            Found::Named(one) => std::slice::from_ref(one),
+            Found::Selected(selected) => &selected.matches,
+        }
+    }
+
+    /// The live objects found (a missing named one is left out).
+    pub fn values(&self) -> Vec<Value> {
+        self.objects()
+            .iter()
+            .filter_map(|o| o.object.clone())
+            .collect()
+    }
 }
 
 /// The GroupVersionKind of a reference (`apiVersion: apps/v1` → group `apps`, version `v1`).
@@ -95,6 +159,8 @@ fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
 pub struct References {
     kinds: KindResolver,
     watches: ReferenceWatches,
+    /// The operator's own client: namespaces a `namespaceSelector` matches are listed with it.
+    client: Client,
 }
 
 impl References {
@@ -105,31 +171,61 @@ impl References {
         referenced: Gauge,
         secret_poll: std::time::Duration,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
-        let (watches, triggers) = ReferenceWatches::new(client, referenced, secret_poll);
+        let (watches, triggers) = ReferenceWatches::new(client.clone(), referenced, secret_poll);
         let references = Self {
             kinds: KindResolver::default(),
             watches,
+            client,
         };
         (references, triggers)
     }
 
     /// Reads every reference of `owner`'s spec, in order (the owner's namespace is the default
-    /// namespace), and from then on triggers `owner` when one of them changes.
+    /// namespace), and from then on triggers `owner` when one of them changes, or when an
+    /// object starts or stops matching one of its selectors.
     ///
     /// An impersonating `reader` reads every object from the apiserver, never from the watch
     /// caches (which hold what the controller may read), so the apiserver judges each read.
+    /// A selector reads at most `max_matches` objects.
     pub async fn read(
         &self,
         reader: &Reader,
         owner: &Owner,
         references: &[ResourceReference],
+        max_matches: usize,
     ) -> Result<Vec<ReadReference>, ReferenceError> {
         let mut read = Vec::with_capacity(references.len());
         for (index, reference) in references.iter().enumerate() {
-            read.push(
-                self.read_one(reader, index, reference, &owner.namespace)
-                    .await?,
-            );
+            let field = format!("spec.resourceReferences[{index}]");
+            let kind = self.resolve(reader, &field, reference).await?;
+            let found = match reference.target() {
+                Some(Target::Named(name)) => Found::Named(
+                    self.read_named(reader, &field, reference, &kind, name, &owner.namespace)
+                        .await?,
+                ),
+                Some(Target::Selected {
+                    selector,
+                    namespaces,
+                }) => {
+                    let ask = select::Ask {
+                        field: &field,
+                        reference,
+                        kind: &kind,
+                        selector,
+                        namespace_selector: namespaces,
+                        own_namespace: &owner.namespace,
+                        max_matches,
+                    };
+                    Found::Selected(select::read(self, reader, &ask).await?)
+                }
+                None => {
+                    return Err(ReferenceError::Selector {
+                        field: format!("{field}.name"),
+                        reason: "give exactly one of `name` and `selector`".into(),
+                    });
+                }
+            };
+            read.push(ReadReference { kind, found });
         }
         self.watches.track(owner, &read);
         Ok(read)
@@ -140,53 +236,58 @@ impl References {
         self.watches.forget(owner);
     }
 
-    async fn read_one(
+    async fn resolve(
         &self,
         reader: &Reader,
-        index: usize,
+        field: &str,
         reference: &ResourceReference,
-        default_namespace: &str,
-    ) -> Result<ReadReference, ReferenceError> {
-        let field = format!("spec.resourceReferences[{index}]");
+    ) -> Result<ResolvedKind, ReferenceError> {
         let gvk = gvk_of(reference);
-        let read_error = |source: kube::Error| {
-            if let Some(detail) = forbidden(&source) {
-                return ReferenceError::Forbidden {
-                    field: field.clone(),
-                    kind: reference.kind.clone(),
-                    name: reference.name.clone(),
-                    identity: reader.identity.clone(),
-                    detail,
-                };
-            }
-            ReferenceError::Read {
-                field: field.clone(),
-                kind: reference.kind.clone(),
-                name: reference.name.clone(),
-                source,
-            }
-        };
-        let client = &reader.client;
-        let kind = self
-            .kinds
-            .resolve(client, &gvk)
+        self.kinds
+            .resolve(&reader.client, &gvk)
             .await
-            .map_err(read_error)?
+            .map_err(|source| ReferenceError::Read {
+                field: field.to_owned(),
+                kind: reference.kind.clone(),
+                name: reference.describe(),
+                source: Box::new(source),
+            })?
             .ok_or_else(|| ReferenceError::UnknownKind {
                 field: format!("{field}.kind"),
                 api_version: reference.api_version.clone(),
                 kind: reference.kind.clone(),
-            })?;
+            })
+    }
+
+    async fn read_named(
+        &self,
+        reader: &Reader,
+        field: &str,
+        reference: &ResourceReference,
+        kind: &ResolvedKind,
+        name: &str,
+        default_namespace: &str,
+    ) -> Result<ReadObject, ReferenceError> {
+        let read_error = |source: kube::Error| {
+            read_error(
+                reader,
+                field,
+                "get",
+                &reference.kind,
+                format!("{name:?}"),
+                source,
+            )
+        };
         let namespace = if kind.namespaced {
             reference.namespace.as_deref().unwrap_or(default_namespace)
         } else {
             ""
         };
         let key = ObjectKey {
-            group: gvk.group.clone(),
-            kind: gvk.kind.clone(),
+            group: kind.resource.group.clone(),
+            kind: kind.resource.kind.clone(),
             namespace: namespace.to_owned(),
-            name: reference.name.clone(),
+            name: name.to_owned(),
         };
         let cached = match reader.identity.is_impersonated() {
             true => None,
@@ -194,37 +295,69 @@ impl References {
         };
         let object = match cached {
             Some(cached) => cached.map(|o| (*o).clone()),
-            None => {
-                let api: Api<DynamicObject> = if kind.namespaced {
-                    Api::namespaced_with(client.clone(), namespace, &kind.resource)
-                } else {
-                    Api::all_with(client.clone(), &kind.resource)
-                };
-                api.get_opt(&reference.name).await.map_err(read_error)?
-            }
+            None => api_for(&reader.client, kind, namespace)
+                .get_opt(name)
+                .await
+                .map_err(read_error)?,
         };
-        let resource_version = object
-            .as_ref()
-            .and_then(|o| o.metadata.resource_version.clone());
-        // Items of a watch's list come without `apiVersion` and `kind`: without them a `dump`
-        // read from the cache would not be an object `kubectl apply` accepts.
-        let object = object.map(|mut o| {
-            o.types.get_or_insert_with(|| kube::api::TypeMeta {
-                api_version: kind.resource.api_version.clone(),
-                kind: kind.resource.kind.clone(),
-            });
-            o
+        Ok(read_object(key, object, kind))
+    }
+}
+
+/// The API of `kind` in `namespace` (ignored for a cluster-scoped kind).
+fn api_for(client: &Client, kind: &ResolvedKind, namespace: &str) -> Api<DynamicObject> {
+    if kind.namespaced && !namespace.is_empty() {
+        Api::namespaced_with(client.clone(), namespace, &kind.resource)
+    } else {
+        Api::all_with(client.clone(), &kind.resource)
+    }
+}
+
+/// A failed read, as the reference's error: a refusal names who may not do what.
+fn read_error(
+    reader: &Reader,
+    field: &str,
+    verb: &'static str,
+    kind: &str,
+    name: String,
+    source: kube::Error,
+) -> ReferenceError {
+    if let Some(detail) = forbidden(&source) {
+        return ReferenceError::Forbidden {
+            field: field.to_owned(),
+            verb,
+            kind: kind.to_owned(),
+            name,
+            identity: Box::new(reader.identity.clone()),
+            detail,
+        };
+    }
+    ReferenceError::Read {
+        field: field.to_owned(),
+        kind: kind.to_owned(),
+        name,
+        source: Box::new(source),
+    }
+}
+
+/// An object as read, with the `apiVersion` and `kind` a watch's list leaves out: without them
+/// a `dump` read from the cache would not be an object `kubectl apply` accepts.
+fn read_object(key: ObjectKey, object: Option<DynamicObject>, kind: &ResolvedKind) -> ReadObject {
+    let resource_version = object
+        .as_ref()
+        .and_then(|o| o.metadata.resource_version.clone());
+    let object = object.and_then(|mut o| {
+        o.types.get_or_insert_with(|| kube::api::TypeMeta {
+            api_version: kind.resource.api_version.clone(),
+            kind: kind.resource.kind.clone(),
         });
-        let object = object
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|e| read_error(kube::Error::SerdeError(e)))?;
-        Ok(ReadReference {
-            key,
-            kind,
-            object,
-            resource_version,
-        })
+        // A dynamic object always serialises; a failure would only lose this one object.
+        serde_json::to_value(o).ok()
+    });
+    ReadObject {
+        key,
+        object,
+        resource_version,
     }
 }
 

@@ -10,7 +10,7 @@ pub mod offline;
 mod placement;
 
 use gco_api::{
-    ExportSpec, FileSpec, ResourceReference, Strategy, WriteMode,
+    ExportSpec, FileSpec, ResourceReference, Strategy, Target, WriteMode,
     paths::{PathError, SafePath, check_path},
     placeholders::{self, PlaceholderError},
 };
@@ -79,6 +79,8 @@ pub enum RenderError {
     },
     #[error("{field}: the object cannot be written as YAML: {reason}")]
     Yaml { field: String, reason: String },
+    #[error("{field}: give exactly one of `name` (one object) and `selector` (every match)")]
+    Target { field: String },
     #[error(
         "{field}: path {path:?} is written twice in one run (also by {other}); give each file its own path, or use `writeMode: append` for both"
     )]
@@ -89,12 +91,13 @@ pub enum RenderError {
     },
 }
 
-/// Renders a whole spec. `objects[i]` is the live object for `spec.resourceReferences[i]`,
-/// `None` when it does not exist (skipped if the reference is `optional`). `at` is the run's
-/// one instant, used by every placeholder.
+/// Renders a whole spec. `objects[i]` holds the live objects `spec.resourceReferences[i]`
+/// found: by name, the object, or nothing when it does not exist (skipped if the reference is
+/// `optional`); by selector, every match. `at` is the run's one instant, used by every
+/// placeholder.
 pub fn render(
     spec: &ExportSpec,
-    objects: &[Option<Value>],
+    objects: &[Vec<Value>],
     at: Timestamp,
 ) -> Result<Vec<PlannedWrite>, RenderError> {
     render_owned(spec, objects, at).map(|(writes, _)| writes)
@@ -104,7 +107,7 @@ pub fn render(
 /// `spec.resourceReferences[2].output.path`), for rules applied to the rendered paths.
 pub fn render_owned(
     spec: &ExportSpec,
-    objects: &[Option<Value>],
+    objects: &[Vec<Value>],
     at: Timestamp,
 ) -> Result<(Vec<PlannedWrite>, Vec<String>), RenderError> {
     let mut writes = Vec::new();
@@ -116,19 +119,42 @@ pub fn render_owned(
     }
     for (index, reference) in spec.resource_references.iter().enumerate() {
         let field = format!("spec.resourceReferences[{index}]");
-        let object = match objects.get(index).and_then(Option::as_ref) {
-            Some(object) => object,
-            None if reference.optional => continue,
-            None => {
+        let found = objects.get(index).map(Vec::as_slice).unwrap_or_default();
+        let target = reference.target().ok_or_else(|| RenderError::Target {
+            field: format!("{field}.name"),
+        })?;
+        let rendered = match (target, found.first()) {
+            (Target::Named(_), Some(object)) => {
+                render_reference(reference, object, spec.write_mode(), at, &field)?
+            }
+            (Target::Named(_), None) if reference.optional => continue,
+            (Target::Named(name), None) => {
                 return Err(RenderError::ReferenceNotFound {
                     kind: reference.kind.clone(),
                     namespace: reference.namespace.clone().unwrap_or_default(),
-                    name: reference.name.clone(),
+                    name: name.to_owned(),
                     field,
                 });
             }
+            (Target::Selected { namespaces, .. }, _) => {
+                let mut rendered = Vec::new();
+                for object in found {
+                    let folder = Folder::Selected {
+                        by_namespace: namespaces.is_some(),
+                    };
+                    rendered.extend(render_object(
+                        reference,
+                        object,
+                        folder,
+                        spec.write_mode(),
+                        at,
+                        &field,
+                    )?);
+                }
+                rendered
+            }
         };
-        for write in render_reference(reference, object, spec.write_mode(), at, &field)? {
+        for write in rendered {
             writes.push(write);
             owners.push(field.clone());
         }
@@ -165,10 +191,33 @@ pub fn render_file(
     })
 }
 
-/// Renders one referenced object with its strategy; `field` is the reference's spec path.
+/// Renders one object a reference names with its strategy; `field` is the reference's spec
+/// path.
 pub fn render_reference(
     reference: &ResourceReference,
     object: &Value,
+    default_mode: WriteMode,
+    at: Timestamp,
+    field: &str,
+) -> Result<Vec<PlannedWrite>, RenderError> {
+    render_object(reference, object, Folder::Named, default_mode, at, field)
+}
+
+/// How `output.path` places an object's files.
+#[derive(Clone, Copy)]
+enum Folder {
+    /// A reference by name: `output.path` is the file (`dump`, `single-field`), or the
+    /// folder of the keys (`fields`); a `dump` path ending in `/` means `<path><name>.yaml`.
+    Named,
+    /// A selector: `output.path` is a folder holding one entry per object, in a folder per
+    /// namespace when a `namespaceSelector` spans several.
+    Selected { by_namespace: bool },
+}
+
+fn render_object(
+    reference: &ResourceReference,
+    object: &Value,
+    folder: Folder,
     default_mode: WriteMode,
     at: Timestamp,
     field: &str,
@@ -194,11 +243,25 @@ pub fn render_reference(
             content,
         })
     };
+    // For a selector: the object's own entry in the folder, `<folder>[/<namespace>]/<name>`.
+    let entry = |by_namespace: bool| {
+        let folder = raw_path.trim_end_matches('/');
+        match object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+        {
+            Some(namespace) if by_namespace => format!("{folder}/{namespace}/{}", who.name),
+            _ => format!("{folder}/{}", who.name),
+        }
+    };
     match reference.strategy {
         Strategy::Dump => {
-            let path = match raw_path.strip_suffix('/') {
-                Some(folder) => format!("{folder}/{}.yaml", who.name),
-                None => raw_path,
+            let path = match folder {
+                Folder::Selected { by_namespace } => format!("{}.yaml", entry(by_namespace)),
+                Folder::Named => match raw_path.strip_suffix('/') {
+                    Some(folder) => format!("{folder}/{}.yaml", who.name),
+                    None => raw_path.clone(),
+                },
             };
             let yaml = to_yaml(&clean_for_apply(object)).map_err(|reason| RenderError::Yaml {
                 field: field.to_owned(),
@@ -207,7 +270,10 @@ pub fn render_reference(
             Ok(vec![planned(&path, yaml.into_bytes(), true)?])
         }
         Strategy::Fields => {
-            let folder = raw_path.trim_end_matches('/');
+            let folder = match folder {
+                Folder::Selected { by_namespace } => entry(by_namespace),
+                Folder::Named => raw_path.trim_end_matches('/').to_owned(),
+            };
             fields::data_entries(object, field, &who)?
                 .into_iter()
                 .map(|(key, content)| planned(&format!("{folder}/{key}"), content, false))
@@ -219,8 +285,12 @@ pub fn render_reference(
                     field: format!("{field}.field"),
                 });
             };
+            let path = match folder {
+                Folder::Selected { by_namespace } => entry(by_namespace),
+                Folder::Named => raw_path.clone(),
+            };
             let content = fields::single_field(object, name, field, &who)?;
-            Ok(vec![planned(&raw_path, content, false)?])
+            Ok(vec![planned(&path, content, false)?])
         }
     }
 }
@@ -236,7 +306,8 @@ impl Who {
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
-            .unwrap_or(&reference.name);
+            .or(reference.name.as_deref())
+            .unwrap_or_default();
         Who {
             kind: reference.kind.clone(),
             name: name.to_owned(),

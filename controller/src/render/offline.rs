@@ -8,10 +8,14 @@
 
 mod judge;
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
-use gco_api::{GitExportPolicy, ResourceReference, rules::Violations};
+use gco_api::{GitExportPolicy, ResourceReference, Target, rules::Violations};
 use jiff::Timestamp;
+use kube::core::SelectorExt;
 use serde_json::Value;
 
 use crate::{
@@ -19,6 +23,7 @@ use crate::{
     render::{PlannedWrite, RenderError, render_owned},
 };
 use judge::Spec;
+pub(crate) use judge::judge_rendered;
 pub use judge::load_policies;
 
 /// What to preview.
@@ -137,10 +142,10 @@ pub fn render_manifest(
     spec.fill_defaults(namespace, name, policies);
     judge::judge(&spec.request(namespace, name), policies).map_err(PreviewError::Refused)?;
     let export = spec.export();
-    let found: Vec<Option<Value>> = export
+    let found: Vec<Vec<Value>> = export
         .resource_references
         .iter()
-        .map(|reference| find_object(objects, reference, namespace).cloned())
+        .map(|reference| find_objects(objects, reference, namespace))
         .collect();
     let (writes, fields) = render_owned(export, &found, at)?;
     judge::judge_rendered(&writes, &fields, policies).map_err(PreviewError::Refused)?;
@@ -177,21 +182,47 @@ pub fn format_writes(writes: &[PlannedWrite]) -> String {
     out
 }
 
-/// The object a reference names: same apiVersion, kind and name, and the reference's
-/// namespace (default: the spec's) unless the object has none (cluster-scoped).
-fn find_object<'a>(
-    objects: &'a [Value],
-    reference: &ResourceReference,
-    namespace: &str,
-) -> Option<&'a Value> {
+/// The objects a reference names among `objects`: same apiVersion and kind, and the name or
+/// the selector's labels; in the reference's namespace (default: the spec's) unless the object
+/// has none (cluster-scoped). Offline, namespaces carry no labels: a `namespaceSelector`
+/// takes every namespace given.
+fn find_objects(objects: &[Value], reference: &ResourceReference, namespace: &str) -> Vec<Value> {
     let wanted_ns = reference.namespace.as_deref().unwrap_or(namespace);
-    objects.iter().find(|o| {
-        let text = |p: &str| o.pointer(p).and_then(Value::as_str);
-        text("/apiVersion") == Some(reference.api_version.as_str())
-            && text("/kind") == Some(reference.kind.as_str())
-            && text("/metadata/name") == Some(reference.name.as_str())
-            && text("/metadata/namespace").is_none_or(|ns| ns == wanted_ns)
-    })
+    let selector = match reference.target() {
+        Some(Target::Selected { selector, .. }) => match gco_api::selector::parse(selector) {
+            Ok(selector) => Some(selector),
+            Err(_) => return Vec::new(),
+        },
+        _ => None,
+    };
+    let any_namespace = reference.namespace_selector.is_some();
+    let mut found: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            let text = |p: &str| o.pointer(p).and_then(Value::as_str);
+            let same_kind = text("/apiVersion") == Some(reference.api_version.as_str())
+                && text("/kind") == Some(reference.kind.as_str());
+            let in_namespace =
+                any_namespace || text("/metadata/namespace").is_none_or(|ns| ns == wanted_ns);
+            let named = match &selector {
+                Some(selector) => {
+                    let labels: BTreeMap<String, String> = o
+                        .pointer("/metadata/labels")
+                        .cloned()
+                        .and_then(|l| serde_json::from_value(l).ok())
+                        .unwrap_or_default();
+                    selector.matches(&labels)
+                }
+                None => text("/metadata/name") == reference.name.as_deref(),
+            };
+            same_kind && in_namespace && named
+        })
+        .cloned()
+        .collect();
+    if selector.is_none() {
+        found.truncate(1);
+    }
+    found
 }
 
 /// Every object in a file or folder; `List` objects are unpacked.

@@ -17,6 +17,8 @@ pub enum Placement {
     /// Add the content as a new YAML document: after a `---` line when the file already holds
     /// a document, so that the file parses as one document per run.
     AppendDocument,
+    /// Delete the file (the content is empty): a file a pruning object no longer writes.
+    Remove,
 }
 
 impl Placement {
@@ -32,7 +34,7 @@ impl Placement {
 
     /// Whether the write adds to the file rather than replacing it.
     pub fn appends(self) -> bool {
-        !matches!(self, Placement::Overwrite)
+        matches!(self, Placement::Append | Placement::AppendDocument)
     }
 }
 
@@ -52,6 +54,7 @@ impl fmt::Display for Placement {
             Placement::Overwrite => "overwrite",
             Placement::Append => "append",
             Placement::AppendDocument => "append as a YAML document",
+            Placement::Remove => "remove",
         })
     }
 }
@@ -65,7 +68,7 @@ fn is_yaml_name(path: &str) -> bool {
 /// `addition` appended to `current` as `placement` says (`Overwrite` ignores `current`).
 pub fn place(placement: Placement, mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
     match placement {
-        Placement::Overwrite => return addition.to_vec(),
+        Placement::Overwrite | Placement::Remove => return addition.to_vec(),
         Placement::Append => {}
         Placement::AppendDocument => {
             if current.iter().all(u8::is_ascii_whitespace) {

@@ -12,13 +12,12 @@ fn reference(strategy: Strategy, path: &str, field: Option<&str>) -> ResourceRef
     ResourceReference {
         api_version: "v1".into(),
         kind: "ConfigMap".into(),
-        name: "app".into(),
+        name: Some("app".into()),
         namespace: Some("prod".into()),
         strategy,
         field: field.map(Into::into),
         output: OutputSpec { path: path.into() },
-        optional: false,
-        write_mode: None,
+        ..Default::default()
     }
 }
 
@@ -50,7 +49,7 @@ fn render_one(
     reference: ResourceReference,
     object: Value,
 ) -> Result<Vec<PlannedWrite>, RenderError> {
-    render(&spec(vec![reference]), &[Some(object)], at())
+    render(&spec(vec![reference]), &[vec![object]], at())
 }
 
 #[test]
@@ -186,7 +185,7 @@ fn placeholders_render_before_paths_are_checked() {
         content: "at $(date)".into(),
         write_mode: Some(WriteMode::Append),
     });
-    let writes = render(&s, &[Some(configmap())], at()).expect("render");
+    let writes = render(&s, &[vec![configmap()]], at()).expect("render");
     assert_eq!(writes[0].path.as_str(), "meta/2026/info");
     assert_eq!(writes[0].content, b"at Sun Nov 22 13:00:00 UTC 2026");
     assert_eq!(writes[0].mode, Placement::Append);
@@ -211,11 +210,11 @@ fn placeholders_render_before_paths_are_checked() {
 #[test]
 fn missing_references_fail_unless_optional() {
     let mut r = reference(Strategy::Dump, "x.yaml", None);
-    let error = render(&spec(vec![r.clone()]), &[None], at()).expect_err("missing");
+    let error = render(&spec(vec![r.clone()]), &[vec![]], at()).expect_err("missing");
     assert!(matches!(error, RenderError::ReferenceNotFound { .. }));
     r.optional = true;
     assert_eq!(
-        render(&spec(vec![r]), &[None], at()).expect("skipped"),
+        render(&spec(vec![r]), &[vec![]], at()).expect("skipped"),
         vec![]
     );
 }
@@ -226,7 +225,7 @@ fn duplicate_overwrites_are_refused() {
         reference(Strategy::Dump, "x.yaml", None),
         reference(Strategy::Dump, "x.yaml", None),
     ]);
-    let error = render(&s, &[Some(configmap()), Some(configmap())], at()).expect_err("dup");
+    let error = render(&s, &[vec![configmap()], vec![configmap()]], at()).expect_err("dup");
     assert!(
         matches!(error, RenderError::DuplicatePath { .. }),
         "{error}"
@@ -245,7 +244,7 @@ fn appended_yaml_is_placed_as_a_document() {
         content: "run\n".into(),
         write_mode: Some(WriteMode::Append),
     });
-    let writes = render(&s, &[Some(configmap()), Some(configmap())], at()).expect("render");
+    let writes = render(&s, &[vec![configmap()], vec![configmap()]], at()).expect("render");
     let placements: Vec<_> = writes.iter().map(|w| (w.path.as_str(), w.mode)).collect();
     assert_eq!(
         placements,

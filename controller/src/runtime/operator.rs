@@ -68,6 +68,11 @@ pub struct OperatorArgs {
     /// the controller may only `get` Secrets, and a watch would return their data).
     #[arg(long, default_value_t = 60)]
     pub secret_poll_seconds: u64,
+    /// How long after an object's deletion its cleanup (closing a pull request, deleting a
+    /// pruning GitCommit's files) is tried before the finalizer lets go, in seconds: a git
+    /// server or forge that stays down must not block a namespace's deletion forever.
+    #[arg(long, default_value_t = 600)]
+    pub cleanup_timeout_seconds: u64,
     /// Reconcile only while holding the leader Lease (run several replicas for HA).
     #[arg(long)]
     pub leader_elect: bool,
@@ -144,6 +149,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         policies: policies.clone(),
         failures: Default::default(),
         crash_after_push: args.crash_after_push,
+        cleanup_timeout: std::time::Duration::from_secs(args.cleanup_timeout_seconds),
     });
 
     let elector = args.leader_elect.then(|| {

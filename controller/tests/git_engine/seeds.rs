@@ -37,10 +37,10 @@ pub fn fixture_object(reference: &ResourceReference, namespace: &str) -> Value {
         "apiVersion": reference.api_version,
         "kind": reference.kind,
         "metadata": {
-            "name": reference.name, "namespace": namespace, "uid": "0000-1111",
+            "name": reference.name.as_deref().unwrap_or("selected"), "namespace": namespace, "uid": "0000-1111",
             "resourceVersion": "4242", "generation": 2, "creationTimestamp": "2026-01-01T00:00:00Z",
             "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
-            "labels": {"app": reference.name},
+            "labels": {"app": reference.name.as_deref().unwrap_or("selected")},
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"secret\":\"old\"}"}
         },
         "status": {"observedGeneration": 2}
@@ -88,10 +88,10 @@ async fn every_seed_renders_and_commits() {
             .and_then(Value::as_str)
             .unwrap_or("default");
         let spec: ExportSpec = serde_json::from_value(manifest["spec"].clone()).expect("spec");
-        let objects: Vec<Option<Value>> = spec
+        let objects: Vec<Vec<Value>> = spec
             .resource_references
             .iter()
-            .map(|r| Some(fixture_object(r, namespace)))
+            .map(|r| vec![fixture_object(r, namespace)])
             .collect();
         let writes = render(&spec, &objects, at).unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = spec.files.len()

@@ -38,6 +38,7 @@ fn facts<'a>(run: &'a RunId, skipped: &'a [String]) -> Facts<'a> {
         jitter: 0.5,
         run: Some(run),
         skipped,
+        inventory: None,
         history_limit: 10,
         time_to_live: None,
     }
@@ -138,7 +139,7 @@ fn no_changes_is_ready_and_keeps_the_last_commit() {
 #[test]
 fn skipped_optional_references_warn_and_are_named_in_the_message() {
     let run = run_id();
-    let skipped = vec!["team/ConfigMap/gone".to_owned()];
+    let skipped = vec!["team/ConfigMap/gone (optional, missing)".to_owned()];
     let mut status = running();
     let settlement = settle(
         &mut status,
@@ -152,9 +153,10 @@ fn skipped_optional_references_warn_and_are_named_in_the_message() {
     );
     assert!(settlement.announcements[0].reason.is_warning());
     assert!(
-        status.message.as_deref().is_some_and(
-            |m| m.ends_with("skipped missing optional references: team/ConfigMap/gone")
-        ),
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.ends_with("skipped: team/ConfigMap/gone (optional, missing)")),
         "{:?}",
         status.message
     );

@@ -7,14 +7,20 @@ use gco_api::{
     RunState, Strategy, rules::Violations,
 };
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::{api::ApiResource, core::GroupVersionKind, runtime::controller::Action};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+use kube::{
+    api::ApiResource,
+    core::{GroupVersionKind, Selector},
+    runtime::controller::Action,
+};
 use serde_json::json;
 
 use super::{Admitted, Plan, admit, requeue_at};
 use crate::{
     reconcile::failure::{FailureReason, Heal},
-    references::{ObjectKey, ReadReference, ReferenceError, ResolvedKind},
+    references::{
+        Found, ObjectKey, ReadObject, ReadReference, ReferenceError, ResolvedKind, Selected,
+    },
 };
 
 /// The plan with no policy selecting the namespace.
@@ -46,6 +52,7 @@ fn gitcommit(export: ExportSpec, annotations: &[(&str, &str)]) -> GitCommit {
             commit: None,
             export,
             ttl_seconds_after_finished: None,
+            prune: false,
         },
     );
     object.metadata.namespace = Some("team".into());
@@ -76,7 +83,7 @@ fn configmap_reference(optional: bool) -> ResourceReference {
     ResourceReference {
         api_version: "v1".into(),
         kind: "ConfigMap".into(),
-        name: "app".into(),
+        name: Some("app".into()),
         optional,
         strategy: Strategy::Dump,
         output: gco_api::OutputSpec {
@@ -86,21 +93,31 @@ fn configmap_reference(optional: bool) -> ResourceReference {
     }
 }
 
-fn read(object: Option<serde_json::Value>) -> ReadReference {
+fn configmap_kind() -> ResolvedKind {
     let gvk = GroupVersionKind::gvk("", "v1", "ConfigMap");
-    ReadReference {
+    ResolvedKind {
+        resource: ApiResource::from_gvk(&gvk),
+        namespaced: true,
+    }
+}
+
+fn read_object(name: &str, object: Option<serde_json::Value>) -> ReadObject {
+    ReadObject {
         key: ObjectKey {
             group: String::new(),
             kind: "ConfigMap".into(),
             namespace: "team".into(),
-            name: "app".into(),
-        },
-        kind: ResolvedKind {
-            resource: ApiResource::from_gvk(&gvk),
-            namespaced: true,
+            name: name.into(),
         },
         resource_version: object.as_ref().map(|_| "41".into()),
         object,
+    }
+}
+
+fn read(object: Option<serde_json::Value>) -> ReadReference {
+    ReadReference {
+        kind: configmap_kind(),
+        found: Found::Named(read_object("app", object)),
     }
 }
 
@@ -404,11 +421,140 @@ fn a_missing_optional_reference_is_skipped() {
         at(NOW),
     ) {
         Plan::Deliver(d) => {
-            assert_eq!(d.skipped, vec!["team/ConfigMap/app".to_owned()]);
+            assert_eq!(
+                d.skipped,
+                vec!["team/ConfigMap/app (optional, missing)".to_owned()]
+            );
             assert_eq!(d.change.writes.len(), 1, "only the file");
         }
         other => panic!("expected a delivery, got {other:?}"),
     }
+}
+
+fn selector_reference(strategy: Strategy) -> ResourceReference {
+    ResourceReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        selector: Some(LabelSelector {
+            match_labels: Some([("backup".to_owned(), "yes".to_owned())].into()),
+            match_expressions: None,
+        }),
+        strategy,
+        output: gco_api::OutputSpec {
+            path: "backups/configmaps/".into(),
+        },
+        ..Default::default()
+    }
+}
+
+fn selected(names: &[&str]) -> ReadReference {
+    let matches = names
+        .iter()
+        .map(|name| {
+            let object = json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "team", "resourceVersion": "41"},
+                "data": {"a": "1", "b": "2"},
+            });
+            read_object(name, Some(object))
+        })
+        .collect();
+    ReadReference {
+        kind: configmap_kind(),
+        found: Found::Selected(Selected {
+            matches,
+            selector: Selector::default(),
+            namespaces: vec!["team".into()],
+            by_namespace_selector: false,
+        }),
+    }
+}
+
+fn planned_paths(export: ExportSpec, read: ReadReference) -> Result<Vec<String>, String> {
+    let object = gitcommit(export, &[]);
+    match plan(
+        &object,
+        &admitted(&object),
+        Ok(vec![read]),
+        &ExportStatus::default(),
+        at(NOW),
+    ) {
+        Plan::Deliver(d) => Ok(d
+            .change
+            .writes
+            .iter()
+            .map(|w| w.path.to_string())
+            .chain(d.skipped.iter().map(|s| format!("skipped: {s}")))
+            .collect()),
+        Plan::Fail { failure, .. } => Err(failure.message),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_selector_writes_one_entry_per_match_in_its_folder() {
+    let export = |strategy| ExportSpec {
+        resource_references: vec![selector_reference(strategy)],
+        ..Default::default()
+    };
+    assert_eq!(
+        planned_paths(export(Strategy::Dump), selected(&["a", "b"])),
+        Ok(vec![
+            "backups/configmaps/a.yaml".to_owned(),
+            "backups/configmaps/b.yaml".to_owned()
+        ])
+    );
+    assert_eq!(
+        planned_paths(export(Strategy::Fields), selected(&["a"])),
+        Ok(vec![
+            "backups/configmaps/a/a".to_owned(),
+            "backups/configmaps/a/b".to_owned()
+        ])
+    );
+    let mut single = selector_reference(Strategy::SingleField);
+    single.field = Some("a".into());
+    let single = ExportSpec {
+        resource_references: vec![single],
+        ..Default::default()
+    };
+    assert_eq!(
+        planned_paths(single, selected(&["a"])),
+        Ok(vec!["backups/configmaps/a".to_owned()])
+    );
+}
+
+#[test]
+fn a_selector_matching_nothing_delivers_and_says_so() {
+    let export = ExportSpec {
+        resource_references: vec![selector_reference(Strategy::Dump)],
+        ..Default::default()
+    };
+    assert_eq!(
+        planned_paths(export, selected(&[])),
+        Ok(vec![
+            "skipped: spec.resourceReferences[0] (ConfigMap selector backup=yes matched nothing)"
+                .to_owned()
+        ])
+    );
+}
+
+#[test]
+fn a_selector_rendering_past_the_file_limit_is_refused() {
+    let export = ExportSpec {
+        resource_references: vec![selector_reference(Strategy::Dump)],
+        ..Default::default()
+    };
+    let names: Vec<String> = (0..=gco_api::rules::BUILTIN_MAX_FILES)
+        .map(|i| format!("cm-{i}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let refused = planned_paths(export, selected(&names)).expect_err("over the limit");
+    assert!(
+        refused.contains(
+            "spec.resourceReferences: the run renders 1001 files, over the limit of 1000"
+        ),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@ use gco_api::{
 use serde_json::Value;
 
 use super::{PreviewError, parse_documents};
-use crate::render::PlannedWrite;
+use crate::render::{Placement, PlannedWrite};
 
 /// A GitCommit or PullRequest spec.
 #[derive(Clone, Debug)]
@@ -121,8 +121,9 @@ pub(super) fn judge(
     rules::evaluate(request, policies).map(|_| ())
 }
 
-/// The rendered paths held to the policies' prefixes, as the controller holds them.
-pub(super) fn judge_rendered(
+/// The rules on what a run renders, one function for the controller and `render`: every path
+/// within the policies' prefixes, and no more files than `limits.maxFiles`.
+pub(crate) fn judge_rendered(
     writes: &[PlannedWrite],
     fields: &[String],
     policies: &[&GitExportPolicy],
@@ -134,5 +135,10 @@ pub(super) fn judge_rendered(
             field,
             path: write.path.as_str(),
         });
-    rules::check_rendered_paths(policies, rendered)
+    rules::check_rendered_paths(policies, rendered)?;
+    let files = writes
+        .iter()
+        .filter(|w| w.mode != Placement::Remove)
+        .count();
+    rules::check_rendered_count(policies, files)
 }
