@@ -87,6 +87,21 @@ async fn render_refuses_what_the_controller_refuses() {
             json!({ "files": file("exports/a.txt"), "schedule": "@daily", "ttlSecondsAfterFinished": 5 }),
             Some(("spec.ttlSecondsAfterFinished", "ttl-with-schedule")),
         ),
+        (
+            "query",
+            json!({ "resourceReferences": [{ "apiVersion": "v1", "kind": "ConfigMap",
+                "selector": { "matchLabels": { "app": "web,env!=prod" } },
+                "output": { "path": "exports/" } }] }),
+            Some(("spec.resourceReferences[0].selector", "selector")),
+        ),
+        (
+            "selected-secrets",
+            json!({ "resourceReferences": [{ "apiVersion": "v1", "kind": "Secret",
+                "strategy": "single-field", "field": "tls.crt",
+                "selector": { "matchLabels": { "app": "web" } },
+                "output": { "path": "exports/" } }] }),
+            Some(("spec.resourceReferences[0].selector", "selector")),
+        ),
         ("fine", json!({ "files": file("exports/a.txt") }), None),
     ];
     let dir = tempfile::tempdir().expect("dir");

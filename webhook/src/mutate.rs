@@ -86,7 +86,8 @@ pub fn defaults_patch(
             format!("/spec/resourceReferences/{index}/output/path"),
             path,
         );
-        if reference.get("namespace").is_none() {
+        // A namespaceSelector looks in many namespaces: it takes no namespace.
+        if reference.get("namespace").is_none() && reference.get("namespaceSelector").is_none() {
             ops.add(
                 format!("/spec/resourceReferences/{index}/namespace"),
                 json!(defaults.reference_namespace),

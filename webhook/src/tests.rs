@@ -219,6 +219,38 @@ async fn a_user_who_may_not_read_an_object_may_not_export_it() {
 }
 
 #[tokio::test]
+async fn a_user_who_may_not_list_a_kind_may_not_select_it() {
+    let mut spec = base_spec();
+    spec["resourceReferences"][0] = json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "namespace": NS,
+        "selector": {"matchLabels": {"backup": "yes"}}, "output": {"path": "backups/"}
+    });
+    let (allowed, message) = validate(
+        FixedCluster::default().forbid("ConfigMap", NS, ""),
+        spec.clone(),
+    )
+    .await;
+    assert!(!allowed);
+    assert!(
+        message.contains(&format!("may not list ConfigMap in namespace {NS:?}"))
+            && message.contains("`list`"),
+        "{message}"
+    );
+    // Everywhere a namespaceSelector may look: a list in one namespace is not enough.
+    spec["resourceReferences"][0]["namespaceSelector"] = json!({});
+    spec["resourceReferences"][0]
+        .as_object_mut()
+        .map(|r| r.remove("namespace"));
+    let (allowed, message) =
+        validate(FixedCluster::default().forbid("ConfigMap", "", ""), spec).await;
+    assert!(!allowed);
+    assert!(
+        message.contains("may not list ConfigMap in every namespace"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn metadata_only_updates_are_not_rechecked() {
     let cluster = FixedCluster::default().forbid("ConfigMap", NS, "app");
     let object = git_commit(base_spec());
@@ -280,7 +312,10 @@ async fn mutate_fills_defaults_once() {
             "repository": {"url": "https://github.com/company/gitops.git", "baseBranch": "main"},
             "pullRequest": {"title": "Sync", "branchPrefix": "gco"},
             "files": [{"path": "./docs//a.md", "content": ""}],
-            "resourceReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "a", "output": {"path": "apps//a/"}}]
+            "resourceReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "a", "output": {"path": "apps//a/"}},
+                {"apiVersion": "v1", "kind": "ConfigMap", "selector": {}, "namespaceSelector": {}, "output": {"path": "all"}}
+            ]
         }
     });
     let (status, first) = call(
@@ -299,6 +334,10 @@ async fn mutate_fills_defaults_once() {
         "Git Change Operator <gco@localhost>"
     );
     assert_eq!(once["spec"]["resourceReferences"][0]["namespace"], NS);
+    assert!(
+        once["spec"]["resourceReferences"][1]["namespace"].is_null(),
+        "a namespaceSelector takes no namespace"
+    );
     assert_eq!(once["spec"]["files"][0]["path"], "docs/a.md");
     assert_eq!(
         once["spec"]["resourceReferences"][0]["output"]["path"],

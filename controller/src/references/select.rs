@@ -42,7 +42,18 @@ pub(super) async fn read(
         (true, Some(namespace_selector)) => {
             let field = format!("{}.namespaceSelector", ask.field);
             let namespace_selector = parse(&field, namespace_selector)?;
-            matching_namespaces(references, reader, &field, &namespace_selector).await?
+            let names =
+                matching_namespaces(references, reader, &field, &namespace_selector).await?;
+            // Each namespace looked in is a watch the operator keeps: bounded like the matches.
+            if names.len() > ask.max_matches {
+                return Err(ReferenceError::TooMany {
+                    field,
+                    kind: "Namespace".to_owned(),
+                    selection: format!("matching {}", describe(&namespace_selector)),
+                    limit: ask.max_matches,
+                });
+            }
+            names
         }
         (true, None) => vec![
             ask.reference
