@@ -33,7 +33,8 @@ pub use pullrequest::{
 };
 pub use repo_url::{RepoUrl, redact_url};
 pub use status::{
-    ConditionReason, ConditionType, ExportStatus, Phase, RunRecord, RunResult, RunState,
+    ConditionReason, ConditionType, ExportStatus, Inventory, InventoryFile, Phase, RunRecord,
+    RunResult, RunState,
 };
 
 /// The API group of every kind in this crate.

@@ -147,12 +147,46 @@ pub struct ExportStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub history: Vec<RunRecord>,
-    /// With a GitCommit's `spec.prune`: the files its last successful run wrote, sorted. The
-    /// next run deletes those it no longer writes, and deleting the GitCommit deletes them
-    /// all. At most 1000 paths (the most files one object may write). Absent without prune.
+    /// With a GitCommit's `spec.prune`: the files its last successful run wrote, and where.
+    /// The next run deletes those it no longer writes, and deleting the GitCommit deletes them
+    /// all. Absent without prune.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
+}
+
+/// The most bytes of paths and blob ids an inventory holds: a status stays far below etcd's
+/// object size limit whatever the paths.
+pub const MAX_INVENTORY_BYTES: usize = 256 * 1024;
+
+/// What a pruning GitCommit wrote, and where: files are only ever deleted on the branch they
+/// were written to, and only while they still hold what the object wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// The repository URL, as the spec named it when the files were written.
+    #[schemars(length(max = 2048))]
+    pub repository: String,
+    /// The branch the files were written to.
+    #[schemars(length(max = 255))]
+    pub branch: String,
+    /// The files the object overwrites, sorted by path (appended files are shared, and never
+    /// deleted). At most 1000, and 262144 bytes of paths and blob ids together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000))]
-    pub inventory: Option<Vec<String>>,
+    pub files: Vec<InventoryFile>,
+}
+
+/// One file of an inventory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryFile {
+    /// Path from the repository root.
+    #[schemars(length(max = 4096))]
+    pub path: String,
+    /// The Git blob id of what the object wrote: a file whose content differs (someone else
+    /// rewrote it) is not deleted.
+    #[schemars(length(max = 64))]
+    pub blob: String,
 }
 
 /// The identity and instant of a run, recorded before it pushes.

@@ -185,7 +185,11 @@ async fn read_live(cluster: &Cluster, manifest: &Value) -> Result<Vec<Value>, Cl
         let (resource, capabilities) = pinned_kind(&cluster.client, &gvk)
             .await
             .map_err(|e| CliError::kube(what(), e))?;
-        let namespace = reference.namespace.as_deref().unwrap_or(own_namespace);
+        let namespace = reference
+            .namespace
+            .as_deref()
+            .filter(|namespace| !namespace.is_empty())
+            .unwrap_or(own_namespace);
         let api_in = |namespace: &str| -> Api<DynamicObject> {
             match capabilities.scope {
                 Scope::Namespaced => {
@@ -207,10 +211,17 @@ async fn read_live(cluster: &Cluster, manifest: &Value) -> Result<Vec<Value>, Cl
             }) => {
                 let labels = gco_api::selector::parse(selector)
                     .map_err(|e| CliError::Usage(format!("{}: {e}", what())))?;
-                let params = ListParams::default().labels_from(&labels);
-                let looked_in = match namespaces {
-                    Some(namespaces) => matching_namespaces(cluster, namespaces).await?,
-                    None => vec![namespace.to_owned()],
+                // As many as the controller would read: one past it shows the refusal.
+                let limit =
+                    u32::try_from(gco_api::rules::BUILTIN_MAX_FILES + 1).unwrap_or(u32::MAX);
+                let params = ListParams::default().labels_from(&labels).limit(limit);
+                let looked_in = match (&capabilities.scope, namespaces) {
+                    // A cluster-scoped kind is listed once, whatever the namespaces.
+                    (Scope::Cluster, _) => vec![String::new()],
+                    (Scope::Namespaced, Some(namespaces)) => {
+                        matching_namespaces(cluster, namespaces).await?
+                    }
+                    (Scope::Namespaced, None) => vec![namespace.to_owned()],
                 };
                 for namespace in looked_in {
                     let listed = api_in(&namespace).list(&params).await.map_err(|e| {

@@ -197,7 +197,7 @@ async fn a_selector_across_namespaces_exports_every_match_and_follows_each_chang
         .status
         .expect("status");
     assert_eq!(
-        status.inventory.map(|i| i.len()),
+        status.inventory.map(|i| i.files.len()),
         Some(50 + 1 - 1 - 1 - 16),
         "the inventory lists what is on the branch"
     );

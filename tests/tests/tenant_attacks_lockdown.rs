@@ -174,6 +174,37 @@ async fn in_lockdown_the_apiserver_judges_every_read_with_the_tenants_rbac() {
     .await;
     assert_eq!(s.file("config/other/level"), None);
 
+    // A selector is listed as the tenant: in their namespace, what they may list is exported.
+    let select = |namespaces: Option<serde_json::Value>| {
+        let mut reference = json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "strategy": "fields",
+            "selector": {}, "output": { "path": "selected" }
+        });
+        if let Some(namespaces) = namespaces {
+            reference["namespaceSelector"] = namespaces;
+        }
+        json!({ "resourceReferences": [reference] })
+    };
+    s.create_gitcommit(gitcommit("select-own", &s.url(), select(None)))
+        .await
+        .expect("create select-own");
+    s.wait_ready("select-own", "True", None)
+        .await
+        .expect("the tenant's own ConfigMaps are selected");
+    assert_eq!(s.file("selected/app/level").as_deref(), Some("info"));
+    // Across namespaces, the namespaces are listed as the tenant too, who may not: refused,
+    // and no namespace name is learnt.
+    s.create_gitcommit(gitcommit(
+        "select-everywhere",
+        &s.url(),
+        select(Some(
+            json!({ "matchLabels": { "kubernetes.io/metadata.name": "kube-system" } }),
+        )),
+    ))
+    .await
+    .expect("create select-everywhere");
+    assert_access_denied(&s, "select-everywhere", &sa).await;
+
     // Every attack the webhook would refuse, created with the webhook off: the controller
     // refuses each with the same rules, and nothing reaches the branch or the attacker.
     apply_attack_policy(&s).await;

@@ -74,7 +74,11 @@ pub(super) fn check(
             check_secret(&field, reference, &allowed_fields, request.namespace, out);
         }
         check_denied_kind(&field, reference, policies, out);
-        let namespace = reference.namespace.as_deref().unwrap_or(request.namespace);
+        let namespace = reference
+            .namespace
+            .as_deref()
+            .filter(|namespace| !namespace.is_empty())
+            .unwrap_or(request.namespace);
         let (name, verb, namespace) = match reference.target() {
             Some(Target::Named(name)) => (name.to_owned(), "get", namespace),
             Some(Target::Selected {
@@ -82,6 +86,7 @@ pub(super) fn check(
                 namespaces,
             }) => {
                 check_selector(&format!("{field}.selector"), selector, out);
+                check_busy_kind(&field, reference, out);
                 if let Some(namespaces) = namespaces {
                     check_selector(&format!("{field}.namespaceSelector"), namespaces, out);
                 }
@@ -189,6 +194,32 @@ fn check_selector(field: &str, selector: &LabelSelector, out: &mut Violations) {
             Rule::Selector,
             error.to_string(),
             "write a Kubernetes label selector: `matchLabels` of valid label keys and values, `matchExpressions` with `In`/`NotIn` (with values) or `Exists`/`DoesNotExist` (without)",
+        ));
+    }
+}
+
+/// Kinds whose objects change every few seconds by design: a selector over them would make a
+/// run, and a commit, all the time. (Named one by one, they can still be exported.)
+const BUSY_KINDS: [(&str, &str); 3] = [
+    ("", "Event"),
+    ("events.k8s.io", "Event"),
+    ("coordination.k8s.io", "Lease"),
+];
+
+fn check_busy_kind(field: &str, reference: &ResourceReference, out: &mut Violations) {
+    let (group, _) = split_api_version(&reference.api_version);
+    if BUSY_KINDS
+        .iter()
+        .any(|(g, k)| *g == group && k.eq_ignore_ascii_case(&reference.kind))
+    {
+        out.push(Violation::new(
+            format!("{field}.selector"),
+            Rule::Selector,
+            format!(
+                "a selector cannot select {}: its objects change every few seconds, so every change would be a run and a commit",
+                reference.kind
+            ),
+            "name the objects to export, or export another kind",
         ));
     }
 }

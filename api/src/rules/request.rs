@@ -34,6 +34,8 @@ pub struct ExportRequest<'a> {
     pub auth_secret: Option<&'a str>,
     /// GitCommit `spec.ttlSecondsAfterFinished`.
     pub ttl_seconds_after_finished: Option<u32>,
+    /// GitCommit `spec.prune`.
+    pub prune: bool,
 }
 
 impl<'a> ExportRequest<'a> {
@@ -52,6 +54,7 @@ impl<'a> ExportRequest<'a> {
             api_url: None,
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
             ttl_seconds_after_finished: spec.ttl_seconds_after_finished,
+            prune: spec.prune,
         }
     }
 
@@ -70,6 +73,7 @@ impl<'a> ExportRequest<'a> {
             api_url: spec.repository.api_url.as_deref(),
             auth_secret: spec.auth.as_ref().map(|a| a.secret_name.as_str()),
             ttl_seconds_after_finished: None,
+            prune: false,
         }
     }
 

@@ -151,6 +151,10 @@ fn selectors_that_could_mean_something_else_or_select_secrets_are_refused() {
     let mut both = selecting(&[("a", "b")]);
     both.name = Some("x".into());
     spec.export.resource_references.push(both);
+    let mut leases = selecting(&[]);
+    leases.api_version = "coordination.k8s.io/v1".into();
+    leases.kind = "Lease".into();
+    spec.export.resource_references.push(leases);
     assert_eq!(
         broken(eval(&spec, &[])),
         [
@@ -163,6 +167,10 @@ fn selectors_that_could_mean_something_else_or_select_secrets_are_refused() {
                 Rule::Selector
             ),
             ("spec.resourceReferences[2].name".to_owned(), Rule::Selector),
+            (
+                "spec.resourceReferences[3].selector".to_owned(),
+                Rule::Selector
+            ),
         ]
     );
 }

@@ -51,6 +51,8 @@ pub enum Rule {
     InvalidPolicy,
     /// `ttlSecondsAfterFinished` is for one-shot exports: a scheduled export never finishes.
     TtlWithSchedule,
+    /// `ttlSecondsAfterFinished` with `prune`: the expiry would delete the exported files.
+    TtlWithPrune,
     /// A reference's `selector` or `namespaceSelector` must be a valid label selector, and a
     /// reference gives exactly one of `name` and `selector`.
     Selector,
@@ -81,6 +83,7 @@ impl Rule {
             Rule::ApiUrl => "api-url",
             Rule::InvalidPolicy => "invalid-policy",
             Rule::TtlWithSchedule => "ttl-with-schedule",
+            Rule::TtlWithPrune => "ttl-with-prune",
             Rule::Selector => "selector",
         }
     }

@@ -21,9 +21,19 @@ pub(crate) fn apply_writes(
     let mut staged: BTreeMap<&str, Option<(Vec<u8>, FileMode)>> = BTreeMap::new();
     for write in writes {
         let path = write.path.as_str();
-        if write.mode == Placement::Remove {
-            let is_file = matches!(base.get_path(Path::new(path)), Ok(e) if e.kind() == Some(ObjectType::Blob));
-            if is_file || staged.contains_key(path) {
+        if let Placement::Remove { blob } = write.mode {
+            // Only while the file holds what the pruning object wrote: not a file another
+            // change of this batch, or anyone since, wrote.
+            let holds = match staged.get(path) {
+                Some(Some((content, _))) => {
+                    Oid::hash_object(ObjectType::Blob, content).ok() == Some(blob)
+                }
+                Some(None) => false,
+                None => base
+                    .get_path(Path::new(path))
+                    .is_ok_and(|e| e.kind() == Some(ObjectType::Blob) && e.id() == blob),
+            };
+            if holds {
                 staged.insert(path, None);
             }
             continue;
@@ -31,25 +41,46 @@ pub(crate) fn apply_writes(
         let (current, mode) = match staged.remove(path) {
             Some(Some(entry)) => entry,
             Some(None) => (Vec::new(), FileMode::Blob),
-            None => read_file(repo, base, path)?,
+            None => match read_file(repo, base, path) {
+                // An overwrite reads nothing of a folder in its place: if the removals empty
+                // it, the file takes its place; if not, the tree update below refuses.
+                Err(GitError::PathConflict { .. }) if !write.mode.appends() => {
+                    (Vec::new(), FileMode::Blob)
+                }
+                other => other?,
+            },
         };
         let content = place(write.mode, current, &write.content);
         staged.insert(path, Some((content, mode)));
     }
+    // Removals first, in a tree of their own: a file removed may leave room for a folder of
+    // its name (and a folder emptied, for a file), which one update of both would refuse.
+    let mut removals = TreeUpdateBuilder::new();
+    let mut removed = false;
+    for (path, entry) in &staged {
+        if entry.is_none() {
+            removals.remove(*path);
+            removed = true;
+        }
+    }
+    let base = match removed {
+        true => {
+            let id = removals
+                .create_updated(repo, base)
+                .map_err(GitError::repository)?;
+            repo.find_tree(id).map_err(GitError::repository)?
+        }
+        false => base.clone(),
+    };
     let mut update = TreeUpdateBuilder::new();
     for (path, entry) in &staged {
-        match entry {
-            Some((content, mode)) => {
-                let blob = repo.blob(content).map_err(GitError::repository)?;
-                update.upsert(*path, blob, *mode);
-            }
-            None => {
-                update.remove(*path);
-            }
+        if let Some((content, mode)) = entry {
+            let blob = repo.blob(content).map_err(GitError::repository)?;
+            update.upsert(*path, blob, *mode);
         }
     }
     update
-        .create_updated(repo, base)
+        .create_updated(repo, &base)
         .map_err(|error| GitError::PathConflict {
             path: staged.keys().copied().collect::<Vec<_>>().join(", "),
             detail: format!(
@@ -110,5 +141,109 @@ fn read_file(
             path: path.to_owned(),
             detail: "the branch has a folder (or submodule) at this path".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gco_api::paths::check_path;
+
+    use super::*;
+
+    fn write(path: &str, content: &str, mode: Placement) -> PlannedWrite {
+        PlannedWrite {
+            path: check_path(path).expect("safe"),
+            content: content.as_bytes().to_vec(),
+            mode,
+        }
+    }
+
+    fn remove(path: &str, content: &str) -> PlannedWrite {
+        let blob = Oid::hash_object(ObjectType::Blob, content.as_bytes()).expect("hash");
+        write(path, "", Placement::Remove { blob })
+    }
+
+    /// Every file of `tree` with its content.
+    fn listing(repo: &Repository, tree: Oid) -> Vec<(String, String)> {
+        let tree = repo.find_tree(tree).expect("tree");
+        let mut files = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
+            if entry.kind() == Some(ObjectType::Blob) {
+                let blob = repo.find_blob(entry.id()).expect("blob");
+                let text = String::from_utf8_lossy(blob.content()).into_owned();
+                files.push((format!("{folder}{}", entry.name().unwrap_or("")), text));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .expect("walk");
+        files
+    }
+
+    fn start(repo: &Repository, writes: &[PlannedWrite]) -> Oid {
+        let empty = repo
+            .find_tree(empty_tree(repo).expect("empty"))
+            .expect("tree");
+        apply_writes(repo, &empty, writes).expect("base")
+    }
+
+    #[test]
+    fn a_removal_deletes_only_a_file_that_still_holds_what_was_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let base = start(
+            &repo,
+            &[
+                write("mine.yaml", "mine", Placement::Overwrite),
+                write("rewritten.yaml", "someone else's", Placement::Overwrite),
+                write("team/x.yaml", "old", Placement::Overwrite),
+            ],
+        );
+        let base = repo.find_tree(base).expect("tree");
+        let writes = [
+            remove("mine.yaml", "mine"),
+            // Someone rewrote it since the pruning object wrote "mine too".
+            remove("rewritten.yaml", "mine too"),
+            // Another change of the same batch writes it before the removal comes.
+            write("team/x.yaml", "new", Placement::Overwrite),
+            remove("team/x.yaml", "old"),
+            // Already gone: nothing to do.
+            remove("gone.yaml", "x"),
+        ];
+        let tree = apply_writes(&repo, &base, &writes).expect("applied");
+        assert_eq!(
+            listing(&repo, tree),
+            [
+                ("rewritten.yaml".to_owned(), "someone else's".to_owned()),
+                ("team/x.yaml".to_owned(), "new".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_removed_makes_room_for_a_folder_of_its_name_and_the_reverse() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let base = start(
+            &repo,
+            &[
+                write("a/b", "file", Placement::Overwrite),
+                write("c/d", "in a folder", Placement::Overwrite),
+            ],
+        );
+        let base = repo.find_tree(base).expect("tree");
+        let writes = [
+            remove("a/b", "file"),
+            write("a/b/c", "now a folder", Placement::Overwrite),
+            remove("c/d", "in a folder"),
+            write("c", "now a file", Placement::Overwrite),
+        ];
+        let tree = apply_writes(&repo, &base, &writes).expect("applied");
+        assert_eq!(
+            listing(&repo, tree),
+            [
+                ("a/b/c".to_owned(), "now a folder".to_owned()),
+                ("c".to_owned(), "now a file".to_owned()),
+            ]
+        );
     }
 }

@@ -71,7 +71,7 @@ pub struct Facts<'a> {
     pub skipped: &'a [String],
     /// A delivered run's inventory, set in `status.inventory` when it succeeds (`None`
     /// inside: the object does not prune, and keeps none).
-    pub inventory: Option<&'a Option<Vec<String>>>,
+    pub inventory: Option<&'a Option<gco_api::Inventory>>,
     /// How many runs `status.history` keeps (`spec.historyLimit`).
     pub history_limit: usize,
     /// How long after its last successful run the object is deleted, if it is.

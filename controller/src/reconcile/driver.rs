@@ -90,7 +90,7 @@ struct Progress<'a> {
     run: Option<&'a RunId>,
     skipped: &'a [String],
     /// A delivered run's inventory for `status.inventory` (`None` inside: no prune).
-    inventory: Option<&'a Option<Vec<String>>>,
+    inventory: Option<&'a Option<gco_api::Inventory>>,
     /// The generation the run was planned for, when a later reconcile concludes it.
     generation: Option<i64>,
 }

@@ -206,10 +206,8 @@ impl From<ReferenceError> for Failure {
             ReferenceError::UnknownKind { .. } => FailureReason::RenderFailed,
             ReferenceError::Forbidden { .. } => FailureReason::AccessDenied,
             ReferenceError::Selector { .. } => FailureReason::RenderFailed,
-            // The matches may shrink without a spec change: keep trying, backing off.
-            ReferenceError::Read { .. } | ReferenceError::TooMany { .. } => {
-                FailureReason::ProgressingWithRetry
-            }
+            ReferenceError::TooMany { .. } => FailureReason::PolicyDenied,
+            ReferenceError::Read { .. } => FailureReason::ProgressingWithRetry,
         };
         Self::new(reason, error.to_string())
     }

@@ -83,7 +83,7 @@ impl Exporter for GitCommit {
             .status
             .as_ref()
             .and_then(|s| s.inventory.as_ref())
-            .map_or(0, Vec::len);
+            .map_or(0, |inventory| inventory.files.len());
         let repository = &self.spec.repository;
         let plural = if files == 1 { "" } else { "s" };
         format!(
@@ -110,9 +110,18 @@ impl Exporter for GitCommit {
 /// A deleted pruning GitCommit's cleanup: one last commit deletes every file of its inventory
 /// (those within the policies' prefixes; a file already gone is no change).
 async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
-    let inventory = r.status.inventory.clone().unwrap_or_default();
-    if inventory.is_empty() {
+    let Some(inventory) = r.status.inventory.clone().filter(|i| !i.files.is_empty()) else {
         return Cleanup::Done("no files were written: nothing to delete".to_owned());
+    };
+    let repository = &r.object.spec.repository;
+    if inventory.repository != repository.url || inventory.branch != repository.branch() {
+        // Never deleted where they were not written; the credentials are for the spec's.
+        return Cleanup::Done(format!(
+            "kept the {} files on branch {} of {}: the spec names another branch now",
+            inventory.files.len(),
+            inventory.branch,
+            gco_api::redact_url(&inventory.repository)
+        ));
     }
     let Ok(scope) = r.ctx.policies.scope(&r.owner.namespace) else {
         return Cleanup::Retry(Failure::new(
@@ -156,7 +165,6 @@ async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
         writes,
         at: r.now,
     };
-    let repository = &r.object.spec.repository;
     let pushed = r
         .ctx
         .engine

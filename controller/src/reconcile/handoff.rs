@@ -55,7 +55,7 @@ pub struct HandedIn {
     /// What the run skipped.
     pub skipped: Vec<String>,
     /// With prune: the files the run leaves written.
-    pub inventory: Option<Vec<String>>,
+    pub inventory: Option<gco_api::Inventory>,
     pub branch: String,
     /// When the reconcile that handed the run in began.
     pub started: Instant,

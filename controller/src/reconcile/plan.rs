@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use gco_api::{ConditionType, ExportStatus, GitExportPolicy, placeholders, rules::Violations};
+use gco_api::{
+    ConditionType, ExportStatus, GitExportPolicy, Inventory, placeholders, rules::Violations,
+};
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
@@ -66,7 +68,7 @@ pub struct Delivery {
     /// for the message and a warning event.
     pub skipped: Vec<String>,
     /// With prune: the files the run leaves written, for `status.inventory`.
-    pub inventory: Option<Vec<String>>,
+    pub inventory: Option<Inventory>,
     pub next_tick: Option<Timestamp>,
     /// Whether the run's writes depend on its instant or add to files: then the run must be
     /// recorded before its push, so that a retry after a crash renders the same instant and
@@ -191,9 +193,11 @@ pub fn plan<K: Exporter>(
 
     // A retried run renders the instant of its first attempt, and so finds its own commit.
     let at = previous.map_or(now, |run| run.time.0);
-    let objects: Vec<Vec<serde_json::Value>> =
-        references.iter().map(ReadReference::values).collect();
-    let previous_inventory = status.inventory.as_deref();
+    let objects: Vec<Vec<serde_json::Value>> = references
+        .into_iter()
+        .map(ReadReference::into_values)
+        .collect();
+    let previous_inventory = status.inventory.as_ref();
     match change(object, &run_id, &objects, policies, previous_inventory, at) {
         Ok((change, inventory)) => Plan::Deliver(Box::new(Delivery {
             record_first: depends_on_its_run(object, &change),
@@ -218,13 +222,15 @@ fn change<K: Exporter>(
     run_id: &RunId,
     objects: &[Vec<serde_json::Value>],
     policies: &[&GitExportPolicy],
-    inventory: Option<&[String]>,
+    previous: Option<&Inventory>,
     at: Timestamp,
-) -> Result<(Change, Option<Vec<String>>), Failure> {
+) -> Result<(Change, Option<Inventory>), Failure> {
     let (mut writes, mut fields) = render_owned(object.export(), objects, at)?;
     let inventory = match object.prunes() {
         true => {
-            let (removals, inventory) = prune::removals(&writes, inventory, policies);
+            let (url, branch) = object.destination();
+            let inventory = prune::inventory(&writes, url, &branch)?;
+            let removals = prune::removals(previous, &inventory, policies);
             fields.extend(removals.iter().map(|_| "spec.prune".to_owned()));
             writes.extend(removals);
             Some(inventory)

@@ -1,47 +1,100 @@
 //! Prune: a GitCommit with `spec.prune` deletes the files it wrote before and no longer
 //! writes, in the run's own commit. What it wrote is its inventory (`status.inventory`), as
-//! Flux's Kustomization keeps one; the inventory is only ever what the object itself rendered,
-//! and every removal is held to the policies' path prefixes like a write. Pure.
+//! Flux's Kustomization keeps one. Pure.
+//!
+//! A file is deleted only if the object itself wrote it there: the inventory names the
+//! repository and branch, and each file's blob as the object wrote it, and the engine removes
+//! a file only while it still holds that blob (`git/tree.rs`), so a file another object or
+//! person rewrote since is left alone. Appended files are shared by nature and never enter the
+//! inventory. Every removal is held to the policies' path prefixes, like a write.
 
 use std::collections::BTreeSet;
 
 use gco_api::{
-    GitExportPolicy,
+    GitExportPolicy, Inventory, InventoryFile,
     paths::check_path,
     rules::{RenderedPath, check_rendered_paths},
+    status::MAX_INVENTORY_BYTES,
 };
+use git2::{ObjectType, Oid};
 
+use super::{Failure, failure::FailureReason};
 use crate::render::{Placement, PlannedWrite};
 
-/// The removals a run adds to `writes`, and the inventory it leaves: every path it writes.
-/// A path of `previous` outside the policies' prefixes now is left in place and forgotten: the
-/// operator deletes no more than it may write.
-pub fn removals(
+/// The inventory a run leaves at `repository`/`branch`: every file it overwrites, with the
+/// blob it writes. Refused past [`MAX_INVENTORY_BYTES`], which would not fit in the status.
+pub fn inventory(
     writes: &[PlannedWrite],
-    previous: Option<&[String]>,
-    policies: &[&GitExportPolicy],
-) -> (Vec<PlannedWrite>, Vec<String>) {
-    let written: BTreeSet<&str> = writes.iter().map(|w| w.path.as_str()).collect();
-    let removals = previous
-        .unwrap_or_default()
+    repository: &str,
+    branch: &str,
+) -> Result<Inventory, Failure> {
+    let mut files: Vec<InventoryFile> = writes
         .iter()
-        .filter(|path| !written.contains(path.as_str()))
-        .filter_map(|path| removal(path, policies))
+        .filter(|w| w.mode == Placement::Overwrite)
+        .filter_map(|w| {
+            let blob = Oid::hash_object(ObjectType::Blob, &w.content).ok()?;
+            Some(InventoryFile {
+                path: w.path.to_string(),
+                blob: blob.to_string(),
+            })
+        })
         .collect();
-    let inventory = written.into_iter().map(str::to_owned).collect();
-    (removals, inventory)
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path);
+    let bytes: usize = files.iter().map(|f| f.path.len() + f.blob.len()).sum();
+    if bytes > MAX_INVENTORY_BYTES {
+        return Err(Failure::new(
+            FailureReason::RenderFailed,
+            format!(
+                "spec.prune: the {} files written take {bytes} bytes of paths, over the \
+                 {MAX_INVENTORY_BYTES} the inventory may hold: write fewer files or use shorter \
+                 paths, or turn prune off",
+                files.len()
+            ),
+        ));
+    }
+    Ok(Inventory {
+        repository: repository.to_owned(),
+        branch: branch.to_owned(),
+        files,
+    })
+}
+
+/// The removals a run adds: the files of `previous` that `next` no longer lists, when both
+/// are of the same repository and branch (after the spec moved, the old branch's files stay).
+pub fn removals(
+    previous: Option<&Inventory>,
+    next: &Inventory,
+    policies: &[&GitExportPolicy],
+) -> Vec<PlannedWrite> {
+    let Some(previous) = previous.filter(|p| same_place(p, next)) else {
+        return Vec::new();
+    };
+    let kept: BTreeSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
+    let gone = previous
+        .files
+        .iter()
+        .filter(|f| !kept.contains(f.path.as_str()));
+    gone.filter_map(|file| removal(file, policies)).collect()
 }
 
 /// Removals of every file of `inventory`: a pruning object's last commit, when it is deleted.
-pub fn remove_all(inventory: &[String], policies: &[&GitExportPolicy]) -> Vec<PlannedWrite> {
+pub fn remove_all(inventory: &Inventory, policies: &[&GitExportPolicy]) -> Vec<PlannedWrite> {
     inventory
+        .files
         .iter()
-        .filter_map(|path| removal(path, policies))
+        .filter_map(|file| removal(file, policies))
         .collect()
 }
 
-fn removal(path: &str, policies: &[&GitExportPolicy]) -> Option<PlannedWrite> {
-    let path = check_path(path).ok()?;
+/// Whether two inventories are of the same repository and branch.
+pub fn same_place(a: &Inventory, b: &Inventory) -> bool {
+    a.repository == b.repository && a.branch == b.branch
+}
+
+fn removal(file: &InventoryFile, policies: &[&GitExportPolicy]) -> Option<PlannedWrite> {
+    let path = check_path(&file.path).ok()?;
+    let blob = Oid::from_str(&file.blob).ok()?;
     let allowed = check_rendered_paths(
         policies,
         [RenderedPath {
@@ -49,10 +102,10 @@ fn removal(path: &str, policies: &[&GitExportPolicy]) -> Option<PlannedWrite> {
             path: path.as_str(),
         }],
     );
-    allowed.is_ok().then(|| PlannedWrite {
+    allowed.is_ok().then_some(PlannedWrite {
         path,
         content: Vec::new(),
-        mode: Placement::Remove,
+        mode: Placement::Remove { blob },
     })
 }
 
@@ -62,12 +115,16 @@ mod tests {
 
     use super::*;
 
-    fn write(path: &str) -> PlannedWrite {
+    fn write(path: &str, mode: Placement) -> PlannedWrite {
         PlannedWrite {
             path: check_path(path).expect("safe"),
-            content: b"x".to_vec(),
-            mode: Placement::Overwrite,
+            content: path.as_bytes().to_vec(),
+            mode,
         }
+    }
+
+    fn at(branch: &str, writes: &[PlannedWrite]) -> Inventory {
+        inventory(writes, "https://git.example.com/a.git", branch).expect("fits")
     }
 
     fn paths(writes: &[PlannedWrite]) -> Vec<&str> {
@@ -75,20 +132,51 @@ mod tests {
     }
 
     #[test]
-    fn what_is_no_longer_written_is_removed_and_the_rest_kept() {
-        let previous = ["a.yaml".to_owned(), "b.yaml".to_owned(), "c/d".to_owned()];
-        let writes = [write("a.yaml"), write("e.yaml")];
-        let (removals, inventory) = removals(&writes, Some(&previous), &[]);
-        assert_eq!(paths(&removals), ["b.yaml", "c/d"]);
-        assert!(removals.iter().all(|r| r.mode == Placement::Remove));
-        assert_eq!(inventory, ["a.yaml", "e.yaml"]);
+    fn what_is_no_longer_written_is_removed_only_while_it_holds_what_was_written() {
+        let before = at(
+            "main",
+            &[
+                write("a.yaml", Placement::Overwrite),
+                write("b.yaml", Placement::Overwrite),
+                write("log.txt", Placement::Append),
+            ],
+        );
+        assert_eq!(
+            before
+                .files
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>(),
+            ["a.yaml", "b.yaml"],
+            "appended files are shared: never in the inventory"
+        );
+        let after = at("main", &[write("a.yaml", Placement::Overwrite)]);
+        let removed = removals(Some(&before), &after, &[]);
+        assert_eq!(paths(&removed), ["b.yaml"]);
+        let expected = Oid::hash_object(ObjectType::Blob, b"b.yaml").expect("hash");
+        assert_eq!(removed[0].mode, Placement::Remove { blob: expected });
     }
 
     #[test]
-    fn without_an_inventory_nothing_is_removed() {
-        let (removals, inventory) = removals(&[write("a.yaml")], None, &[]);
-        assert!(removals.is_empty());
-        assert_eq!(inventory, ["a.yaml"]);
+    fn nothing_is_removed_without_an_inventory_or_on_another_branch() {
+        let after = at("main", &[write("a.yaml", Placement::Overwrite)]);
+        assert!(removals(None, &after, &[]).is_empty());
+        let elsewhere = at("backups", &[write("b.yaml", Placement::Overwrite)]);
+        assert!(removals(Some(&elsewhere), &after, &[]).is_empty());
+    }
+
+    #[test]
+    fn an_inventory_too_large_for_the_status_is_refused_naming_prune() {
+        let long = "d/".repeat(1000) + "f";
+        let writes: Vec<_> = (0..200)
+            .map(|i| write(&format!("{long}{i}"), Placement::Overwrite))
+            .collect();
+        let refused = inventory(&writes, "u", "main").expect_err("too large");
+        assert!(
+            refused.message.starts_with("spec.prune:"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]
@@ -102,13 +190,30 @@ mod tests {
                 ..Default::default()
             },
         );
-        let previous = [
-            "backups/old.yaml".to_owned(),
-            "prod/critical.yaml".to_owned(),
-            "../escape".to_owned(),
-            ".git/config".to_owned(),
-        ];
-        let removed = remove_all(&previous, &[&policy]);
-        assert_eq!(paths(&removed), ["backups/old.yaml"]);
+        let blob = Oid::hash_object(ObjectType::Blob, b"x")
+            .expect("hash")
+            .to_string();
+        let file = |path: &str| InventoryFile {
+            path: path.into(),
+            blob: blob.clone(),
+        };
+        let stored = Inventory {
+            repository: "u".into(),
+            branch: "main".into(),
+            files: vec![
+                file("backups/old.yaml"),
+                file("prod/critical.yaml"),
+                file("../escape"),
+                file(".git/config"),
+                InventoryFile {
+                    path: "backups/bad-blob".into(),
+                    blob: "not a blob id".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            paths(&remove_all(&stored, &[&policy])),
+            ["backups/old.yaml"]
+        );
     }
 }

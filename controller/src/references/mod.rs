@@ -7,6 +7,7 @@
 mod identity;
 mod kinds;
 mod select;
+mod selections;
 mod watches;
 
 use std::collections::HashMap;
@@ -62,13 +63,13 @@ pub enum ReferenceError {
     #[error("{field}: {reason}")]
     Selector { field: String, reason: String },
     #[error(
-        "{field}: {kind} {selection} matches more than {limit} objects: narrow the selector, or \
-         split the reference by label or namespace"
+        "{field}: more than {limit} {what}, counting every selector of the object (rule \
+         max-files); fix: narrow the selectors or split the export into several objects, or ask \
+         a cluster admin to raise `spec.limits.maxFiles` of the GitExportPolicy that sets it"
     )]
     TooMany {
         field: String,
-        kind: String,
-        selection: String,
+        what: String,
         limit: usize,
     },
 }
@@ -117,11 +118,21 @@ pub enum Found {
 pub struct Selected {
     pub matches: Vec<ReadObject>,
     pub selector: Selector,
-    /// The namespaces looked in (`[""]` for a cluster-scoped kind).
-    pub namespaces: Vec<String>,
-    /// Whether the namespaces came from a `namespaceSelector` (a new or relabelled namespace
-    /// then triggers the owner).
-    pub by_namespace_selector: bool,
+    pub looked: Looked,
+}
+
+/// Where a selector looked.
+#[derive(Clone, Debug)]
+pub enum Looked {
+    /// In one namespace.
+    Namespace(String),
+    /// In the namespaces a `namespaceSelector` matched when it was read.
+    Namespaces {
+        selector: Selector,
+        matched: std::collections::BTreeSet<String>,
+    },
+    /// Everywhere: a cluster-scoped kind.
+    Cluster,
 }
 
 /// One reference, read: its resolved kind and what it found.
@@ -140,12 +151,14 @@ impl ReadReference {
         }
     }
 
-    /// The live objects found (a missing named one is left out).
-    pub fn values(&self) -> Vec<Value> {
-        self.objects()
-            .iter()
-            .filter_map(|o| o.object.clone())
-            .collect()
+    /// The live objects found (a missing named one is left out), moved out: a selector's
+    /// matches are not copied again to be rendered.
+    pub fn into_values(self) -> Vec<Value> {
+        let objects = match self.found {
+            Found::Named(one) => vec![one],
+            Found::Selected(selected) => selected.matches,
+        };
+        objects.into_iter().filter_map(|o| o.object).collect()
     }
 }
 
@@ -159,8 +172,6 @@ fn gvk_of(reference: &ResourceReference) -> GroupVersionKind {
 pub struct References {
     kinds: KindResolver,
     watches: ReferenceWatches,
-    /// The operator's own client: namespaces a `namespaceSelector` matches are listed with it.
-    client: Client,
 }
 
 impl References {
@@ -171,11 +182,10 @@ impl References {
         referenced: Gauge,
         secret_poll: std::time::Duration,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
-        let (watches, triggers) = ReferenceWatches::new(client.clone(), referenced, secret_poll);
+        let (watches, triggers) = ReferenceWatches::new(client, referenced, secret_poll);
         let references = Self {
             kinds: KindResolver::default(),
             watches,
-            client,
         };
         (references, triggers)
     }
@@ -186,7 +196,8 @@ impl References {
     ///
     /// An impersonating `reader` reads every object from the apiserver, never from the watch
     /// caches (which hold what the controller may read), so the apiserver judges each read.
-    /// A selector reads at most `max_matches` objects.
+    /// The selectors of one owner read at most `max_matches` objects, and look in at most as
+    /// many namespaces, together.
     pub async fn read(
         &self,
         reader: &Reader,
@@ -195,6 +206,7 @@ impl References {
         max_matches: usize,
     ) -> Result<Vec<ReadReference>, ReferenceError> {
         let mut read = Vec::with_capacity(references.len());
+        let mut budget = max_matches;
         for (index, reference) in references.iter().enumerate() {
             let field = format!("spec.resourceReferences[{index}]");
             let kind = self.resolve(reader, &field, reference).await?;
@@ -214,9 +226,9 @@ impl References {
                         selector,
                         namespace_selector: namespaces,
                         own_namespace: &owner.namespace,
-                        max_matches,
+                        limit: max_matches,
                     };
-                    Found::Selected(select::read(self, reader, &ask).await?)
+                    Found::Selected(select::read(reader, &ask, &mut budget).await?)
                 }
                 None => {
                     return Err(ReferenceError::Selector {
@@ -278,10 +290,9 @@ impl References {
                 source,
             )
         };
-        let namespace = if kind.namespaced {
-            reference.namespace.as_deref().unwrap_or(default_namespace)
-        } else {
-            ""
+        let namespace = match kind.namespaced {
+            true => reference_namespace(reference, default_namespace),
+            false => "",
         };
         let key = ObjectKey {
             group: kind.resource.group.clone(),
@@ -302,6 +313,15 @@ impl References {
         };
         Ok(read_object(key, object, kind))
     }
+}
+
+/// The namespace a reference names; its owner's when it names none (or an empty one).
+fn reference_namespace<'a>(reference: &'a ResourceReference, default: &'a str) -> &'a str {
+    reference
+        .namespace
+        .as_deref()
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or(default)
 }
 
 /// The API of `kind` in `namespace` (ignored for a cluster-scoped kind).

@@ -1,21 +1,24 @@
 //! Reading a selector reference: every object of a kind whose labels match, in one namespace,
 //! in every namespace a `namespaceSelector` matches, or cluster-wide for a cluster-scoped kind.
 //!
-//! A selector is parsed once (`gco_api::selector`), and the same parsed selector filters the
-//! watch cache and queries the apiserver, so both give the same answer. Reads are bounded: a
-//! selector matching more than the object's file limit is refused before anything renders.
+//! A selector is parsed once (`gco_api::selector`) and given to the apiserver as it parsed it.
+//! Selected objects are always listed as the reader (so the apiserver judges every list, also
+//! of namespaces), never served from a cache, and within a budget the owner's selectors share:
+//! one object or namespace past it is read, and the run is refused before anything renders.
+
+use std::collections::BTreeSet;
 
 use gco_api::ResourceReference;
 use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::LabelSelector};
 use kube::{
     Api, ResourceExt,
-    api::{DynamicObject, ListParams, PartialObjectMeta},
-    core::{Selector, SelectorExt},
+    api::{DynamicObject, ListParams},
+    core::Selector,
 };
 
 use super::{
-    ObjectKey, Reader, ReferenceError, References, ResolvedKind, Selected, api_for, read_error,
-    read_object,
+    Looked, ObjectKey, Reader, ReferenceError, ResolvedKind, Selected, api_for, read_error,
+    read_object, reference_namespace,
 };
 
 /// What to read for one selector reference.
@@ -27,57 +30,44 @@ pub(super) struct Ask<'a> {
     pub namespace_selector: Option<&'a LabelSelector>,
     /// The owner's namespace: where the selector looks when the reference names none.
     pub own_namespace: &'a str,
-    pub max_matches: usize,
+    /// The owner's whole budget, for messages.
+    pub limit: usize,
 }
 
+/// Reads what `ask` selects, taking each match and each namespace looked in from `budget`.
 pub(super) async fn read(
-    references: &References,
     reader: &Reader,
     ask: &Ask<'_>,
+    budget: &mut usize,
 ) -> Result<Selected, ReferenceError> {
     let selector = parse(&format!("{}.selector", ask.field), ask.selector)?;
-    let by_namespace_selector = ask.kind.namespaced && ask.namespace_selector.is_some();
-    let namespaces = match (ask.kind.namespaced, ask.namespace_selector) {
-        (false, _) => vec![String::new()],
+    let looked = match (ask.kind.namespaced, ask.namespace_selector) {
+        (false, _) => Looked::Cluster,
         (true, Some(namespace_selector)) => {
             let field = format!("{}.namespaceSelector", ask.field);
             let namespace_selector = parse(&field, namespace_selector)?;
-            let names =
-                matching_namespaces(references, reader, &field, &namespace_selector).await?;
-            // Each namespace looked in is a watch the operator keeps: bounded like the matches.
-            if names.len() > ask.max_matches {
-                return Err(ReferenceError::TooMany {
-                    field,
-                    kind: "Namespace".to_owned(),
-                    selection: format!("matching {}", describe(&namespace_selector)),
-                    limit: ask.max_matches,
-                });
+            let matched =
+                matching_namespaces(reader, ask, &field, &namespace_selector, budget).await?;
+            Looked::Namespaces {
+                selector: namespace_selector,
+                matched,
             }
-            names
         }
-        (true, None) => vec![
-            ask.reference
-                .namespace
-                .clone()
-                .unwrap_or_else(|| ask.own_namespace.to_owned()),
-        ],
+        (true, None) => {
+            Looked::Namespace(reference_namespace(ask.reference, ask.own_namespace).to_owned())
+        }
+    };
+    let places: Vec<&str> = match &looked {
+        Looked::Namespace(namespace) => vec![namespace.as_str()],
+        Looked::Namespaces { matched, .. } => matched.iter().map(String::as_str).collect(),
+        Looked::Cluster => vec![""],
     };
     let mut matches = Vec::new();
-    for namespace in &namespaces {
-        let found = match reader.identity.is_impersonated() {
-            true => None,
-            false => references.watches.cached_matching(
-                ask.kind,
-                namespace,
-                &selector,
-                ask.max_matches + 1,
-            ),
-        };
-        let found = match found {
-            Some(found) => found,
-            None => list(reader, ask, namespace, &selector).await?,
-        };
-        for object in found {
+    for namespace in places {
+        for object in list(reader, ask, namespace, &selector, *budget).await? {
+            *budget = budget
+                .checked_sub(1)
+                .ok_or_else(|| too_many(ask, "", &selector))?;
             let key = ObjectKey {
                 group: ask.kind.resource.group.clone(),
                 kind: ask.kind.resource.kind.clone(),
@@ -86,16 +76,12 @@ pub(super) async fn read(
             };
             matches.push(read_object(key, Some(object), ask.kind));
         }
-        if matches.len() > ask.max_matches {
-            return Err(too_many(ask, &selector));
-        }
     }
     matches.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Selected {
         matches,
         selector,
-        namespaces,
-        by_namespace_selector,
+        looked,
     })
 }
 
@@ -106,17 +92,19 @@ fn parse(field: &str, selector: &LabelSelector) -> Result<Selector, ReferenceErr
     })
 }
 
-/// Lists the matches in `namespace` from the apiserver, as `reader`: at most one past the
-/// limit is fetched, which is enough to refuse.
+/// Lists the matches in `namespace` (`""`: cluster-wide) as `reader`: at most one past what
+/// is left of the budget, which is enough to refuse.
 async fn list(
     reader: &Reader,
     ask: &Ask<'_>,
     namespace: &str,
     selector: &Selector,
+    left: usize,
 ) -> Result<Vec<DynamicObject>, ReferenceError> {
     let api = api_for(&reader.client, ask.kind, namespace);
-    let limit = u32::try_from(ask.max_matches + 1).unwrap_or(u32::MAX);
-    let params = ListParams::default().labels_from(selector).limit(limit);
+    let params = ListParams::default()
+        .labels_from(selector)
+        .limit(u32::try_from(left + 1).unwrap_or(u32::MAX));
     let listed = api.list(&params).await.map_err(|source| {
         read_error(
             reader,
@@ -132,8 +120,8 @@ async fn list(
         .continue_
         .as_deref()
         .is_some_and(|token| !token.is_empty());
-    if more {
-        return Err(too_many(ask, selector));
+    if more || listed.items.len() > left {
+        return Err(too_many(ask, namespace, selector));
     }
     Ok(listed
         .items
@@ -145,44 +133,55 @@ async fn list(
         .collect())
 }
 
-/// The namespaces whose labels `selector` matches, sorted. Listed with the operator's own
-/// identity (names and labels only): the objects in them are still read as `reader`.
+/// The namespaces whose labels `selector` matches, listed as `reader` (who must be allowed to
+/// list namespaces: names and labels are not for everyone), each taken from `budget`: each is
+/// a place the selector is looked for at every run.
 async fn matching_namespaces(
-    references: &References,
     reader: &Reader,
+    ask: &Ask<'_>,
     field: &str,
     selector: &Selector,
-) -> Result<Vec<String>, ReferenceError> {
-    let api: Api<PartialObjectMeta<Namespace>> = Api::all(references.client.clone());
-    let listed = api
-        .list_metadata(&ListParams::default().labels_from(selector))
-        .await
-        .map_err(|source| {
-            read_error(
-                reader,
-                field,
-                "list",
-                "Namespace",
-                format!("matching {}", describe(selector)),
-                source,
-            )
-        })?;
-    let mut names: Vec<String> = listed
-        .items
-        .iter()
-        .filter(|namespace| selector.matches(namespace.labels()))
-        .map(|namespace| namespace.name_any())
-        .collect();
-    names.sort();
-    Ok(names)
+    budget: &mut usize,
+) -> Result<BTreeSet<String>, ReferenceError> {
+    let api: Api<Namespace> = Api::all(reader.client.clone());
+    let params = ListParams::default()
+        .labels_from(selector)
+        .limit(u32::try_from(*budget + 1).unwrap_or(u32::MAX));
+    let listed = api.list_metadata(&params).await.map_err(|source| {
+        read_error(
+            reader,
+            field,
+            "list",
+            "Namespace",
+            format!("matching {}", describe(selector)),
+            source,
+        )
+    })?;
+    let more = listed
+        .metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|token| !token.is_empty());
+    if more || listed.items.len() > *budget {
+        return Err(ReferenceError::TooMany {
+            field: field.to_owned(),
+            what: format!("namespaces matching {}", describe(selector)),
+            limit: ask.limit,
+        });
+    }
+    *budget -= listed.items.len();
+    Ok(listed.items.iter().map(ResourceExt::name_any).collect())
 }
 
-fn too_many(ask: &Ask<'_>, selector: &Selector) -> ReferenceError {
+fn too_many(ask: &Ask<'_>, namespace: &str, selector: &Selector) -> ReferenceError {
     ReferenceError::TooMany {
         field: format!("{}.selector", ask.field),
-        kind: ask.reference.kind.clone(),
-        selection: format!("matching {}", describe(selector)),
-        limit: ask.max_matches,
+        what: format!(
+            "{} objects {}",
+            ask.reference.kind,
+            where_(selector, namespace)
+        ),
+        limit: ask.limit,
     }
 }
 

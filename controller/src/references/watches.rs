@@ -10,17 +10,15 @@
 //! read them when they need them.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,
-    api::{ApiResource, DynamicObject, PartialObjectMeta},
-    core::{Selector, SelectorExt},
+    api::{ApiResource, DynamicObject},
     runtime::{
         WatchStreamExt,
         reflector::{ObjectRef, Store, store::Writer},
@@ -33,9 +31,7 @@ use tracing::{debug, warn};
 
 use gco_api::{ExportKind, kind::is_core_secret};
 
-use super::{Found, ObjectKey, ReadObject, ReadReference, ResolvedKind};
-
-type Labels = BTreeMap<String, String>;
+use super::{Found, ObjectKey, ReadObject, ReadReference, ResolvedKind, selections::Selections};
 
 /// An exporting object: a GitCommit or PullRequest, by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,13 +54,6 @@ fn scope_of(key: &ObjectKey) -> Scope {
 struct Index {
     owners_of: HashMap<ObjectKey, BTreeSet<Owner>>,
     keys_of: HashMap<Owner, Vec<ObjectKey>>,
-    /// Per watched scope, the owners' selectors: an object that starts to match triggers its
-    /// owner (one that stops matching is in `owners_of`).
-    selectors: HashMap<Scope, Vec<(Owner, Selector)>>,
-    /// Owners with a `namespaceSelector`: a namespace created or relabelled triggers them.
-    by_namespace: BTreeSet<Owner>,
-    /// Whether the namespace watch for `by_namespace` runs.
-    namespaces_watched: bool,
     /// The scopes with a running watch.
     watched: HashSet<Scope>,
     /// The caches of the watched scopes (all but Secrets).
@@ -83,6 +72,8 @@ pub(super) struct ReferenceWatches {
     triggers: Arc<HashMap<ExportKind, mpsc::UnboundedSender<Owner>>>,
     /// How often referenced Secrets are looked at.
     secret_poll: Duration,
+    /// The watches of selector references.
+    selections: Selections,
 }
 
 impl ReferenceWatches {
@@ -99,71 +90,49 @@ impl ReferenceWatches {
             senders.insert(kind, tx);
             receivers.insert(kind, rx);
         }
+        let triggers = Arc::new(senders);
         let watches = Self {
+            selections: Selections::new(client.clone(), triggers.clone()),
             client,
             referenced,
             index: Arc::default(),
-            triggers: Arc::new(senders),
+            triggers,
             secret_poll,
         };
         (watches, receivers)
     }
 
     /// Records what `owner` references now, and starts watching the kinds and namespaces not
-    /// watched yet.
+    /// watched yet. A selector reference is watched by its selector (`selections.rs`).
     pub(super) fn track(&self, owner: &Owner, references: &[ReadReference]) {
         let mut new_scopes = Vec::new();
-        let mut watch_namespaces = false;
         {
             let mut index = self.lock();
             index.forget(owner);
             let mut keys = Vec::new();
             for reference in references {
-                let kind = &reference.kind;
-                let mut scopes: Vec<Scope> = Vec::new();
-                for ReadObject {
+                let Found::Named(ReadObject {
                     key,
                     resource_version,
                     ..
-                } in reference.objects()
-                {
-                    if is_core_secret(&key.group, &key.kind) {
-                        index
-                            .secret_versions
-                            .insert(key.clone(), resource_version.clone());
-                    }
+                }) = &reference.found
+                else {
+                    continue;
+                };
+                if is_core_secret(&key.group, &key.kind) {
                     index
-                        .owners_of
-                        .entry(key.clone())
-                        .or_default()
-                        .insert(owner.clone());
-                    keys.push(key.clone());
-                    scopes.push(scope_of(key));
+                        .secret_versions
+                        .insert(key.clone(), resource_version.clone());
                 }
-                if let Found::Selected(selected) = &reference.found {
-                    for namespace in &selected.namespaces {
-                        let scope = (
-                            kind.resource.group.clone(),
-                            kind.resource.kind.clone(),
-                            namespace.clone(),
-                        );
-                        index
-                            .selectors
-                            .entry(scope.clone())
-                            .or_default()
-                            .push((owner.clone(), selected.selector.clone()));
-                        scopes.push(scope);
-                    }
-                    if selected.by_namespace_selector {
-                        index.by_namespace.insert(owner.clone());
-                        watch_namespaces |= !std::mem::replace(&mut index.namespaces_watched, true);
-                    }
+                index
+                    .owners_of
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(owner.clone());
+                if index.watched.insert(scope_of(key)) {
+                    new_scopes.push((reference.kind.clone(), key.namespace.clone()));
                 }
-                for scope in scopes {
-                    if index.watched.insert(scope.clone()) {
-                        new_scopes.push((kind.clone(), scope.2));
-                    }
-                }
+                keys.push(key.clone());
             }
             index.keys_of.insert(owner.clone(), keys);
             self.referenced.set(index.owners_of.len() as i64);
@@ -171,9 +140,7 @@ impl ReferenceWatches {
         for (kind, namespace) in new_scopes {
             self.spawn_watch(kind, namespace);
         }
-        if watch_namespaces {
-            self.spawn_namespace_watch();
-        }
+        self.selections.track(owner, references);
     }
 
     /// Forgets a deleted owner.
@@ -181,6 +148,7 @@ impl ReferenceWatches {
         let mut index = self.lock();
         index.forget(owner);
         self.referenced.set(index.owners_of.len() as i64);
+        self.selections.forget(owner);
     }
 
     /// The cached object for `key`: `Some(None)` when the cache is complete and the object does
@@ -199,64 +167,6 @@ impl ReferenceWatches {
         Some(cache.get(&reference))
     }
 
-    /// The cached objects of `kind` in `namespace` whose labels `selector` matches, at most
-    /// `cap` of them; `None` when there is no complete cache of that scope.
-    pub(super) fn cached_matching(
-        &self,
-        kind: &ResolvedKind,
-        namespace: &str,
-        selector: &Selector,
-        cap: usize,
-    ) -> Option<Vec<DynamicObject>> {
-        let scope = (
-            kind.resource.group.clone(),
-            kind.resource.kind.clone(),
-            namespace.to_owned(),
-        );
-        let cache = self.lock().caches.get(&scope)?.clone();
-        cache.wait_until_ready().now_or_never()?.ok()?;
-        Some(
-            cache
-                .state()
-                .iter()
-                .filter(|object| selector.matches(object.labels()))
-                .take(cap)
-                .map(|object| (**object).clone())
-                .collect(),
-        )
-    }
-
-    /// Triggers every owner with a `namespaceSelector` when a namespace appears, changes its
-    /// labels or goes: the namespaces it matches may have changed. Metadata only.
-    fn spawn_namespace_watch(&self) {
-        let api: Api<PartialObjectMeta<Namespace>> = Api::all(self.client.clone());
-        let index = self.index.clone();
-        let triggers = self.triggers.clone();
-        tokio::spawn(async move {
-            let mut changes = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .applied_objects()
-                .boxed();
-            let mut labels_seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-            while let Some(change) = changes.next().await {
-                let Ok(namespace) = change else { continue };
-                let labels = namespace.labels().clone();
-                if labels_seen.insert(namespace.name_any(), labels.clone()) == Some(labels) {
-                    continue;
-                }
-                let owners: Vec<Owner> = {
-                    let index = index.lock().unwrap_or_else(|p| p.into_inner());
-                    index.by_namespace.iter().cloned().collect()
-                };
-                for owner in owners {
-                    if let Some(trigger) = triggers.get(&owner.kind) {
-                        let _ = trigger.send(owner);
-                    }
-                }
-            }
-        });
-    }
-
     /// Watches `kind` in `namespace` (`""`: a cluster-scoped kind, watched cluster-wide).
     fn spawn_watch(&self, kind: ResolvedKind, namespace: String) {
         let resource = kind.resource.clone();
@@ -269,7 +179,7 @@ impl ReferenceWatches {
             namespace: namespace.unwrap_or_default(),
             name,
         };
-        let changed: futures::stream::BoxStream<'static, (ObjectKey, Labels)> =
+        let changed: futures::stream::BoxStream<'static, ObjectKey> =
             if is_core_secret(&resource.group, &resource.kind) {
                 poll_secrets(
                     self.api(&resource, &namespace),
@@ -290,9 +200,7 @@ impl ReferenceWatches {
                     .reflect(writer)
                     .touched_objects()
                     .filter_map(move |o| {
-                        std::future::ready(keep(
-                            o.map(|o| (key_of(o.namespace(), o.name_any()), o.labels().clone())),
-                        ))
+                        std::future::ready(keep(o.map(|o| key_of(o.namespace(), o.name_any()))))
                     })
                     .boxed()
             };
@@ -300,18 +208,14 @@ impl ReferenceWatches {
         let triggers = self.triggers.clone();
         tokio::spawn(async move {
             let mut changed = changed;
-            while let Some((key, labels)) = changed.next().await {
-                let owners: BTreeSet<Owner> = {
+            while let Some(key) = changed.next().await {
+                let owners: Vec<Owner> = {
                     let index = index.lock().unwrap_or_else(|p| p.into_inner());
-                    let named = index.owners_of.get(&key).into_iter().flatten();
-                    let selecting = index
-                        .selectors
-                        .get(&scope_of(&key))
-                        .into_iter()
-                        .flatten()
-                        .filter(|(_, selector)| selector.matches(&labels))
-                        .map(|(owner, _)| owner);
-                    named.chain(selecting).cloned().collect()
+                    index
+                        .owners_of
+                        .get(&key)
+                        .map(|o| o.iter().cloned().collect())
+                        .unwrap_or_default()
                 };
                 for owner in owners {
                     if let Some(trigger) = triggers.get(&owner.kind) {
@@ -349,7 +253,7 @@ fn poll_secrets(
     index: Arc<Mutex<Index>>,
     scope: Scope,
     every: Duration,
-) -> futures::stream::BoxStream<'static, (ObjectKey, Labels)> {
+) -> futures::stream::BoxStream<'static, ObjectKey> {
     futures::stream::unfold((api, index, scope), move |(api, index, scope)| async move {
         tokio::time::sleep(every).await;
         let referenced: Vec<(ObjectKey, Option<String>)> = {
@@ -376,7 +280,6 @@ fn poll_secrets(
                 changed.push(key);
             }
         }
-        let changed = changed.into_iter().map(|key| (key, Labels::new()));
         Some((futures::stream::iter(changed), (api, index, scope)))
     })
     .flatten()
@@ -384,9 +287,9 @@ fn poll_secrets(
 }
 
 /// Watch errors are retried by the backoff; log them and carry on.
-fn keep<T>(item: Result<T, watcher::Error>) -> Option<T> {
+fn keep(item: Result<ObjectKey, watcher::Error>) -> Option<ObjectKey> {
     match item {
-        Ok(item) => Some(item),
+        Ok(key) => Some(key),
         Err(error) => {
             warn!(%error, "watch of a referenced kind failed; retrying");
             None
@@ -396,11 +299,6 @@ fn keep<T>(item: Result<T, watcher::Error>) -> Option<T> {
 
 impl Index {
     fn forget(&mut self, owner: &Owner) {
-        self.by_namespace.remove(owner);
-        for selectors in self.selectors.values_mut() {
-            selectors.retain(|(selecting, _)| selecting != owner);
-        }
-        self.selectors.retain(|_, selectors| !selectors.is_empty());
         for key in self.keys_of.remove(owner).unwrap_or_default() {
             if let Some(owners) = self.owners_of.get_mut(&key) {
                 owners.remove(owner);

@@ -33,6 +33,8 @@ const ASSIGNED_ANNOTATIONS: [&str; 7] = [
     "volume.kubernetes.io/selected-node",
     "deployment.kubernetes.io/revision",
 ];
+/// What `kubectl rollout restart` sets on a workload's pod template.
+const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// Finalizers the garbage collector sets for a deletion under way.
 const DELETION_FINALIZERS: [&str; 2] = ["foregroundDeletion", "orphan"];
 /// Labels the Job controller writes from the Job's uid.
@@ -80,6 +82,12 @@ pub fn clean_for_apply(object: &Value) -> Value {
                 }
                 ("batch", "Job") => clean_job(spec),
                 _ => {}
+            }
+            if matches!(
+                (group.as_str(), kind.as_str()),
+                ("apps", "Deployment" | "StatefulSet" | "DaemonSet")
+            ) {
+                clean_restart(spec);
             }
         }
     }
@@ -130,6 +138,27 @@ fn clean_service(spec: &mut Map<String, Value>) {
     {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             port.remove("nodePort");
+        }
+    }
+}
+
+/// The pod template's `kubectl.kubernetes.io/restartedAt`: `kubectl rollout restart` asked the
+/// source cluster for a restart; it is no configuration, would commit at every restart, and
+/// applied elsewhere would restart the pods there whenever it changed.
+fn clean_restart(spec: &mut Map<String, Value>) {
+    let template_metadata = spec
+        .get_mut("template")
+        .and_then(|t| t.get_mut("metadata"))
+        .and_then(Value::as_object_mut);
+    if let Some(metadata) = template_metadata {
+        if let Some(annotations) = metadata
+            .get_mut("annotations")
+            .and_then(Value::as_object_mut)
+        {
+            annotations.remove(RESTARTED_AT);
+        }
+        if metadata.get("annotations").is_some_and(is_empty_or_null) {
+            metadata.remove("annotations");
         }
     }
 }

@@ -17,8 +17,9 @@ pub enum Placement {
     /// Add the content as a new YAML document: after a `---` line when the file already holds
     /// a document, so that the file parses as one document per run.
     AppendDocument,
-    /// Delete the file (the content is empty): a file a pruning object no longer writes.
-    Remove,
+    /// Delete the file, only while it holds `blob` (the content is empty): a file a pruning
+    /// object wrote and no longer writes.
+    Remove { blob: git2::Oid },
 }
 
 impl Placement {
@@ -54,7 +55,7 @@ impl fmt::Display for Placement {
             Placement::Overwrite => "overwrite",
             Placement::Append => "append",
             Placement::AppendDocument => "append as a YAML document",
-            Placement::Remove => "remove",
+            Placement::Remove { .. } => "remove",
         })
     }
 }
@@ -68,7 +69,7 @@ fn is_yaml_name(path: &str) -> bool {
 /// `addition` appended to `current` as `placement` says (`Overwrite` ignores `current`).
 pub fn place(placement: Placement, mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
     match placement {
-        Placement::Overwrite | Placement::Remove => return addition.to_vec(),
+        Placement::Overwrite | Placement::Remove { .. } => return addition.to_vec(),
         Placement::Append => {}
         Placement::AppendDocument => {
             if current.iter().all(u8::is_ascii_whitespace) {

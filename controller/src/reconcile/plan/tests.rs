@@ -19,7 +19,7 @@ use super::{Admitted, Plan, admit, requeue_at};
 use crate::{
     reconcile::failure::{FailureReason, Heal},
     references::{
-        Found, ObjectKey, ReadObject, ReadReference, ReferenceError, ResolvedKind, Selected,
+        Found, Looked, ObjectKey, ReadObject, ReadReference, ReferenceError, ResolvedKind, Selected,
     },
 };
 
@@ -464,8 +464,7 @@ fn selected(names: &[&str]) -> ReadReference {
         found: Found::Selected(Selected {
             matches,
             selector: Selector::default(),
-            namespaces: vec!["team".into()],
-            by_namespace_selector: false,
+            looked: Looked::Namespace("team".into()),
         }),
     }
 }

@@ -97,6 +97,37 @@ fn a_deployment_loses_its_rollout_revision_only() {
 }
 
 #[test]
+fn a_rollout_restart_is_not_configuration_other_template_annotations_are() {
+    let template = |annotations: Value| json!({ "template": { "metadata": { "annotations": annotations }, "spec": {} } });
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        let cleaned = clean_for_apply(&object(
+            "apps/v1",
+            kind,
+            json!({ "name": "web" }),
+            template(json!({ "kubectl.kubernetes.io/restartedAt": "2026-12-01T10:00:00Z" })),
+        ));
+        assert!(
+            cleaned["spec"]["template"]["metadata"]
+                .get("annotations")
+                .is_none(),
+            "{kind}: {cleaned}"
+        );
+    }
+    let kept = clean_for_apply(&object(
+        "apps/v1",
+        "Deployment",
+        json!({ "name": "web" }),
+        template(
+            json!({ "kubectl.kubernetes.io/restartedAt": "x", "prometheus.io/scrape": "true" }),
+        ),
+    ));
+    assert_eq!(
+        kept["spec"]["template"]["metadata"]["annotations"],
+        json!({ "prometheus.io/scrape": "true" })
+    );
+}
+
+#[test]
 fn a_job_loses_the_selector_and_labels_made_from_its_uid_unless_it_chose_them() {
     let generated = json!({
         "selector": { "matchLabels": { "batch.kubernetes.io/controller-uid": "u" } },

@@ -138,7 +138,7 @@ pub(crate) fn judge_rendered(
     rules::check_rendered_paths(policies, rendered)?;
     let files = writes
         .iter()
-        .filter(|w| w.mode != Placement::Remove)
+        .filter(|w| !matches!(w.mode, Placement::Remove { .. }))
         .count();
     rules::check_rendered_count(policies, files)
 }
