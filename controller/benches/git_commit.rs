@@ -196,6 +196,7 @@ fn change(i: usize) -> Change {
         message: format!("bench {i}"),
         writes,
         at: jiff::Timestamp::now(),
+        recover: None,
     }
 }
 

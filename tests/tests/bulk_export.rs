@@ -400,3 +400,80 @@ async fn a_pruning_gitcommit_is_let_go_when_its_repository_stays_down() {
         "left behind, as said"
     );
 }
+
+#[tokio::test]
+async fn a_pruning_gitcommit_recreated_without_its_status_recovers_its_files_from_the_branch() {
+    let mut s = Scenario::new("prune-recover").await.expect("scenario");
+    for name in ["one", "two", "three"] {
+        put(&s.configmaps(), name, json!({"backup": "yes"}), name).await;
+    }
+    s.start_controller("c1", &[]).expect("controller");
+    let object = || {
+        gitcommit(
+            "restored",
+            &s.url(),
+            json!({ "prune": true, "resourceReferences": [{
+                "apiVersion": "v1", "kind": "ConfigMap", "selector": { "matchLabels": { "backup": "yes" } },
+                "output": { "path": "backups" } }],
+                "files": [{ "path": "README", "content": "not a backup" }] }),
+        )
+    };
+    s.create_gitcommit(object()).await.expect("create");
+    s.wait_ready("restored", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    wait_commits(&s, 1).await;
+    assert_eq!(
+        files(&s),
+        [
+            "README",
+            "backups/one.yaml",
+            "backups/three.yaml",
+            "backups/two.yaml"
+        ]
+    );
+
+    // The object goes without its cleanup (as in a cluster lost and rebuilt)...
+    let skip = json!({ "metadata": { "annotations": { "gco.galos.one/skip-cleanup": "true" } } });
+    s.gitcommits()
+        .patch("restored", &PatchParams::default(), &Patch::Merge(&skip))
+        .await
+        .expect("annotate");
+    s.gitcommits()
+        .delete("restored", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while s
+        .gitcommits()
+        .get_opt("restored")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "{}", s.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(files(&s).len(), 4, "left behind, as asked");
+    // ...one of its ConfigMaps goes meanwhile, and it comes back from its manifest, no status.
+    s.configmaps()
+        .delete("two", &DeleteParams::default())
+        .await
+        .expect("delete configmap");
+    s.create_gitcommit(object()).await.expect("create again");
+    s.wait_ready("restored", "True", Some("Succeeded"))
+        .await
+        .expect("recreated run");
+    wait_commits(&s, 2).await;
+    assert_eq!(last_change(&s), ["D backups/two.yaml"]);
+    let status = s
+        .gitcommits()
+        .get("restored")
+        .await
+        .expect("get")
+        .status
+        .expect("status");
+    let inventory = status.inventory.expect("inventory");
+    let paths: Vec<&str> = inventory.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["README", "backups/one.yaml", "backups/three.yaml"]);
+}

@@ -4,7 +4,6 @@
 //! spec writes PATH are its writers. For each: its Ready condition, its last events, and the
 //! GitExportPolicies that govern its namespace.
 
-mod paths;
 mod repo;
 
 use std::collections::BTreeMap;
@@ -24,7 +23,7 @@ use crate::{
     target::{Target, kind_word},
 };
 
-pub use paths::could_write;
+pub use gco_controller::render::templates::could_write;
 pub use repo::{MAX_COMMITS, Touch, last_touch};
 
 /// How many of an object's events `trace` shows.

@@ -1,6 +1,6 @@
 //! Turning a batch of changes into commits on a tip, in memory.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use git2::{Oid, Repository, Signature};
 
@@ -8,6 +8,7 @@ use super::{
     GitError,
     change::{Author, Change, RunId},
     history::commit_message,
+    recover,
     tree::{apply_writes, tip_tree},
 };
 
@@ -64,7 +65,12 @@ pub(crate) fn build(
             head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
         }
         let base = repo.find_tree(tree).map_err(GitError::repository)?;
-        match apply_writes(repo, &base, &change.writes) {
+        let writes = match &change.recover {
+            // Against the branch's tip before this batch: the history the object wrote.
+            Some(claims) => Cow::Owned(recover::with_removals(repo, tip, change, claims)?),
+            None => Cow::Borrowed(&change.writes),
+        };
+        match apply_writes(repo, &base, &writes) {
             Ok(new_tree) if new_tree == tree => planned[index] = Planned::NoChanges,
             Ok(new_tree) => {
                 tree = new_tree;

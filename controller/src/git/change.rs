@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::render::PlannedWrite;
 
-use super::GitError;
+use super::{GitError, recover::Claims};
 
 pub use gco_api::rules::DEFAULT_AUTHOR;
 
@@ -104,6 +104,9 @@ pub struct Change {
     /// The run's instant, recorded before anything is pushed: its commit is not older (less
     /// a clock skew allowance), which bounds how far back a retry looks for it (`history.rs`).
     pub at: Timestamp,
+    /// A pruning object whose inventory was lost: which files it may claim, to find on the
+    /// branch those it wrote and no longer writes (`recover.rs`).
+    pub recover: Option<Claims>,
 }
 
 /// What became of a change.

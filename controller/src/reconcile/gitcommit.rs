@@ -164,6 +164,7 @@ async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
         ),
         writes,
         at: r.now,
+        recover: None,
     };
     let pushed = r
         .ctx

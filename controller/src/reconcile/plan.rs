@@ -226,16 +226,20 @@ fn change<K: Exporter>(
     at: Timestamp,
 ) -> Result<(Change, Option<Inventory>), Failure> {
     let (mut writes, mut fields) = render_owned(object.export(), objects, at)?;
-    let inventory = match object.prunes() {
+    let (inventory, recover) = match object.prunes() {
         true => {
             let (url, branch) = object.destination();
             let inventory = prune::inventory(&writes, url, &branch)?;
             let removals = prune::removals(previous, &inventory, policies);
             fields.extend(removals.iter().map(|_| "spec.prune".to_owned()));
             writes.extend(removals);
-            Some(inventory)
+            // No inventory at all: the status was lost, and the branch tells what was written.
+            let recover = previous
+                .is_none()
+                .then(|| prune::claims(object.export(), policies));
+            (Some(inventory), recover)
         }
-        false => None,
+        false => (None, None),
     };
     judge_rendered(&writes, &fields, policies)?;
     let commit = object.commit_spec().cloned().unwrap_or_default();
@@ -260,6 +264,7 @@ fn change<K: Exporter>(
         message,
         writes,
         at,
+        recover,
     };
     Ok((change, inventory))
 }

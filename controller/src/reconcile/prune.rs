@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use gco_api::{
-    GitExportPolicy, Inventory, InventoryFile,
+    ExportSpec, GitExportPolicy, Inventory, InventoryFile,
     paths::check_path,
     rules::{RenderedPath, check_rendered_paths},
     status::MAX_INVENTORY_BYTES,
@@ -19,7 +19,10 @@ use gco_api::{
 use git2::{ObjectType, Oid};
 
 use super::{Failure, failure::FailureReason};
-use crate::render::{Placement, PlannedWrite};
+use crate::{
+    git::Claims,
+    render::{Placement, PlannedWrite, templates::could_write},
+};
 
 /// The inventory a run leaves at `repository`/`branch`: every file it overwrites, with the
 /// blob it writes. Refused past [`MAX_INVENTORY_BYTES`], which would not fit in the status.
@@ -85,6 +88,25 @@ pub fn remove_all(inventory: &Inventory, policies: &[&GitExportPolicy]) -> Vec<P
         .iter()
         .filter_map(|file| removal(file, policies))
         .collect()
+}
+
+/// What a pruning object whose inventory was lost may claim on its branch: paths its spec
+/// could write, within its policies' prefixes (`git/recover.rs`).
+pub fn claims(export: &ExportSpec, policies: &[&GitExportPolicy]) -> Claims {
+    let export = export.clone();
+    let policies: Vec<GitExportPolicy> = policies.iter().map(|p| (*p).clone()).collect();
+    Claims::new(move |path| {
+        let policies: Vec<&GitExportPolicy> = policies.iter().collect();
+        could_write(&export, path)
+            && check_rendered_paths(
+                &policies,
+                [RenderedPath {
+                    field: "spec.prune",
+                    path,
+                }],
+            )
+            .is_ok()
+    })
 }
 
 /// Whether two inventories are of the same repository and branch.

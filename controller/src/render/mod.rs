@@ -8,6 +8,7 @@ mod clean;
 mod fields;
 pub mod offline;
 mod placement;
+pub mod templates;
 
 use gco_api::{
     ExportSpec, FileSpec, ResourceReference, Strategy, Target, WriteMode,

@@ -92,5 +92,6 @@ pub fn change(name: &str, run: &str, writes: Vec<PlannedWrite>) -> Change {
         message: format!("Update {name}"),
         writes,
         at: jiff::Timestamp::now(),
+        recover: None,
     }
 }

@@ -121,6 +121,7 @@ async fn every_seed_renders_and_commits() {
             message: format!("seed {name}"),
             writes: writes.clone(),
             at,
+            recover: None,
         };
         let outcome = engine
             .commit(&url, "main", &Default::default(), change)

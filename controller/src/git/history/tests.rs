@@ -15,6 +15,7 @@ fn change(name: &str, id: &str, message: &str) -> Change {
         message: message.into(),
         writes: Vec::new(),
         at: Timestamp::now(),
+        recover: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Which of a spec's path templates could have written a file: how `trace` tells apart the
-//! objects of a commit that coalesced several runs. Pure.
+//! Which of a spec's path templates could have written a file: how `kubectl gco trace` tells
+//! apart the objects of a commit that coalesced several runs, and how a pruning object whose
+//! inventory was lost recognises its files on the branch (`git/recover.rs`). Pure.
 //!
 //! A template matches the way the renderer expands it (controller/src/render/mod.rs): a
 //! `$( … )` placeholder stands for any text, a `dump` path ending in `/` for the folder of
@@ -136,6 +137,21 @@ mod tests {
             "apps/b/key",
             "other.txt",
         ] {
+            assert!(!could_write(&spec, path), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_selector_claims_anything_below_its_folder() {
+        let spec = spec(json!({
+            "resourceReferences": [
+                { "apiVersion": "v1", "kind": "ConfigMap", "selector": {}, "output": { "path": "all/" } },
+            ]
+        }));
+        for path in ["all/a.yaml", "all/team/b.yaml", "all/c/key"] {
+            assert!(could_write(&spec, path), "{path}");
+        }
+        for path in ["all", "allx/a.yaml", "other/all/a.yaml"] {
             assert!(!could_write(&spec, path), "{path}");
         }
     }
