@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the Go tools the chart, kustomize and Flux tests use into bin/tools/: helm and kubeconform
-# (hack/tools/helm) and Flux's notification-controller (hack/tools/flux). They are separate Go
+# Build the Go tools the chart, kustomize, Flux and encryption tests use into bin/tools/: helm and
+# kubeconform (hack/tools/helm), Flux's notification-controller (hack/tools/flux), and SOPS and age
+# (hack/tools/sops). They are separate Go
 # modules because each pins its own Kubernetes libraries (and the control plane in hack/testenv
 # pins a third): one module would force a single version on all of them.
 # Nothing is rebuilt while the modules and this script are unchanged; Go's caches make a rebuild
@@ -44,3 +45,7 @@ build helm \
   kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform_flags"
 build flux \
   notification-controller github.com/fluxcd/notification-controller ""
+build sops \
+  sops github.com/getsops/sops/v3/cmd/sops "-X github.com/getsops/sops/v3/version.Version=$(version sops github.com/getsops/sops/v3 | tr -d v)" \
+  age filippo.io/age/cmd/age "" \
+  age-keygen filippo.io/age/cmd/age-keygen ""

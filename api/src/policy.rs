@@ -142,6 +142,23 @@ pub struct SecretRules {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 253)))]
     pub allowed_fields: Vec<String>,
+    /// Whole Secrets may be exported with `dump` when encrypted: with SOPS, to these
+    /// recipients. Default: none (Secrets are never dumped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SecretEncryption>,
+}
+
+/// How whole Secrets are encrypted when dumped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretEncryption {
+    /// age X25519 recipients (`age1…`) a Secret `dump` is encrypted to with SOPS, together with
+    /// those of every other matching policy: whoever holds one of their identities (Flux's
+    /// kustomize-controller, `sops --decrypt`) can decrypt it, nobody else. At most 16, of at
+    /// most 128 characters. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 128)))]
+    pub age_recipients: Vec<String>,
 }
 
 /// A kind, by API group (`""` for the core group) and name.

@@ -37,7 +37,7 @@ pub use message::{RESERVED_TRAILERS, reserved_trailer};
 pub use policy_check::validate_policy;
 pub use policy_set::{BrokenPolicy, PolicySet};
 pub use prefix::{RenderedPath, check_rendered_paths};
-pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS};
+pub use references::{AccessCheck, BUILTIN_SECRET_FIELDS, age_recipients};
 pub use repository::infer_provider;
 pub use request::ExportRequest;
 pub use selector::{matching, selects};

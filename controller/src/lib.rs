@@ -5,6 +5,7 @@
 //!   how it ends (one exit that writes status and announces);
 //! - [`references`]: reading the objects a spec references, and watching them for changes;
 //! - [`render`]: turning objects and files into the writes of a commit (also offline);
+//! - [`seal`]: a Secret's dump encrypted with SOPS to the policies' age recipients;
 //! - [`git`]: the engine that commits in memory and pushes without force, coalesced per branch;
 //! - [`forge`]: the pull request APIs of GitHub, GitLab and Gitea;
 //! - [`announce`]: Kubernetes events and Flux events;
@@ -18,3 +19,4 @@ pub mod reconcile;
 pub mod references;
 pub mod render;
 pub mod runtime;
+pub mod seal;

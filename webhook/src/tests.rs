@@ -193,6 +193,7 @@ async fn secret_fields_need_the_allow_list() {
         GitExportPolicySpec {
             secrets: Some(SecretRules {
                 allowed_fields: vec!["alertmanager.yml".into()],
+                encryption: None,
             }),
             cross_namespace_references: true,
             require_requester_access: true,

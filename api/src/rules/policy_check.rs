@@ -6,6 +6,13 @@ use super::{Rule, Violation, Violations, repository::branch_name_problem, reposi
 use crate::paths;
 use crate::policy::GitExportPolicySpec;
 
+/// The shape of an age X25519 recipient: `age1` and 58 characters of Bech32's alphabet (the
+/// controller parses it fully before it encrypts to it).
+fn is_age_recipient(text: &str) -> bool {
+    const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    text.len() == 62 && text.starts_with("age1") && text[4..].chars().all(|c| BECH32.contains(c))
+}
+
 /// Refuses globs that do not compile or are too long, more globs than matching may cost,
 /// selector operators Kubernetes does not know, and unsafe path prefixes.
 pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
@@ -24,6 +31,21 @@ pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
                     "use `In`, `NotIn`, `Exists` or `DoesNotExist`",
                 ));
             }
+        }
+    }
+    let recipients = spec
+        .secrets
+        .iter()
+        .flat_map(|s| s.encryption.iter())
+        .flat_map(|e| e.age_recipients.iter());
+    for (index, recipient) in recipients.enumerate() {
+        if !is_age_recipient(recipient) {
+            out.push(Violation::new(
+                format!("spec.secrets.encryption.ageRecipients[{index}]"),
+                Rule::InvalidPolicy,
+                format!("{:?} is not an age X25519 recipient", short(recipient)),
+                "write the public key `age-keygen` prints, `age1` and 58 more characters",
+            ));
         }
     }
     if let Some(prefixes) = spec.paths.as_ref().map(|p| &p.allowed_prefixes) {

@@ -42,7 +42,7 @@ proptest! {
             GitExportPolicy::new("p", GitExportPolicySpec {
                 repositories: vec![RepositoryRule { url, branches: vec![branch] }],
                 paths: Some(PathRules { allowed_prefixes: vec![prefix] }),
-                secrets: Some(SecretRules { allowed_fields: vec![field] }),
+                secrets: Some(SecretRules { allowed_fields: vec![field], encryption: None }),
                 cross_namespace_references: cross,
                 require_requester_access: true,
                 limits: Some(Limits { max_files: Some(max_files), max_file_bytes: Some(1) }),

@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use super::{ExportRequest, Rule, Violation, Violations, repository::short};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::common::{ResourceReference, Strategy, Target};
+use crate::common::{ResourceReference, Strategy, Target, WriteMode};
 use crate::kind::split_api_version;
 use crate::policy::GitExportPolicy;
 
@@ -67,11 +67,16 @@ pub(super) fn check(
                 .flat_map(|s| s.allowed_fields.iter().map(String::as_str))
         }))
         .collect();
+    let recipients = age_recipients(policies);
     let mut checks = Vec::new();
     for (index, reference) in request.export.resource_references.iter().enumerate() {
         let field = format!("spec.resourceReferences[{index}]");
         if is_secret(reference) {
-            check_secret(&field, reference, &allowed_fields, request.namespace, out);
+            let allowed = Allowed {
+                fields: &allowed_fields,
+                sealed: !recipients.is_empty(),
+            };
+            check_secret(&field, reference, &allowed, request, out);
         }
         check_denied_kind(&field, reference, policies, out);
         let namespace = reference
@@ -137,13 +142,34 @@ pub(super) fn check(
     checks
 }
 
+/// The age recipients a Secret `dump` is sealed to: those of every matching policy, sorted.
+pub fn age_recipients(policies: &[&GitExportPolicy]) -> Vec<String> {
+    let mut recipients: Vec<String> = policies
+        .iter()
+        .flat_map(|p| p.spec.secrets.iter())
+        .flat_map(|s| s.encryption.iter())
+        .flat_map(|e| e.age_recipients.iter().cloned())
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    recipients
+}
+
+/// What the policies allow of a Secret: keys for `single-field`, and `dump` when sealed.
+struct Allowed<'a> {
+    fields: &'a [&'a str],
+    sealed: bool,
+}
+
 fn check_secret(
     field: &str,
     reference: &ResourceReference,
-    allowed: &[&str],
-    namespace: &str,
+    allowed: &Allowed<'_>,
+    request: &ExportRequest<'_>,
     out: &mut Violations,
 ) {
+    let namespace = request.namespace;
+    let write_mode = reference.write_mode.unwrap_or(request.export.write_mode());
     if reference.selector.is_some() {
         out.push(Violation::new(
             format!("{field}.selector"),
@@ -152,7 +178,21 @@ fn check_secret(
             "name each Secret in its own reference",
         ));
     }
+    let fields = allowed.fields;
     match reference.strategy {
+        // Sealed with SOPS to the policies' recipients: rewritten whole at each change.
+        Strategy::Dump if allowed.sealed && write_mode == WriteMode::Append => {
+            out.push(Violation::new(
+                format!("{field}.writeMode"),
+                Rule::SecretStrategy,
+                format!(
+                    "Secret {} is dumped encrypted, and an encrypted file is rewritten whole: it cannot be appended to",
+                    reference.describe()
+                ),
+                "use `writeMode: overwrite` for this reference",
+            ));
+        }
+        Strategy::Dump if allowed.sealed => {}
         Strategy::Dump | Strategy::Fields => out.push(Violation::new(
             format!("{field}.strategy"),
             Rule::SecretStrategy,
@@ -162,11 +202,12 @@ fn check_secret(
                 if reference.strategy == Strategy::Dump { "dump" } else { "fields" }
             ),
             format!(
-                "use `strategy: single-field` with `field` set to an allowed key ({allowed:?}); keys beyond those are added by a cluster admin in `spec.secrets.allowedFields` of a GitExportPolicy"
+                "use `strategy: single-field` with `field` set to an allowed key ({fields:?}); keys beyond those are added by a cluster admin in `spec.secrets.allowedFields` of a GitExportPolicy, and whole Secrets are dumped encrypted with SOPS once one lists age recipients in `spec.secrets.encryption.ageRecipients`"
             ),
         )),
         Strategy::SingleField => {
             let key = reference.field.as_deref().unwrap_or_default();
+            let allowed = fields;
             if !allowed.contains(&key) {
                 out.push(Violation::new(
                     format!("{field}.field"),

@@ -119,6 +119,72 @@ fn secrets_are_never_dumped_or_split_into_fields() {
 }
 
 #[test]
+fn a_whole_secret_is_dumped_only_sealed_to_a_policys_recipients() {
+    let sealing = policy(
+        "sealing",
+        GitExportPolicySpec {
+            secrets: Some(crate::policy::SecretRules {
+                allowed_fields: vec![],
+                encryption: Some(crate::policy::SecretEncryption {
+                    age_recipients: vec![
+                        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+                    ],
+                }),
+            }),
+            ..base()
+        },
+    );
+    let mut spec = commit();
+    spec.export
+        .resource_references
+        .push(reference("Secret", Strategy::Dump, None, "s/"));
+    assert!(eval(&spec, &[&sealing]).is_ok(), "sealed: allowed");
+    let refused = eval(&spec, &[]).expect_err("not sealed");
+    assert!(
+        refused
+            .to_string()
+            .contains("spec.secrets.encryption.ageRecipients"),
+        "the fix names the policy field: {refused}"
+    );
+    // An encrypted file is rewritten whole: never appended to.
+    spec.export.resource_references[0].write_mode = Some(crate::WriteMode::Append);
+    assert_eq!(
+        broken(eval(&spec, &[&sealing])),
+        [(
+            "spec.resourceReferences[0].writeMode".to_owned(),
+            Rule::SecretStrategy
+        )]
+    );
+    // `fields` would write every value in the clear: still refused.
+    spec.export.resource_references[0] = reference("Secret", Strategy::Fields, None, "s/");
+    assert_eq!(
+        broken(eval(&spec, &[&sealing])),
+        [(
+            "spec.resourceReferences[0].strategy".to_owned(),
+            Rule::SecretStrategy
+        )]
+    );
+}
+
+#[test]
+fn a_policy_with_a_malformed_recipient_is_refused() {
+    let spec = GitExportPolicySpec {
+        secrets: Some(crate::policy::SecretRules {
+            allowed_fields: vec![],
+            encryption: Some(crate::policy::SecretEncryption {
+                age_recipients: vec!["ssh-ed25519 AAAA".into()],
+            }),
+        }),
+        ..base()
+    };
+    let refused = validate_policy(&spec).expect_err("refused");
+    assert_eq!(
+        refused.0[0].field,
+        "spec.secrets.encryption.ageRecipients[0]"
+    );
+}
+
+#[test]
 fn secret_single_field_only_for_allow_listed_keys() {
     let mut spec = commit();
     spec.export.resource_references.push(reference(
@@ -157,6 +223,7 @@ fn alertmanager_yml_is_refused_until_a_policy_allows_it() {
         GitExportPolicySpec {
             secrets: Some(SecretRules {
                 allowed_fields: vec!["alertmanager.yml".into()],
+                encryption: None,
             }),
             ..base()
         },

@@ -13,7 +13,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 use git2::{Delta, Oid, Repository, Tree};
 
 use super::{GitError, change::Change, trailers::run_pairs};
-use crate::render::{Placement, PlannedWrite};
+use crate::render::{Guard, Placement, PlannedWrite};
 
 /// Most commits a recovery reads.
 pub const RECOVERY_WALK: usize = 1000;
@@ -61,7 +61,9 @@ pub(crate) fn with_removals(
             writes.push(PlannedWrite {
                 path,
                 content: Vec::new(),
-                mode: Placement::Remove { blob },
+                mode: Placement::Remove {
+                    guard: Guard::Blob(blob),
+                },
             });
         }
     }

@@ -21,17 +21,19 @@ pub(crate) fn apply_writes(
     let mut staged: BTreeMap<&str, Option<(Vec<u8>, FileMode)>> = BTreeMap::new();
     for write in writes {
         let path = write.path.as_str();
-        if let Placement::Remove { blob } = write.mode {
+        if let Placement::Remove { guard } = write.mode {
             // Only while the file holds what the pruning object wrote: not a file another
             // change of this batch, or anyone since, wrote.
             let holds = match staged.get(path) {
-                Some(Some((content, _))) => {
-                    Oid::hash_object(ObjectType::Blob, content).ok() == Some(blob)
-                }
+                Some(Some((content, _))) => Oid::hash_object(ObjectType::Blob, content)
+                    .is_ok_and(|blob| guard.holds(blob, || Some(content.clone()))),
                 Some(None) => false,
-                None => base
-                    .get_path(Path::new(path))
-                    .is_ok_and(|e| e.kind() == Some(ObjectType::Blob) && e.id() == blob),
+                None => base.get_path(Path::new(path)).is_ok_and(|e| {
+                    e.kind() == Some(ObjectType::Blob)
+                        && guard.holds(e.id(), || {
+                            repo.find_blob(e.id()).ok().map(|b| b.content().to_vec())
+                        })
+                }),
             };
             if holds {
                 staged.insert(path, None);
@@ -149,6 +151,7 @@ mod tests {
     use gco_api::paths::check_path;
 
     use super::*;
+    use crate::render::Guard;
 
     fn write(path: &str, content: &str, mode: Placement) -> PlannedWrite {
         PlannedWrite {
@@ -160,7 +163,13 @@ mod tests {
 
     fn remove(path: &str, content: &str) -> PlannedWrite {
         let blob = Oid::hash_object(ObjectType::Blob, content.as_bytes()).expect("hash");
-        write(path, "", Placement::Remove { blob })
+        write(
+            path,
+            "",
+            Placement::Remove {
+                guard: Guard::Blob(blob),
+            },
+        )
     }
 
     /// Every file of `tree` with its content.

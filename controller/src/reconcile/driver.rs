@@ -24,7 +24,7 @@ use super::{
     failure::FailureReason,
     finalize,
     handoff::{self, Claim, HandedIn, Pushed},
-    plan::{self, Admitted, Delivery, Plan},
+    plan::{self, Admitted, Delivery, Plan, Rules},
     requested_at, status,
 };
 use crate::{
@@ -171,7 +171,10 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             self.object,
             &admitted,
             references,
-            &scope.matching(),
+            &Rules {
+                policies: &scope.matching(),
+                digest_key: self.ctx.digest_key.as_ref().map_err(String::as_str),
+            },
             self.status.as_ref(),
             self.now,
         );

@@ -29,6 +29,7 @@ mod pullrequest;
 mod retry;
 mod run_id;
 mod schedule;
+mod sealing;
 mod status;
 
 use std::{
@@ -78,6 +79,8 @@ pub struct Context {
     pub crash_after_push: bool,
     /// How long after a deletion its cleanup is tried (`--cleanup-timeout-seconds`).
     pub cleanup_timeout: std::time::Duration,
+    /// The key of the digests of encrypted Secret dumps, or why there is none.
+    pub digest_key: Result<crate::seal::DigestKey, String>,
 }
 
 impl Context {

@@ -20,11 +20,13 @@ use super::{
     retry::RetrySettings,
     run_id::{RunInputs, derive_run_id},
     schedule::Schedule,
+    sealing,
 };
 use crate::{
     git::{Author, Change, ObjectRef, RunId},
     references::{Found, ReadReference, ReferenceError},
     render::{offline::judge_rendered, render_owned},
+    seal::DigestKey,
 };
 
 /// What a reconcile does.
@@ -117,14 +119,21 @@ pub fn admit<K: Exporter>(
     })
 }
 
-/// The run the read references call for, given the last status. `policies` are those that
-/// select the object's namespace: the paths as rendered at the run's instant must stay within
-/// their prefixes (a path with `$(date)` in it was checked at admission at another instant).
+/// What the rendered run is held to: the policies that select the object's namespace (the
+/// paths as rendered at the run's instant must stay within their prefixes: a path with
+/// `$(date)` in it was checked at admission at another instant), and the key that seals
+/// Secret dumps (or why there is none).
+pub struct Rules<'a> {
+    pub policies: &'a [&'a GitExportPolicy],
+    pub digest_key: Result<&'a DigestKey, &'a str>,
+}
+
+/// The run the read references call for, given the last status.
 pub fn plan<K: Exporter>(
     object: &K,
     admitted: &Admitted,
     references: Result<Vec<ReadReference>, ReferenceError>,
-    policies: &[&GitExportPolicy],
+    rules: &Rules<'_>,
     status: &ExportStatus,
     now: Timestamp,
 ) -> Plan {
@@ -198,7 +207,7 @@ pub fn plan<K: Exporter>(
         .map(ReadReference::into_values)
         .collect();
     let previous_inventory = status.inventory.as_ref();
-    match change(object, &run_id, &objects, policies, previous_inventory, at) {
+    match change(object, &run_id, &objects, rules, previous_inventory, at) {
         Ok((change, inventory)) => Plan::Deliver(Box::new(Delivery {
             record_first: depends_on_its_run(object, &change),
             run_id,
@@ -221,11 +230,13 @@ fn change<K: Exporter>(
     object: &K,
     run_id: &RunId,
     objects: &[Vec<serde_json::Value>],
-    policies: &[&GitExportPolicy],
+    rules: &Rules<'_>,
     previous: Option<&Inventory>,
     at: Timestamp,
 ) -> Result<(Change, Option<Inventory>), Failure> {
+    let policies = rules.policies;
     let (mut writes, mut fields) = render_owned(object.export(), objects, at)?;
+    sealing::seal_secrets(object.export(), &mut writes, &fields, rules, at)?;
     let (inventory, recover) = match object.prunes() {
         true => {
             let (url, branch) = object.destination();

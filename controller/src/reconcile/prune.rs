@@ -21,8 +21,26 @@ use git2::{ObjectType, Oid};
 use super::{Failure, failure::FailureReason};
 use crate::{
     git::Claims,
-    render::{Placement, PlannedWrite, templates::could_write},
+    render::{Guard, Placement, PlannedWrite, templates::could_write},
 };
+
+/// How an inventory names a sealed file's digest instead of a blob id.
+const SEALED: &str = "hmac-sha256:";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
 
 /// The inventory a run leaves at `repository`/`branch`: every file it overwrites, with the
 /// blob it writes. Refused past [`MAX_INVENTORY_BYTES`], which would not fit in the status.
@@ -33,12 +51,17 @@ pub fn inventory(
 ) -> Result<Inventory, Failure> {
     let mut files: Vec<InventoryFile> = writes
         .iter()
-        .filter(|w| w.mode == Placement::Overwrite)
         .filter_map(|w| {
-            let blob = Oid::hash_object(ObjectType::Blob, &w.content).ok()?;
+            let blob = match w.mode {
+                Placement::Overwrite => Oid::hash_object(ObjectType::Blob, &w.content)
+                    .ok()?
+                    .to_string(),
+                Placement::Sealed { digest } => format!("{SEALED}{}", hex(&digest)),
+                _ => return None,
+            };
             Some(InventoryFile {
                 path: w.path.to_string(),
-                blob: blob.to_string(),
+                blob,
             })
         })
         .collect();
@@ -116,7 +139,10 @@ pub fn same_place(a: &Inventory, b: &Inventory) -> bool {
 
 fn removal(file: &InventoryFile, policies: &[&GitExportPolicy]) -> Option<PlannedWrite> {
     let path = check_path(&file.path).ok()?;
-    let blob = Oid::from_str(&file.blob).ok()?;
+    let guard = match file.blob.strip_prefix(SEALED) {
+        Some(digest) => Guard::Digest(from_hex(digest)?),
+        None => Guard::Blob(Oid::from_str(&file.blob).ok()?),
+    };
     let allowed = check_rendered_paths(
         policies,
         [RenderedPath {
@@ -127,7 +153,7 @@ fn removal(file: &InventoryFile, policies: &[&GitExportPolicy]) -> Option<Planne
     allowed.is_ok().then_some(PlannedWrite {
         path,
         content: Vec::new(),
-        mode: Placement::Remove { blob },
+        mode: Placement::Remove { guard },
     })
 }
 
@@ -176,7 +202,12 @@ mod tests {
         let removed = removals(Some(&before), &after, &[]);
         assert_eq!(paths(&removed), ["b.yaml"]);
         let expected = Oid::hash_object(ObjectType::Blob, b"b.yaml").expect("hash");
-        assert_eq!(removed[0].mode, Placement::Remove { blob: expected });
+        assert_eq!(
+            removed[0].mode,
+            Placement::Remove {
+                guard: Guard::Blob(expected)
+            }
+        );
     }
 
     #[test]

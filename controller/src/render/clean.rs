@@ -204,29 +204,75 @@ fn is_empty_or_null(value: &Value) -> bool {
 pub fn to_yaml(value: &Value) -> Result<String, String> {
     serde_saphyr::to_string(&Ordered {
         value,
-        priority: TOP_LEVEL,
+        ordering: Ordering::TopLevel,
     })
     .map_err(|error| error.to_string())
 }
 
-const TOP_LEVEL: &[&str] = &["apiVersion", "kind", "metadata"];
-const METADATA: &[&str] = &["name", "generateName", "namespace", "labels", "annotations"];
+/// The order a dump lists an object's keys in: `apiVersion`, `kind`, `metadata` (with `name`,
+/// `generateName`, `namespace`, `labels`, `annotations` first) as people write them, then the
+/// rest sorted. One definition for the YAML and for what walks it in file order (`seal.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ordering {
+    TopLevel,
+    Metadata,
+    Plain,
+}
+
+impl Ordering {
+    fn priority(self) -> &'static [&'static str] {
+        match self {
+            Ordering::TopLevel => &["apiVersion", "kind", "metadata"],
+            Ordering::Metadata => &["name", "generateName", "namespace", "labels", "annotations"],
+            Ordering::Plain => &[],
+        }
+    }
+
+    /// `map`'s entries in file order, each with the ordering of its value.
+    pub fn entries(self, map: &Map<String, Value>) -> Vec<(&String, &Value, Ordering)> {
+        let priority = self.priority();
+        let rank = |key: &str| {
+            priority
+                .iter()
+                .position(|p| *p == key)
+                .unwrap_or(priority.len())
+        };
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+        keys.into_iter()
+            .map(|key| {
+                let child = match (self, key.as_str()) {
+                    (Ordering::TopLevel, "metadata") => Ordering::Metadata,
+                    _ => Ordering::Plain,
+                };
+                (key, &map[key], child)
+            })
+            .collect()
+    }
+}
 
 struct Ordered<'a> {
     value: &'a Value,
-    priority: &'static [&'static str],
+    ordering: Ordering,
 }
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.value {
-            Value::Object(map) => serialize_map(map, self.priority, serializer),
+            Value::Object(map) => {
+                let entries = self.ordering.entries(map);
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value, ordering) in entries {
+                    out.serialize_entry(key, &Ordered { value, ordering })?;
+                }
+                out.end()
+            }
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {
                     seq.serialize_element(&Ordered {
                         value: item,
-                        priority: &[],
+                        ordering: Ordering::Plain,
                     })?;
                 }
                 seq.end()
@@ -234,37 +280,6 @@ impl Serialize for Ordered<'_> {
             other => other.serialize(serializer),
         }
     }
-}
-
-fn serialize_map<S: Serializer>(
-    map: &Map<String, Value>,
-    priority: &'static [&'static str],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut keys: Vec<&String> = map.keys().collect();
-    let rank = |key: &str| {
-        priority
-            .iter()
-            .position(|p| *p == key)
-            .unwrap_or(priority.len())
-    };
-    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-    let mut out = serializer.serialize_map(Some(keys.len()))?;
-    for key in keys {
-        let child_priority = if priority == TOP_LEVEL && key == "metadata" {
-            METADATA
-        } else {
-            &[]
-        };
-        out.serialize_entry(
-            key,
-            &Ordered {
-                value: &map[key],
-                priority: child_priority,
-            },
-        )?;
-    }
-    out.end()
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use gco_api::{
 use jiff::Timestamp;
 use serde_json::Value;
 
-pub use clean::{clean_for_apply, to_yaml};
-pub use placement::{Placement, place};
+pub use clean::{Ordering, clean_for_apply, to_yaml};
+pub use placement::{Guard, Placement, place};
 
 /// One file a run writes.
 #[derive(Clone, Debug, PartialEq, Eq)]

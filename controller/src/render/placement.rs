@@ -17,9 +17,12 @@ pub enum Placement {
     /// Add the content as a new YAML document: after a `---` line when the file already holds
     /// a document, so that the file parses as one document per run.
     AppendDocument,
-    /// Delete the file, only while it holds `blob` (the content is empty): a file a pruning
-    /// object wrote and no longer writes.
-    Remove { blob: git2::Oid },
+    /// Delete the file, only while it holds what `guard` says the object wrote (the content
+    /// is empty): a file a pruning object wrote and no longer writes.
+    Remove { guard: Guard },
+    /// Replace the file with an encrypted one, unless the file already carries `digest`: it
+    /// then holds the same plaintext, encrypted differently (`seal.rs`).
+    Sealed { digest: [u8; 32] },
 }
 
 impl Placement {
@@ -56,7 +59,30 @@ impl fmt::Display for Placement {
             Placement::Append => "append",
             Placement::AppendDocument => "append as a YAML document",
             Placement::Remove { .. } => "remove",
+            Placement::Sealed { .. } => "overwrite, encrypted",
         })
+    }
+}
+
+/// How a removal knows the file still holds what the object wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Guard {
+    /// The file's blob is this one.
+    Blob(git2::Oid),
+    /// The file carries this sealed digest (an encrypted file differs at every write).
+    Digest([u8; 32]),
+}
+
+impl Guard {
+    /// Whether `content` (of blob `blob`) is what the guard protects.
+    pub fn holds(self, blob: git2::Oid, content: impl FnOnce() -> Option<Vec<u8>>) -> bool {
+        match self {
+            Guard::Blob(expected) => blob == expected,
+            Guard::Digest(digest) => {
+                let line = crate::seal::digest_line(&digest);
+                content().is_some_and(|c| std::str::from_utf8(&c).is_ok_and(|t| t.contains(&line)))
+            }
+        }
     }
 }
 
@@ -70,6 +96,11 @@ fn is_yaml_name(path: &str) -> bool {
 pub fn place(placement: Placement, mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
     match placement {
         Placement::Overwrite | Placement::Remove { .. } => return addition.to_vec(),
+        Placement::Sealed { digest } => {
+            let line = crate::seal::digest_line(&digest);
+            let holds = std::str::from_utf8(&current).is_ok_and(|text| text.contains(&line));
+            return if holds { current } else { addition.to_vec() };
+        }
         Placement::Append => {}
         Placement::AppendDocument => {
             if current.iter().all(u8::is_ascii_whitespace) {

@@ -73,6 +73,13 @@ pub struct OperatorArgs {
     /// server or forge that stays down must not block a namespace's deletion forever.
     #[arg(long, default_value_t = 600)]
     pub cleanup_timeout_seconds: u64,
+    /// Secret holding the key of the digests that tell an unchanged encrypted Secret dump
+    /// (made at the first start).
+    #[arg(long, default_value = "git-change-operator-digest-key")]
+    pub digest_key_secret: String,
+    /// Namespace of that Secret; default: the leader election namespace.
+    #[arg(long)]
+    pub digest_key_namespace: Option<String>,
     /// Reconcile only while holding the leader Lease (run several replicas for HA).
     #[arg(long)]
     pub leader_elect: bool,
@@ -135,6 +142,17 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         vec![gitcommit_policy_tx, pullrequest_policy_tx],
     ));
 
+    let digest_namespace = args
+        .digest_key_namespace
+        .clone()
+        .unwrap_or_else(|| args.leader_election_namespace.clone());
+    let digest_key =
+        super::digest_key::load_or_create(&client, &digest_namespace, &args.digest_key_secret)
+            .await;
+    if let Err(error) = &digest_key {
+        warn!(%error, "encrypted Secret dumps will fail until the digest key is available");
+    }
+
     // A GitCommit whose push lane answered is woken to conclude its run.
     let (wake, woken) = tokio::sync::mpsc::unbounded_channel::<Owner>();
     let handoffs = Arc::new(Handoffs::new(wake, metrics.runs_handed_in.clone()));
@@ -150,6 +168,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         failures: Default::default(),
         crash_after_push: args.crash_after_push,
         cleanup_timeout: std::time::Duration::from_secs(args.cleanup_timeout_seconds),
+        digest_key,
     });
 
     let elector = args.leader_elect.then(|| {

@@ -31,7 +31,11 @@ fn plan(
     status: &ExportStatus,
     now: Timestamp,
 ) -> Plan {
-    super::plan(object, admitted, references, &[], status, now)
+    let rules = super::Rules {
+        policies: &[],
+        digest_key: Err("no key in these tests"),
+    };
+    super::plan(object, admitted, references, &rules, status, now)
 }
 
 fn at(s: &str) -> Timestamp {
@@ -626,7 +630,10 @@ fn paths_are_held_to_the_policy_prefixes_as_rendered_at_the_run() {
             &object,
             &admitted(&object),
             Ok(vec![]),
-            &[&policy],
+            &super::Rules {
+                policies: &[&policy],
+                digest_key: Err("no key in these tests"),
+            },
             &ExportStatus::default(),
             at(now),
         )

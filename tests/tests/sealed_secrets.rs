@@ -1,0 +1,193 @@
+//! Whole Secrets exported encrypted with SOPS to a policy's age recipients, end to end: the
+//! real apiserver, a git server, the controller binary, and the real `sops` and `age-keygen`
+//! (built from their Go modules by hack/tools.sh) to make the key and decrypt the export.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use gco_tests::{
+    scenario::{CONVERGE, Scenario, gitcommit},
+    testenv::TEST_MANAGER,
+    tools::tool,
+};
+use kube::{
+    Api,
+    api::{Patch, PatchParams},
+};
+use serde_json::{Value, json};
+
+/// An age identity made by `age-keygen`: its file and public recipient.
+fn age_identity(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let file = dir.join("age.key");
+    let output = tool("age-keygen")
+        .expect("age-keygen")
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("run age-keygen");
+    assert!(output.status.success(), "{output:?}");
+    let text = std::fs::read_to_string(&file).expect("key file");
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .to_owned();
+    (file, recipient)
+}
+
+/// `sops --decrypt` of `text`, with the identity in `key`.
+fn sops_decrypt(dir: &std::path::Path, key: &std::path::Path, text: &str) -> Result<Value, String> {
+    let file = dir.join("export.yaml");
+    std::fs::write(&file, text).expect("write export");
+    let output = tool("sops")
+        .expect("sops")
+        .env("SOPS_AGE_KEY_FILE", key)
+        .args(["--decrypt", "--input-type", "yaml", "--output-type", "json"])
+        .arg(&file)
+        .output()
+        .expect("run sops");
+    match output.status.success() {
+        true => serde_json::from_slice(&output.stdout).map_err(|e| e.to_string()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    }
+}
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+async fn wait_commits(s: &Scenario, count: usize) {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while s.history().len() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}\n{}",
+            s.history(),
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_secret_is_dumped_encrypted_to_the_policys_recipients_and_decrypts_with_sops() {
+    let mut s = Scenario::new("sealed").await.expect("scenario");
+    let dir = tempfile::tempdir().expect("dir");
+    let (key, recipient) = age_identity(dir.path());
+    let policy_name = format!("{}-sealed", s.namespace);
+    let policy = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": { "name": policy_name },
+        "spec": {
+            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
+            "allowedSchemes": ["git"],
+            "secrets": { "encryption": { "ageRecipients": [recipient] } }
+        }
+    });
+    let policies = Api::<gco_api::GitExportPolicy>::all(s.client.clone());
+    policies
+        .patch(
+            &policy_name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("policy");
+    s.put_secret("db", &[("password", "hunter2"), ("user", "app")])
+        .await
+        .expect("secret");
+    let digest_key_namespace = s.namespace.clone();
+    s.start_controller("c1", &["--digest-key-namespace", &digest_key_namespace])
+        .expect("controller");
+    let reference = json!({ "apiVersion": "v1", "kind": "Secret", "name": "db",
+                            "strategy": "dump", "output": { "path": "secrets/db.yaml" } });
+    s.create_gitcommit(gitcommit(
+        "backup",
+        &s.url(),
+        json!({ "resourceReferences": [reference] }),
+    ))
+    .await
+    .expect("create");
+    s.wait_ready("backup", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    wait_commits(&s, 1).await;
+    let exported = s.file("secrets/db.yaml").expect("exported");
+    for plaintext in ["hunter2", &b64("hunter2")] {
+        assert!(
+            !exported.contains(plaintext),
+            "plaintext in the export:\n{exported}"
+        );
+    }
+    assert!(exported.contains("ENC[AES256_GCM,data:"), "{exported}");
+    assert!(!s.logs().contains("hunter2") && !s.logs().contains(&b64("hunter2")));
+
+    // sops decrypts it with the recipient's identity, into the Secret as dumped.
+    let decrypted = sops_decrypt(dir.path(), &key, &exported).expect("sops decrypts");
+    assert_eq!(decrypted["kind"], "Secret");
+    assert_eq!(decrypted["metadata"]["name"], "db");
+    assert_eq!(decrypted["data"]["password"], b64("hunter2"));
+    assert_eq!(decrypted["data"]["user"], b64("app"));
+    assert!(decrypted.get("sops").is_none(), "{decrypted}");
+
+    // An unchanged Secret exported again, by a restarted controller, at a requested run: no
+    // new commit, though encryption never gives the same bytes twice.
+    let request =
+        json!({ "metadata": { "annotations": { "reconcile.fluxcd.io/requestedAt": "again" } } });
+    s.gitcommits()
+        .patch("backup", &PatchParams::default(), &Patch::Merge(&request))
+        .await
+        .expect("request a run");
+    s.controllers.clear();
+    s.start_controller(
+        "c2",
+        &[
+            "--digest-key-namespace",
+            &digest_key_namespace,
+            "--secret-poll-seconds",
+            "1",
+        ],
+    )
+    .expect("restarted controller");
+    s.wait_gitcommit("backup", "a run with no changes", |o| {
+        o.status.as_ref().is_some_and(|st| {
+            st.history.len() >= 2 && st.history[0].result == gco_api::RunResult::NoChanges
+        })
+    })
+    .await
+    .expect("no changes");
+    assert_eq!(s.history().len(), 1, "{:?}", s.history());
+
+    // A changed Secret: one new commit, decrypting to the new value.
+    s.put_secret("db", &[("password", "correct horse"), ("user", "app")])
+        .await
+        .expect("change");
+    wait_commits(&s, 2).await;
+    let exported = s.file("secrets/db.yaml").expect("exported");
+    let decrypted = sops_decrypt(dir.path(), &key, &exported).expect("sops decrypts");
+    assert_eq!(decrypted["data"]["password"], b64("correct horse"));
+
+    // Without the policy's recipients, a Secret is never dumped.
+    policies
+        .delete(&policy_name, &Default::default())
+        .await
+        .expect("delete the policy");
+    s.create_gitcommit(gitcommit(
+        "no-recipients",
+        &s.url(),
+        json!({ "resourceReferences": [{ "apiVersion": "v1", "kind": "Secret", "name": "db",
+                "strategy": "dump", "output": { "path": "secrets/again.yaml" } }] }),
+    ))
+    .await
+    .expect("create");
+    let refused = s
+        .wait_ready("no-recipients", "False", Some("PolicyDenied"))
+        .await
+        .expect("refused");
+    let message = refused.status.and_then(|st| st.message).unwrap_or_default();
+    assert!(
+        message.contains("spec.secrets.encryption.ageRecipients"),
+        "{message}"
+    );
+    assert!(s.file("secrets/again.yaml").is_none());
+}
