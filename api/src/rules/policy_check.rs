@@ -124,6 +124,7 @@ mod tests {
         RepositoryRule {
             url: url.into(),
             branches: branches.iter().map(|b| (*b).to_owned()).collect(),
+            ..RepositoryRule::default()
         }
     }
 
