@@ -17,6 +17,7 @@ mod lane;
 pub mod redact;
 mod remote;
 mod session;
+mod signing;
 mod tls;
 mod trailers;
 mod tree;
@@ -38,6 +39,7 @@ pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
 use lane::PushLanes;
 pub use lane::{LaneMetrics, MAX_BATCH};
 pub use session::MAX_PUSH_ATTEMPTS;
+pub use signing::{SigningKey, SigningKeyProblem};
 pub use trailers::object_runs;
 pub use url::RepoUrl;
 

@@ -166,7 +166,8 @@ impl From<GitError> for Failure {
             GitError::AuthFailed { .. }
             | GitError::HostKeyRejected { .. }
             | GitError::CertificateRejected { .. }
-            | GitError::Credentials { .. } => R::AuthenticationFailed,
+            | GitError::Credentials { .. }
+            | GitError::Signing { .. } => R::AuthenticationFailed,
             GitError::PushRejected { .. } | GitError::RetriesExhausted { .. } => R::PushRejected,
             GitError::HeadBranchDiverged { .. } => R::HeadBranchDiverged,
             GitError::PathConflict { .. }
