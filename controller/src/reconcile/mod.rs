@@ -29,6 +29,7 @@ mod pullrequest;
 mod retry;
 mod run_id;
 mod schedule;
+mod signing_key;
 mod status;
 
 use std::{
