@@ -263,9 +263,9 @@ pub struct ExportSpec {
     #[schemars(length(min = 1, max = 256))]
     pub schedule: Option<String>,
     /// ServiceAccount of this namespace whose permissions every read made for this object uses
-    /// (discovery, the referenced objects, the auth Secret): the controller impersonates it, so
-    /// the apiserver enforces that account's RBAC. Default: the controller's
-    /// `--default-service-account`; with neither, the controller's own identity.
+    /// (discovery, the referenced objects, the auth and signing key Secrets): the controller
+    /// impersonates it, so the apiserver enforces that account's RBAC. Default: the
+    /// controller's `--default-service-account`; with neither, the controller's own identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),
