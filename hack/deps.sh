@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what a fresh machine lacks for building and testing: Debian packages (git servers,
-# OpenSSL headers for git2) and the Go-built local control plane. Safe to run again: it only
+# OpenSSL headers for git2, gpg and ssh-keygen for the signed-commit tests) and the Go-built local control plane. Safe to run again: it only
 # acts on what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +10,8 @@ packages=(
   "git:/usr/lib/git-core/git-http-backend"
   "openssh-server:/usr/sbin/sshd"
   "openssh-client:/usr/bin/ssh-keygen"
+  "gpg:/usr/bin/gpg"
+  "gpg-agent:/usr/bin/gpg-agent"
   "libssl-dev:/usr/include/openssl/ssl.h"
   "pkg-config:/usr/bin/pkg-config"
   "util-linux:/usr/bin/setpriv"

@@ -16,7 +16,20 @@ pub struct AuthRef {
     pub secret_name: String,
 }
 
-/// Author and message of the commits the operator makes.
+/// A reference to a Secret, in the object's own namespace, that holds the key the operator
+/// signs its commits with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningKeyRef {
+    /// Name of a Secret in the same namespace holding either an armored OpenPGP private key
+    /// under `git.asc` (+ `passphrase` if it is encrypted; the format of Flux image
+    /// automation), or an SSH private key in OpenSSH format under `identity` (+ `password` if
+    /// it is encrypted). At most 253 characters. Required; no default.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+}
+
+/// Author, message and signing key of the commits the operator makes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitSpec {
@@ -32,6 +45,22 @@ pub struct CommitSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 65536))]
     pub message: Option<String>,
+    /// Signs every commit made for this object with the key of a Secret: an OpenPGP key
+    /// (`gpg --verify`) or an SSH key (`gpg.format=ssh`), so that `git verify-commit` and
+    /// branch protections that require signed commits accept them. Default: none (commits are
+    /// not signed), unless a GitExportPolicy's `requireSignedCommits` requires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SigningKeyRef>,
+}
+
+impl CommitSpec {
+    /// `signingKey.secretName`, when one is named.
+    pub fn signing_secret(&self) -> Option<&str> {
+        self.signing_key
+            .as_ref()
+            .map(|key| key.secret_name.as_str())
+            .filter(|name| !name.is_empty())
+    }
 }
 
 // How a file is written when it already exists on the branch. (No type-level doc comment:
@@ -234,9 +263,9 @@ pub struct ExportSpec {
     #[schemars(length(min = 1, max = 256))]
     pub schedule: Option<String>,
     /// ServiceAccount of this namespace whose permissions every read made for this object uses
-    /// (discovery, the referenced objects, the auth Secret): the controller impersonates it, so
-    /// the apiserver enforces that account's RBAC. Default: the controller's
-    /// `--default-service-account`; with neither, the controller's own identity.
+    /// (discovery, the referenced objects, the auth and signing key Secrets): the controller
+    /// impersonates it, so the apiserver enforces that account's RBAC. Default: the
+    /// controller's `--default-service-account`; with neither, the controller's own identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),

@@ -37,7 +37,8 @@ pub struct GitCommitSpec {
     /// Credentials for the repository. Default: none (anonymous access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthRef>,
-    /// Author and message of the commits. Default: author and message defaults below.
+    /// Author, message and signing key of the commits. Default: author and message defaults
+    /// below; not signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitSpec>,
     /// What to write, and when.

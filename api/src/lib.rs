@@ -21,8 +21,8 @@ pub mod selector;
 pub mod status;
 
 pub use common::{
-    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, Strategy, Target,
-    WriteMode,
+    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, SigningKeyRef,
+    Strategy, Target, WriteMode,
 };
 pub use gitcommit::{GitCommit, GitCommitSpec, GitCommitStatus, GitRepository};
 pub use kind::{ExportKind, is_secret, split_api_version};

@@ -110,6 +110,12 @@ pub struct RepositoryRule {
         inner(length(min = 1, max = MAX_GLOB_BYTES))
     )]
     pub branches: Vec<String>,
+    /// When true, every commit the operator makes to a matching repository and branch (for a
+    /// PullRequest: its base or head branch) is signed: a spec without
+    /// `spec.commit.signingKey.secretName` is refused at admission and at every reconcile.
+    /// Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_commits: bool,
 }
 
 /// A URL scheme that is refused unless a policy allows it.

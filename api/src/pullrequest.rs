@@ -43,8 +43,9 @@ pub struct PullRequestSpec {
     pub auth: Option<AuthRef>,
     /// Title, body and head branch of the pull request. Required.
     pub pull_request: PullRequestOptions,
-    /// Author and message of the commits on the head branch. Default: author from policy,
-    /// else `Git Change Operator <gco@localhost>`; message `Changes for PR: <title>`.
+    /// Author, message and signing key of the commits on the head branch. Default: author
+    /// from policy, else `Git Change Operator <gco@localhost>`; message
+    /// `Changes for PR: <title>`; not signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitSpec>,
     /// What to write, and when.

@@ -25,6 +25,7 @@ mod references;
 mod repository;
 mod request;
 mod selector;
+mod signing;
 mod violation;
 
 pub use crate::kind::{ExportKind, split_api_version};
@@ -65,6 +66,7 @@ pub fn evaluate(
     repository::check(request, policies, &mut violations);
     head_branch::check(request, policies, &mut violations);
     message::check(request, &mut violations);
+    signing::check(request, policies, &mut violations);
     lifetime::check(request, &mut violations);
     content::check(request, policies, &mut violations);
     limits::check(request, policies, &mut violations);
@@ -92,5 +94,7 @@ mod tests;
 mod tests_access;
 #[cfg(test)]
 mod tests_head_branch;
+#[cfg(test)]
+mod tests_signing;
 #[cfg(test)]
 mod tests_written;

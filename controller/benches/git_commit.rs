@@ -195,6 +195,7 @@ fn change(i: usize) -> Change {
         author: Author::operator(),
         message: format!("bench {i}"),
         writes,
+        signing: None,
         at: jiff::Timestamp::now(),
         recover: None,
     }

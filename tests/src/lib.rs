@@ -17,6 +17,7 @@ pub mod procs;
 pub mod promql;
 pub mod rbac;
 pub mod scenario;
+pub mod signing;
 pub mod testenv;
 pub mod tools;
 pub mod webhook;

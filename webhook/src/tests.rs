@@ -12,7 +12,7 @@ use std::{
 
 use gco_api::{
     GitExportPolicy, GitExportPolicySpec,
-    policy::SecretRules,
+    policy::{RepositoryRule, SecretRules},
     rules::{AccessCheck, PolicySet},
 };
 use k8s_openapi::api::authentication::v1::UserInfo;
@@ -217,6 +217,47 @@ async fn a_user_who_may_not_read_an_object_may_not_export_it() {
         "{message}"
     );
     assert!(message.contains("requester-access"), "{message}");
+}
+
+#[tokio::test]
+async fn signed_commits_are_required_where_a_policy_says_and_the_key_must_be_readable() {
+    let policy = GitExportPolicy::new(
+        "signed",
+        GitExportPolicySpec {
+            repositories: vec![RepositoryRule {
+                url: "https://github.com/company/*".into(),
+                require_signed_commits: true,
+                ..RepositoryRule::default()
+            }],
+            cross_namespace_references: true,
+            require_requester_access: true,
+            ..Default::default()
+        },
+    );
+    let cluster = || FixedCluster::default().with_policy(policy.clone());
+    let (allowed, message) = validate(cluster(), base_spec()).await;
+    assert!(!allowed);
+    for part in [
+        "spec.commit.signingKey.secretName: commits to branch \"main\"",
+        "`spec.repositories[0].requireSignedCommits` of GitExportPolicy \"signed\"",
+        "(rule signed-commits); fix: set `spec.commit.signingKey.secretName`",
+    ] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    let mut signed = base_spec();
+    signed["commit"]["signingKey"] = json!({"secretName": "signing-key"});
+    assert_eq!(
+        validate(cluster(), signed.clone()).await,
+        (true, String::new())
+    );
+    let (allowed, message) = validate(cluster().forbid("Secret", NS, "signing-key"), signed).await;
+    assert!(!allowed);
+    assert!(
+        message.contains(
+            "spec.commit.signingKey.secretName: user \"alice\" may not get Secret \"signing-key\""
+        ),
+        "{message}"
+    );
 }
 
 #[tokio::test]

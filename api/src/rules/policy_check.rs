@@ -146,6 +146,7 @@ mod tests {
         RepositoryRule {
             url: url.into(),
             branches: branches.iter().map(|b| (*b).to_owned()).collect(),
+            ..RepositoryRule::default()
         }
     }
 

@@ -40,7 +40,7 @@ proptest! {
             .collect();
         let policy = policy.map(|(url, branch, prefix, field, cross, max_files)| {
             GitExportPolicy::new("p", GitExportPolicySpec {
-                repositories: vec![RepositoryRule { url, branches: vec![branch] }],
+                repositories: vec![RepositoryRule { url, branches: vec![branch], ..RepositoryRule::default() }],
                 paths: Some(PathRules { allowed_prefixes: vec![prefix] }),
                 secrets: Some(SecretRules { allowed_fields: vec![field], encryption: None }),
                 cross_namespace_references: cross,
@@ -81,9 +81,9 @@ proptest! {
         spec.pull_request.head_branch = head;
         spec.pull_request.branch_prefix = Some(prefix);
         spec.pull_request.title = title;
-        spec.commit = message.map(|message| crate::common::CommitSpec { author: None, message: Some(message) });
+        spec.commit = message.map(|message| crate::common::CommitSpec { message: Some(message), ..Default::default() });
         let policy = GitExportPolicy::new("p", GitExportPolicySpec {
-            repositories: vec![RepositoryRule { url: "https://github.com/company/*".into(), branches }],
+            repositories: vec![RepositoryRule { url: "https://github.com/company/*".into(), branches, ..RepositoryRule::default() }],
             cross_namespace_references: true,
             require_requester_access: true,
             ..Default::default()

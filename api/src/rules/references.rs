@@ -139,6 +139,19 @@ pub(super) fn check(
             verb: "get",
         });
     }
+    // The key signs commits in the name of whoever owns it: who may not read the Secret may
+    // not have commits signed with it.
+    if let Some(secret) = request.commit.and_then(|c| c.signing_secret()) {
+        checks.push(AccessCheck {
+            field: super::signing::SIGNING_FIELD.to_owned(),
+            group: String::new(),
+            version: "v1".to_owned(),
+            kind: "Secret".to_owned(),
+            namespace: request.namespace.to_owned(),
+            name: secret.to_owned(),
+            verb: "get",
+        });
+    }
     checks
 }
 

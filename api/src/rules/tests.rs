@@ -26,6 +26,7 @@ pub(super) fn commit() -> GitCommitSpec {
         commit: Some(CommitSpec {
             author: None,
             message: Some("Sync - $(date)".into()),
+            ..CommitSpec::default()
         }),
         export: ExportSpec::default(),
         ttl_seconds_after_finished: None,
@@ -284,6 +285,7 @@ fn only_date_placeholders_exist() {
     spec.commit = Some(CommitSpec {
         author: None,
         message: Some("$(rm -rf /)".into()),
+        ..CommitSpec::default()
     });
     spec.export.files.push(file("x-`id`.txt"));
     assert_eq!(
@@ -353,6 +355,7 @@ fn repository_and_branch_allow_lists() {
             repositories: vec![RepositoryRule {
                 url: "https://github.com/company/*".into(),
                 branches: vec!["main".into(), "backups/*".into()],
+                ..RepositoryRule::default()
             }],
             ..base()
         },
@@ -575,6 +578,7 @@ fn invalid_policies_are_refused() {
         repositories: vec![RepositoryRule {
             url: "https://x/[".into(),
             branches: vec![],
+            ..RepositoryRule::default()
         }],
         ..base()
     };

@@ -30,6 +30,7 @@ fn only_main_and(branches: &[&str]) -> GitExportPolicy {
             repositories: vec![RepositoryRule {
                 url: "https://github.com/company/*".into(),
                 branches: branches.iter().map(|b| (*b).to_owned()).collect(),
+                ..RepositoryRule::default()
             }],
             ..base()
         },

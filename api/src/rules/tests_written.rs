@@ -10,6 +10,7 @@ fn message(text: &str) -> Option<CommitSpec> {
     Some(CommitSpec {
         author: None,
         message: Some(text.into()),
+        ..CommitSpec::default()
     })
 }
 

@@ -56,6 +56,9 @@ pub enum Rule {
     /// A reference's `selector` or `namespaceSelector` must be a valid label selector, and a
     /// reference gives exactly one of `name` and `selector`.
     Selector,
+    /// A policy's `repositories[].requireSignedCommits`: commits to the repository and branch
+    /// are signed, so the spec names `spec.commit.signingKey`.
+    SignedCommits,
 }
 
 impl Rule {
@@ -85,6 +88,7 @@ impl Rule {
             Rule::TtlWithSchedule => "ttl-with-schedule",
             Rule::TtlWithPrune => "ttl-with-prune",
             Rule::Selector => "selector",
+            Rule::SignedCommits => "signed-commits",
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{
     change::{Author, Change, RunId},
     history::commit_message,
     recover,
+    signing::SIGNATURE_HEADER,
     tree::{apply_writes, tip_tree},
 };
 
@@ -32,7 +33,8 @@ pub(crate) struct Built {
 }
 
 /// Applies `changes` in order on top of `tip` (`None`: the branch is new). Consecutive
-/// changes by the same author share one commit; a new author starts the next commit.
+/// changes by the same author with the same signing key share one commit; a new author or key
+/// starts the next commit, so each commit is signed by the key its changes asked for.
 /// `applied` holds, per change, the commit that already carries its run (found in the
 /// branch's history by `history::find_runs`): such a change is not applied again.
 pub(crate) fn build(
@@ -58,10 +60,9 @@ pub(crate) fn build(
             planned[index] = Planned::AlreadyApplied(commit);
             continue;
         }
-        if group
-            .first()
-            .is_some_and(|&g| changes[g].author != change.author)
-        {
+        if group.first().is_some_and(|&g| {
+            changes[g].author != change.author || changes[g].signing != change.signing
+        }) {
             head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
         }
         let base = repo.find_tree(tree).map_err(GitError::repository)?;
@@ -94,9 +95,10 @@ pub(crate) fn build(
     })
 }
 
-/// Commits the changes at `group` (indices into `changes`, all by one author) as one commit
-/// of `tree` on `parent`, marks them planned in it, and empties `group`. Returns the new head:
-/// the commit, or `parent` itself when the group is empty.
+/// Commits the changes at `group` (indices into `changes`, all by one author with one signing
+/// key) as one commit of `tree` on `parent`, signed when they ask for it, marks them planned
+/// in it, and empties `group`. Returns the new head: the commit, or `parent` itself when the
+/// group is empty.
 fn commit_group(
     repo: &Repository,
     parent: Option<Oid>,
@@ -112,6 +114,7 @@ fn commit_group(
     let author = members
         .first()
         .map_or_else(Author::operator, |c| c.author.clone());
+    let signing = members.first().and_then(|c| c.signing.as_ref());
     let signature = Signature::now(&author.name, &author.email).map_err(GitError::repository)?;
     let tree = repo.find_tree(tree).map_err(GitError::repository)?;
     let parent = parent
@@ -121,9 +124,21 @@ fn commit_group(
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     let message = commit_message(&members);
     // No update_ref: the commit is published by pushing a ref the caller sets.
-    let commit = repo
-        .commit(None, &signature, &signature, &message, &tree, &parents)
-        .map_err(GitError::repository)?;
+    let commit = match signing {
+        None => repo
+            .commit(None, &signature, &signature, &message, &tree, &parents)
+            .map_err(GitError::repository)?,
+        Some(key) => {
+            // The signature covers the commit object exactly as it is written without it.
+            let buffer = repo
+                .commit_create_buffer(&signature, &signature, &message, &tree, &parents)
+                .map_err(GitError::repository)?;
+            let content = std::str::from_utf8(&buffer).map_err(GitError::repository)?;
+            let signed = key.sign(content.as_bytes())?;
+            repo.commit_signed(content, &signed, Some(SIGNATURE_HEADER))
+                .map_err(GitError::repository)?
+        }
+    };
     for index in group.drain(..) {
         planned[index] = Planned::InCommit(commit);
     }

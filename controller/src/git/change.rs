@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::render::PlannedWrite;
 
-use super::{GitError, recover::Claims};
+use super::{GitError, SigningKey, recover::Claims};
 
 pub use gco_api::rules::DEFAULT_AUTHOR;
 
@@ -101,6 +101,9 @@ pub struct Change {
     /// The commit message, placeholders already rendered.
     pub message: String,
     pub writes: Vec<PlannedWrite>,
+    /// The key the change's commit is signed with (`spec.commit.signingKey`); `None`: unsigned.
+    /// Changes share a commit only when they share a key.
+    pub signing: Option<SigningKey>,
     /// The run's instant, recorded before anything is pushed: its commit is not older (less
     /// a clock skew allowance), which bounds how far back a retry looks for it (`history.rs`).
     pub at: Timestamp,

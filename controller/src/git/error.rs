@@ -51,6 +51,10 @@ pub enum GitError {
     InvalidAuthor { author: String },
     #[error("branch name {branch:?} is not valid: {reason}")]
     InvalidBranch { branch: String, reason: String },
+    #[error(
+        "cannot sign the commit: {reason}; check the key of the Secret named by spec.commit.signingKey.secretName"
+    )]
+    Signing { reason: String },
     #[error("the git engine stopped before the change was pushed")]
     Cancelled,
 }

@@ -18,6 +18,7 @@ mod recover;
 pub mod redact;
 mod remote;
 mod session;
+mod signing;
 mod tls;
 mod trailers;
 mod tree;
@@ -40,6 +41,7 @@ use lane::PushLanes;
 pub use lane::{LaneMetrics, MAX_BATCH};
 pub use recover::{Claims, RECOVERY_WALK};
 pub use session::MAX_PUSH_ATTEMPTS;
+pub use signing::{SigningKey, SigningKeyProblem};
 pub use trailers::object_runs;
 pub use url::RepoUrl;
 

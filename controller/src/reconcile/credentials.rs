@@ -45,29 +45,54 @@ pub async fn read(
     let Some(name) = secret_name else {
         return Ok(Credentials::anonymous());
     };
+    let data = secret_data(reader, namespace, name)
+        .await
+        .map_err(|error| match error {
+            SecretRead::Missing => CredentialsError::Missing {
+                name: name.to_owned(),
+            },
+            SecretRead::Forbidden(detail) => CredentialsError::Forbidden {
+                name: name.to_owned(),
+                identity: reader.identity.clone(),
+                detail,
+            },
+            SecretRead::Failed(source) => CredentialsError::Read {
+                name: name.to_owned(),
+                source,
+            },
+        })?;
+    Ok(Credentials::from_secret_data(&data))
+}
+
+/// Why a Secret a spec names could not be read; each caller says which field named it.
+#[derive(Debug)]
+pub(super) enum SecretRead {
+    Missing,
+    /// The apiserver's message: the reader may not `get` it.
+    Forbidden(String),
+    Failed(kube::Error),
+}
+
+/// The (decoded) `data` of Secret `name` in `namespace`, read as `reader`: impersonating the
+/// object's ServiceAccount in lockdown, so the apiserver judges the read.
+pub(super) async fn secret_data(
+    reader: &Reader,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, SecretRead> {
     let secrets: Api<Secret> = Api::namespaced(reader.client.clone(), namespace);
     let secret = secrets
         .get_opt(name)
         .await
         .map_err(|source| match forbidden(&source) {
-            Some(detail) => CredentialsError::Forbidden {
-                name: name.to_owned(),
-                identity: reader.identity.clone(),
-                detail,
-            },
-            None => CredentialsError::Read {
-                name: name.to_owned(),
-                source,
-            },
+            Some(detail) => SecretRead::Forbidden(detail),
+            None => SecretRead::Failed(source),
         })?
-        .ok_or_else(|| CredentialsError::Missing {
-            name: name.to_owned(),
-        })?;
-    let data: BTreeMap<String, Vec<u8>> = secret
+        .ok_or(SecretRead::Missing)?;
+    Ok(secret
         .data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
-        .collect();
-    Ok(Credentials::from_secret_data(&data))
+        .collect())
 }

@@ -25,7 +25,7 @@ use super::{
     finalize,
     handoff::{self, Claim, HandedIn, Pushed},
     plan::{self, Admitted, Delivery, Plan, Rules},
-    requested_at, status,
+    requested_at, signing_key, status,
 };
 use crate::{
     announce::{Announcement, EventReason},
@@ -197,7 +197,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 progress.run = run.as_ref();
                 self.conclude(Outcome::Failed(failure), progress).await
             }
-            Plan::Deliver(delivery) => {
+            Plan::Deliver(mut delivery) => {
                 progress.run = Some(&delivery.run_id);
                 progress.skipped = &delivery.skipped;
                 progress.inventory = Some(&delivery.inventory);
@@ -210,6 +210,10 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 }
                 let credentials = match self.credentials().await {
                     Ok(credentials) => credentials,
+                    Err(failure) => return self.conclude(Outcome::Failed(failure), progress).await,
+                };
+                delivery.change.signing = match self.signing_key().await {
+                    Ok(key) => key,
                     Err(failure) => return self.conclude(Outcome::Failed(failure), progress).await,
                 };
                 match K::deliver(&mut self, &delivery, &credentials).await {
@@ -376,6 +380,16 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
     pub async fn credentials(&self) -> Result<crate::git::Credentials, Failure> {
         let reader = self.reader()?;
         credentials::read(&reader, &self.owner.namespace, self.object.auth_secret())
+            .await
+            .map_err(Into::into)
+    }
+
+    /// The unlocked key of `spec.commit.signingKey`, read like the credentials when a run
+    /// needs it; `None` when the spec names none.
+    pub async fn signing_key(&self) -> Result<Option<crate::git::SigningKey>, Failure> {
+        let reader = self.reader()?;
+        let name = self.object.commit_spec().and_then(|c| c.signing_secret());
+        signing_key::read(&reader, &self.owner.namespace, name)
             .await
             .map_err(Into::into)
     }

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use gco_api::{ConditionReason, rules::Violations};
 
-use super::{credentials::CredentialsError, retry::RetryAnnotationError, schedule::ScheduleError};
+use super::{
+    credentials::CredentialsError, retry::RetryAnnotationError, schedule::ScheduleError,
+    signing_key::SigningKeyError,
+};
 use crate::{forge::ForgeError, git::GitError, references::ReferenceError, render::RenderError};
 
 /// The reasons a run can fail with. `RetriesExhausted` is not among them: it is what a
@@ -166,7 +169,8 @@ impl From<GitError> for Failure {
             GitError::AuthFailed { .. }
             | GitError::HostKeyRejected { .. }
             | GitError::CertificateRejected { .. }
-            | GitError::Credentials { .. } => R::AuthenticationFailed,
+            | GitError::Credentials { .. }
+            | GitError::Signing { .. } => R::AuthenticationFailed,
             GitError::PushRejected { .. } | GitError::RetriesExhausted { .. } => R::PushRejected,
             GitError::HeadBranchDiverged { .. } => R::HeadBranchDiverged,
             GitError::PathConflict { .. }
@@ -244,6 +248,18 @@ impl From<CredentialsError> for Failure {
             CredentialsError::Missing { .. } | CredentialsError::Read { .. } => {
                 FailureReason::AuthenticationFailed
             }
+        };
+        Self::new(reason, error.to_string())
+    }
+}
+
+impl From<SigningKeyError> for Failure {
+    fn from(error: SigningKeyError) -> Self {
+        let reason = match error {
+            SigningKeyError::Forbidden { .. } => FailureReason::AccessDenied,
+            SigningKeyError::Missing { .. }
+            | SigningKeyError::Read { .. }
+            | SigningKeyError::Unusable { .. } => FailureReason::AuthenticationFailed,
         };
         Self::new(reason, error.to_string())
     }

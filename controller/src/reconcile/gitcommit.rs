@@ -137,6 +137,12 @@ async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
             return Cleanup::Impossible(format!("{missing}, so the repository cannot be reached"));
         }
     };
+    // The last commit is signed like every other: a branch that requires signatures takes no
+    // other. A key that is gone or broken is retried like the credentials.
+    let signing = match r.signing_key().await {
+        Ok(key) => key,
+        Err(failure) => return Cleanup::Retry(failure),
+    };
     let uid = r.object.metadata.uid.as_deref().unwrap_or_default();
     let (Ok(run), Ok(author)) = (
         RunId::new(&format!("{uid}-deleted")),
@@ -163,6 +169,7 @@ async fn remove_files(r: &mut Reconcile<'_, GitCommit>) -> Cleanup {
             r.owner.namespace, r.owner.name
         ),
         writes,
+        signing,
         at: r.now,
         recover: None,
     };

@@ -30,6 +30,7 @@ mod retry;
 mod run_id;
 mod schedule;
 mod sealing;
+mod signing_key;
 mod status;
 
 use std::{

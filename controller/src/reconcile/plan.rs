@@ -274,6 +274,8 @@ fn change<K: Exporter>(
         author,
         message,
         writes,
+        // Read with the credentials, when the run is delivered.
+        signing: None,
         at,
         recover,
     };

@@ -17,6 +17,7 @@ mod local;
 mod lookback;
 mod preview_cli;
 mod seeds;
+mod signing;
 
 use std::{
     io::Write,
@@ -91,6 +92,7 @@ pub fn change(name: &str, run: &str, writes: Vec<PlannedWrite>) -> Change {
         author: Author::parse("Test Bot <bot@example.com>").expect("author"),
         message: format!("Update {name}"),
         writes,
+        signing: None,
         at: jiff::Timestamp::now(),
         recover: None,
     }

@@ -120,6 +120,7 @@ async fn every_seed_renders_and_commits() {
             author: Author::operator(),
             message: format!("seed {name}"),
             writes: writes.clone(),
+            signing: None,
             at,
             recover: None,
         };

@@ -14,6 +14,7 @@ fn change(name: &str, id: &str, message: &str) -> Change {
         author: Author::operator(),
         message: message.into(),
         writes: Vec::new(),
+        signing: None,
         at: Timestamp::now(),
         recover: None,
     }

@@ -600,6 +600,7 @@ fn a_bad_commit_message_or_author_stalls_naming_the_field() {
         object.spec.commit = Some(gco_api::CommitSpec {
             message: message.map(str::to_owned),
             author: author.map(str::to_owned),
+            ..gco_api::CommitSpec::default()
         });
         let (reason, text) = fails_with(plan(
             &object,
