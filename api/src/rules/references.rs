@@ -34,6 +34,19 @@ pub struct AccessCheck {
 }
 
 impl AccessCheck {
+    /// `get` of Secret `name` in `namespace`, for the spec field that names it.
+    fn secret(field: &str, namespace: &str, name: &str) -> Self {
+        AccessCheck {
+            field: field.to_owned(),
+            group: String::new(),
+            version: "v1".to_owned(),
+            kind: "Secret".to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            verb: "get",
+        }
+    }
+
     /// What the check asks, as a refusal says it: `get ConfigMap "app" in namespace "team"`,
     /// `list ConfigMap in namespace "team"`, `list ConfigMap in every namespace`.
     pub fn describe(&self) -> String {
@@ -129,28 +142,20 @@ pub(super) fn check(
     // The credentials are read with the operator's rights and sent to the repository URL the
     // spec names: who may not read the Secret may not have them sent anywhere.
     if let Some(secret) = request.auth_secret.filter(|s| !s.is_empty()) {
-        checks.push(AccessCheck {
-            field: "spec.auth.secretName".to_owned(),
-            group: String::new(),
-            version: "v1".to_owned(),
-            kind: "Secret".to_owned(),
-            namespace: request.namespace.to_owned(),
-            name: secret.to_owned(),
-            verb: "get",
-        });
+        checks.push(AccessCheck::secret(
+            "spec.auth.secretName",
+            request.namespace,
+            secret,
+        ));
     }
     // The key signs commits in the name of whoever owns it: who may not read the Secret may
     // not have commits signed with it.
     if let Some(secret) = request.commit.and_then(|c| c.signing_secret()) {
-        checks.push(AccessCheck {
-            field: super::signing::SIGNING_FIELD.to_owned(),
-            group: String::new(),
-            version: "v1".to_owned(),
-            kind: "Secret".to_owned(),
-            namespace: request.namespace.to_owned(),
-            name: secret.to_owned(),
-            verb: "get",
-        });
+        checks.push(AccessCheck::secret(
+            super::signing::SIGNING_FIELD,
+            request.namespace,
+            secret,
+        ));
     }
     checks
 }

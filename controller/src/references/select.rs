@@ -115,12 +115,7 @@ async fn list(
             source,
         )
     })?;
-    let more = listed
-        .metadata
-        .continue_
-        .as_deref()
-        .is_some_and(|token| !token.is_empty());
-    if more || listed.items.len() > left {
+    if has_more(&listed.metadata) || listed.items.len() > left {
         return Err(too_many(ask, namespace, selector));
     }
     Ok(listed
@@ -157,12 +152,7 @@ async fn matching_namespaces(
             source,
         )
     })?;
-    let more = listed
-        .metadata
-        .continue_
-        .as_deref()
-        .is_some_and(|token| !token.is_empty());
-    if more || listed.items.len() > *budget {
+    if has_more(&listed.metadata) || listed.items.len() > *budget {
         return Err(ReferenceError::TooMany {
             field: field.to_owned(),
             what: format!("namespaces matching {}", describe(selector)),
@@ -171,6 +161,14 @@ async fn matching_namespaces(
     }
     *budget -= listed.items.len();
     Ok(listed.items.iter().map(ResourceExt::name_any).collect())
+}
+
+/// Whether a limited list left items out (it hands back a continue token).
+fn has_more(metadata: &kube::api::ListMeta) -> bool {
+    metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|token| !token.is_empty())
 }
 
 fn too_many(ask: &Ask<'_>, namespace: &str, selector: &Selector) -> ReferenceError {
