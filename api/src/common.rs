@@ -93,6 +93,22 @@ pub struct FileSpec {
     /// Overrides `spec.writeMode` for this file. Default: `spec.writeMode`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_mode: Option<WriteMode>,
+    /// Encrypt the file with age before it is written. Default: none (written as is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<FileEncryption>,
+}
+
+/// How a file is encrypted before it is written: with age, armored, to recipients a
+/// GitExportPolicy allows. An encrypted file is rewritten whole (never appended to), and only
+/// when what it holds changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEncryption {
+    /// age recipients: X25519 (`age1…`) or SSH (`ssh-ed25519 …`) public keys, each listed in
+    /// `spec.encryption.ageRecipients` of a GitExportPolicy that selects the namespace. 1 to
+    /// 16, of at most 1024 characters. Required; no default.
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024)))]
+    pub age: Vec<String>,
 }
 
 /// How a referenced object becomes files.
@@ -117,6 +133,9 @@ pub struct OutputSpec {
     /// At most 4096 characters. Required; no default.
     #[schemars(length(min = 1, max = 4096))]
     pub path: String,
+    /// Encrypt every file the reference writes with age. Default: none (written as is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<FileEncryption>,
 }
 
 /// A live cluster object to export.

@@ -21,8 +21,8 @@ pub mod selector;
 pub mod status;
 
 pub use common::{
-    AuthRef, CommitSpec, ExportSpec, FileSpec, OutputSpec, ResourceReference, SigningKeyRef,
-    Strategy, Target, WriteMode,
+    AuthRef, CommitSpec, ExportSpec, FileEncryption, FileSpec, OutputSpec, ResourceReference,
+    SigningKeyRef, Strategy, Target, WriteMode,
 };
 pub use gitcommit::{GitCommit, GitCommitSpec, GitCommitStatus, GitRepository};
 pub use kind::{ExportKind, is_secret, split_api_version};
@@ -33,8 +33,8 @@ pub use pullrequest::{
 };
 pub use repo_url::{RepoUrl, redact_url};
 pub use status::{
-    ConditionReason, ConditionType, ExportStatus, Inventory, InventoryFile, Phase, RunRecord,
-    RunResult, RunState,
+    ConditionReason, ConditionType, EncryptedFile, ExportStatus, Inventory, InventoryFile, Phase,
+    RunRecord, RunResult, RunState,
 };
 
 /// The API group of every kind in this crate.

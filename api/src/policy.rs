@@ -70,6 +70,10 @@ pub struct GitExportPolicySpec {
     /// Which Secret keys `single-field` may export. Default: the built-in `tls.crt`, `ca.crt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretRules>,
+    /// Which age recipients files may be encrypted to (`output.encryption`,
+    /// `files[].encryption`). Default: none (no file may be encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionRules>,
     /// Kinds that may never be exported; at most 256. Default: none (Secrets are restricted
     /// by the built-in rules regardless).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -152,6 +156,18 @@ pub struct SecretRules {
     /// recipients. Default: none (Secrets are never dumped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<SecretEncryption>,
+}
+
+/// The recipients exported files may be encrypted to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionRules {
+    /// age recipients (X25519 `age1…` or `ssh-ed25519 …`) a spec may name in its
+    /// `encryption.age`: a tenant who could name any recipient would simply be exfiltrating.
+    /// At most 64, of at most 1024 characters. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 1024)))]
+    pub age_recipients: Vec<String>,
 }
 
 /// How whole Secrets are encrypted when dumped.

@@ -13,6 +13,7 @@
 mod api_url;
 mod content;
 mod defaults;
+mod encryption;
 mod glob;
 mod head_branch;
 mod lifetime;
@@ -31,6 +32,7 @@ mod violation;
 pub use crate::kind::{ExportKind, split_api_version};
 pub use content::{normalise_path, written_path};
 pub use defaults::{DEFAULT_AUTHOR, DEFAULT_COMMIT_MESSAGE, Defaults, defaults};
+pub use encryption::allowed_age_recipients;
 pub use glob::{MAX_BRANCH_GLOBS, MAX_GLOB_BYTES, MAX_REPOSITORY_RULES};
 pub use head_branch::head_branch;
 pub use limits::{BUILTIN_MAX_FILE_BYTES, BUILTIN_MAX_FILES, check_rendered_count, max_files};
@@ -69,6 +71,7 @@ pub fn evaluate(
     signing::check(request, policies, &mut violations);
     lifetime::check(request, &mut violations);
     content::check(request, policies, &mut violations);
+    encryption::check(request, policies, &mut violations);
     limits::check(request, policies, &mut violations);
     let checks = references::check(request, policies, &mut violations);
     if !violations.is_empty() {

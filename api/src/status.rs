@@ -152,6 +152,26 @@ pub struct ExportStatus {
     /// all. Absent without prune.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<Inventory>,
+    /// The files the last successful run wrote encrypted with age, with the digest of what
+    /// each holds. At most 1000. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
+    pub encrypted_files: Vec<EncryptedFile>,
+}
+
+/// A file the object wrote encrypted with age, and the keyed digest of what it holds: a run
+/// whose file would hold the same leaves it as it is (encryption never gives the same bytes
+/// twice).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptedFile {
+    /// Path from the repository root.
+    #[schemars(length(max = 4096))]
+    pub path: String,
+    /// HMAC-SHA256 of the plaintext and the recipients, keyed by a Secret only the operator
+    /// reads, hex.
+    #[schemars(length(max = 64))]
+    pub digest: String,
 }
 
 /// The most bytes of paths and blob ids an inventory holds: a status stays far below etcd's

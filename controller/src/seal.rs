@@ -132,6 +132,65 @@ pub fn seal(
     Ok(format!("{document}{sops}").into_bytes())
 }
 
+/// The digest of an age-encrypted file: of its path, plaintext and recipients, keyed like a
+/// Secret's (see [`digest`]).
+pub fn file_digest(
+    key: &DigestKey,
+    path: &str,
+    plaintext: &[u8],
+    recipients: &[String],
+) -> [u8; 32] {
+    let mut sorted: Vec<&str> = recipients.iter().map(|r| r.trim()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut context = hmac::Context::with_key(&key.0);
+    for part in [
+        path.as_bytes(),
+        b"\0",
+        sorted.join("\n").as_bytes(),
+        b"\0",
+        plaintext,
+    ] {
+        context.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(context.sign().as_ref());
+    out
+}
+
+/// `plaintext` encrypted with age to `recipients` (X25519 `age1…` or `ssh-ed25519 …`),
+/// armored, as `age --encrypt --armor` writes it.
+pub fn age_encrypt_file(plaintext: &[u8], recipients: &[String]) -> Result<Vec<u8>, SealError> {
+    let parsed: Vec<Box<dyn age::Recipient + Send>> = recipients
+        .iter()
+        .map(|r| parse_any_recipient(r.trim()))
+        .collect::<Result<_, _>>()?;
+    let crypto = |e: &dyn std::fmt::Display| SealError::Crypto(e.to_string());
+    let encryptor =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(|e| crypto(&e))?;
+    let armored =
+        age::armor::ArmoredWriter::wrap_output(Vec::new(), age::armor::Format::AsciiArmor)
+            .map_err(|e| crypto(&e))?;
+    let mut writer = encryptor.wrap_output(armored).map_err(|e| crypto(&e))?;
+    writer.write_all(plaintext).map_err(|e| crypto(&e))?;
+    let armored = writer.finish().map_err(|e| crypto(&e))?;
+    armored.finish().map_err(|e| crypto(&e))
+}
+
+fn parse_any_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>, SealError> {
+    if recipient.starts_with("age1") {
+        return Ok(Box::new(parse_recipient(recipient)?));
+    }
+    recipient
+        .parse::<age::ssh::Recipient>()
+        .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+        .map_err(|error| SealError::Recipient {
+            recipient: recipient.chars().take(100).collect(),
+            reason: format!("{error:?}"),
+        })
+}
+
 /// Every X25519 recipient that does not parse, as an error.
 pub fn check_recipients(recipients: &[String]) -> Result<(), SealError> {
     for recipient in recipients {

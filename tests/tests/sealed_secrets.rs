@@ -191,3 +191,150 @@ async fn a_secret_is_dumped_encrypted_to_the_policys_recipients_and_decrypts_wit
     );
     assert!(s.file("secrets/again.yaml").is_none());
 }
+
+/// `age --decrypt` of `text` with `identity` (an age or OpenSSH key file).
+fn age_decrypt(
+    dir: &std::path::Path,
+    identity: &std::path::Path,
+    text: &str,
+) -> Result<String, String> {
+    let file = dir.join("file.age");
+    std::fs::write(&file, text).expect("write");
+    let output = tool("age")
+        .expect("age")
+        .arg("--decrypt")
+        .arg("-i")
+        .arg(identity)
+        .arg(&file)
+        .output()
+        .expect("run age");
+    match output.status.success() {
+        true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    }
+}
+
+#[tokio::test]
+async fn files_are_encrypted_with_age_to_recipients_the_policy_allows_only() {
+    let mut s = Scenario::new("age-files").await.expect("scenario");
+    let dir = tempfile::tempdir().expect("dir");
+    let (key, recipient) = age_identity(dir.path());
+    let ssh_key = dir.path().join("id_ed25519");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+        .arg(&ssh_key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(keygen.status.success(), "{keygen:?}");
+    let ssh_recipient = std::fs::read_to_string(ssh_key.with_extension("pub"))
+        .expect("public key")
+        .trim()
+        .to_owned();
+    let policy_name = format!("{}-age", s.namespace);
+    let policy = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": { "name": policy_name },
+        "spec": {
+            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
+            "allowedSchemes": ["git"],
+            "encryption": { "ageRecipients": [recipient, ssh_recipient] }
+        }
+    });
+    let policies = Api::<gco_api::GitExportPolicy>::all(s.client.clone());
+    policies
+        .patch(
+            &policy_name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("policy");
+    s.put_configmap("app", &[("token", "abc123")])
+        .await
+        .expect("cm");
+    let namespace = s.namespace.clone();
+    s.start_controller("c1", &["--digest-key-namespace", &namespace])
+        .expect("controller");
+    s.create_gitcommit(gitcommit(
+        "encrypted",
+        &s.url(),
+        json!({
+            "files": [{ "path": "notes/plan.txt", "content": "classified\n",
+                        "encryption": { "age": [recipient] } }],
+            "resourceReferences": [{ "apiVersion": "v1", "kind": "ConfigMap", "name": "app",
+                "strategy": "fields",
+                "output": { "path": "cfg/", "encryption": { "age": [ssh_recipient] } } }]
+        }),
+    ))
+    .await
+    .expect("create");
+    s.wait_ready("encrypted", "True", Some("Succeeded"))
+        .await
+        .expect("first run");
+    wait_commits(&s, 1).await;
+    let plan = s.file("notes/plan.txt").expect("file");
+    assert!(
+        plan.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{plan}"
+    );
+    assert_eq!(
+        age_decrypt(dir.path(), &key, &plan).as_deref(),
+        Ok("classified\n")
+    );
+    let token = s.file("cfg/token").expect("file");
+    assert!(!token.contains("abc123"));
+    assert_eq!(
+        age_decrypt(dir.path(), &ssh_key, &token).as_deref(),
+        Ok("abc123")
+    );
+
+    // Asked again, with nothing changed: the files stay as they are.
+    let request =
+        json!({ "metadata": { "annotations": { "reconcile.fluxcd.io/requestedAt": "again" } } });
+    s.gitcommits()
+        .patch(
+            "encrypted",
+            &PatchParams::default(),
+            &Patch::Merge(&request),
+        )
+        .await
+        .expect("request a run");
+    s.wait_gitcommit("encrypted", "a run with no changes", |o| {
+        o.status.as_ref().is_some_and(|st| {
+            st.history.len() >= 2 && st.history[0].result == gco_api::RunResult::NoChanges
+        })
+    })
+    .await
+    .expect("no changes");
+    assert_eq!(s.history().len(), 1);
+
+    // A recipient the policy does not list: refused, nothing written.
+    let (_, stranger) = age_identity(&{
+        let other = dir.path().join("stranger");
+        std::fs::create_dir_all(&other).expect("dir");
+        other
+    });
+    s.create_gitcommit(gitcommit(
+        "exfiltrate",
+        &s.url(),
+        json!({ "files": [{ "path": "loot.txt", "content": "x",
+                            "encryption": { "age": [stranger] } }] }),
+    ))
+    .await
+    .expect("create");
+    let refused = s
+        .wait_ready("exfiltrate", "False", Some("PolicyDenied"))
+        .await
+        .expect("refused");
+    let message = refused.status.and_then(|st| st.message).unwrap_or_default();
+    assert!(
+        message.contains("spec.files[0].encryption.age[0]")
+            && message.contains("(rule encryption)"),
+        "{message}"
+    );
+    assert!(s.file("loot.txt").is_none());
+    policies
+        .delete(&policy_name, &Default::default())
+        .await
+        .expect("delete the policy");
+}

@@ -48,6 +48,21 @@ pub fn validate_policy(spec: &GitExportPolicySpec) -> Result<(), Violations> {
             ));
         }
     }
+    let file_recipients = spec.encryption.iter().flat_map(|e| e.age_recipients.iter());
+    for (index, recipient) in file_recipients.enumerate() {
+        let recipient = recipient.trim();
+        let ssh = recipient
+            .strip_prefix("ssh-ed25519 ")
+            .is_some_and(|key| key.starts_with("AAAA") && !key.contains(char::is_whitespace));
+        if !is_age_recipient(recipient) && !ssh {
+            out.push(Violation::new(
+                format!("spec.encryption.ageRecipients[{index}]"),
+                Rule::InvalidPolicy,
+                format!("{:?} is not an age recipient", short(recipient)),
+                "write an X25519 recipient (`age1…`, as `age-keygen` prints it) or an SSH public key `ssh-ed25519 AAAA…` (without its comment)",
+            ));
+        }
+    }
     if let Some(prefixes) = spec.paths.as_ref().map(|p| &p.allowed_prefixes) {
         for (index, prefix) in prefixes.iter().enumerate() {
             if paths::check_path(prefix.trim_end_matches('/')).is_err() {

@@ -29,7 +29,7 @@ proptest! {
         spec.repository.url = url;
         spec.repository.branch = Some(branch);
         spec.commit.get_or_insert_with(Default::default).message = Some(message);
-        spec.export.files = paths.into_iter().map(|path| FileSpec { path, content: String::new(), write_mode: None }).collect();
+        spec.export.files = paths.into_iter().map(|path| FileSpec { path, content: String::new(), write_mode: None, encryption: None }).collect();
         spec.export.resource_references = kinds
             .into_iter()
             .map(|(kind, strategy, field, path, namespace)| {

@@ -46,7 +46,10 @@ pub(super) fn reference(
         name: Some("obj".into()),
         strategy,
         field: field.map(str::to_owned),
-        output: OutputSpec { path: path.into() },
+        output: OutputSpec {
+            path: path.into(),
+            encryption: None,
+        },
         ..Default::default()
     }
 }
@@ -56,6 +59,7 @@ pub(super) fn file(path: &str) -> FileSpec {
         path: path.into(),
         content: "x".into(),
         write_mode: None,
+        encryption: None,
     }
 }
 

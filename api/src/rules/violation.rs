@@ -53,6 +53,8 @@ pub enum Rule {
     TtlWithSchedule,
     /// `ttlSecondsAfterFinished` with `prune`: the expiry would delete the exported files.
     TtlWithPrune,
+    /// A file encrypted to a recipient no policy allows, or appended to while encrypted.
+    Encryption,
     /// A reference's `selector` or `namespaceSelector` must be a valid label selector, and a
     /// reference gives exactly one of `name` and `selector`.
     Selector,
@@ -87,6 +89,7 @@ impl Rule {
             Rule::InvalidPolicy => "invalid-policy",
             Rule::TtlWithSchedule => "ttl-with-schedule",
             Rule::TtlWithPrune => "ttl-with-prune",
+            Rule::Encryption => "encryption",
             Rule::Selector => "selector",
             Rule::SignedCommits => "signed-commits",
         }

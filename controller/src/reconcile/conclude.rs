@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 
+use super::plan::Written;
 use super::{
     Failure,
     conditions::{self, Verdict},
@@ -69,9 +70,8 @@ pub struct Facts<'a> {
     pub run: Option<&'a RunId>,
     /// What the run skipped: missing optional references, selectors that matched nothing.
     pub skipped: &'a [String],
-    /// A delivered run's inventory, set in `status.inventory` when it succeeds (`None`
-    /// inside: the object does not prune, and keeps none).
-    pub inventory: Option<&'a Option<gco_api::Inventory>>,
+    /// What a delivered run leaves written, set in the status when it succeeds.
+    pub written: Option<&'a Written>,
     /// How many runs `status.history` keeps (`spec.historyLimit`).
     pub history_limit: usize,
     /// How long after its last successful run the object is deleted, if it is.
@@ -158,8 +158,9 @@ fn succeed(status: &mut ExportStatus, delivered: Delivered, facts: &Facts<'_>) -
     if let Some(run) = status.run.as_mut() {
         run.done = true;
     }
-    if let Some(inventory) = facts.inventory {
-        status.inventory.clone_from(inventory);
+    if let Some(written) = facts.written {
+        status.inventory.clone_from(&written.inventory);
+        status.encrypted_files.clone_from(&written.encrypted);
     }
     status.last_sync = Some(Time(facts.now));
     if delivered.commit.is_some() {

@@ -16,6 +16,7 @@ use kube::{
 };
 use tracing::{info, warn};
 
+use super::plan::Written;
 use super::{
     Context, Delivering, Error, Exporter, Failure, Outcome,
     conclude::{Facts, judge, settle},
@@ -89,8 +90,8 @@ struct Progress<'a> {
     admitted: Option<&'a Admitted>,
     run: Option<&'a RunId>,
     skipped: &'a [String],
-    /// A delivered run's inventory for `status.inventory` (`None` inside: no prune).
-    inventory: Option<&'a Option<gco_api::Inventory>>,
+    /// What a delivered run leaves written, for the status.
+    written: Option<&'a Written>,
     /// The generation the run was planned for, when a later reconcile concludes it.
     generation: Option<i64>,
 }
@@ -200,7 +201,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             Plan::Deliver(mut delivery) => {
                 progress.run = Some(&delivery.run_id);
                 progress.skipped = &delivery.skipped;
-                progress.inventory = Some(&delivery.inventory);
+                progress.written = Some(&delivery.written);
                 if delivery.record_first || !K::IDEMPOTENT_DELIVERY {
                     self.begin(&delivery, admitted).await?;
                 } else {
@@ -283,7 +284,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             admitted: Some(&handed.admitted),
             run: Some(&handed.run),
             skipped: &handed.skipped,
-            inventory: Some(&handed.inventory),
+            written: Some(&handed.written),
             generation: Some(handed.generation),
         };
         let delivered = matches!(outcome, Outcome::Delivered(_));
@@ -458,7 +459,7 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             jitter: jitter(),
             run: progress.run,
             skipped: progress.skipped,
-            inventory: progress.inventory,
+            written: progress.written,
             history_limit: self.object.export().history_limit(),
             time_to_live: self.object.time_to_live(),
         }

@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::plan::Written;
 use super::{
     Outcome,
     conclude::Delivered,
@@ -55,7 +56,7 @@ pub struct HandedIn {
     /// What the run skipped.
     pub skipped: Vec<String>,
     /// With prune: the files the run leaves written.
-    pub inventory: Option<gco_api::Inventory>,
+    pub written: Written,
     pub branch: String,
     /// When the reconcile that handed the run in began.
     pub started: Instant,
@@ -80,7 +81,7 @@ impl HandedIn {
             generation,
             admitted,
             skipped: delivery.skipped.clone(),
-            inventory: delivery.inventory.clone(),
+            written: delivery.written.clone(),
             branch,
             started: Instant::now(),
             pushed: None,

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use gco_api::{
-    ConditionType, ExportStatus, GitExportPolicy, Inventory, placeholders, rules::Violations,
+    ConditionType, EncryptedFile, ExportStatus, GitExportPolicy, Inventory, placeholders,
+    rules::Violations,
 };
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
@@ -69,8 +70,8 @@ pub struct Delivery {
     /// What the run skipped (missing optional references, selectors that matched nothing),
     /// for the message and a warning event.
     pub skipped: Vec<String>,
-    /// With prune: the files the run leaves written, for `status.inventory`.
-    pub inventory: Option<Inventory>,
+    /// What the run leaves written, for the status.
+    pub written: Written,
     pub next_tick: Option<Timestamp>,
     /// Whether the run's writes depend on its instant or add to files: then the run must be
     /// recorded before its push, so that a retry after a crash renders the same instant and
@@ -206,15 +207,14 @@ pub fn plan<K: Exporter>(
         .into_iter()
         .map(ReadReference::into_values)
         .collect();
-    let previous_inventory = status.inventory.as_ref();
-    match change(object, &run_id, &objects, rules, previous_inventory, at) {
-        Ok((change, inventory)) => Plan::Deliver(Box::new(Delivery {
+    match change(object, &run_id, &objects, rules, status, at) {
+        Ok((change, written)) => Plan::Deliver(Box::new(Delivery {
             record_first: depends_on_its_run(object, &change),
             run_id,
             at,
             change,
             skipped,
-            inventory,
+            written,
             next_tick: admitted.next_tick,
         })),
         Err(failure) => Plan::Fail {
@@ -231,12 +231,20 @@ fn change<K: Exporter>(
     run_id: &RunId,
     objects: &[Vec<serde_json::Value>],
     rules: &Rules<'_>,
-    previous: Option<&Inventory>,
+    status: &ExportStatus,
     at: Timestamp,
-) -> Result<(Change, Option<Inventory>), Failure> {
+) -> Result<(Change, Written), Failure> {
     let policies = rules.policies;
+    let previous = status.inventory.as_ref();
     let (mut writes, mut fields) = render_owned(object.export(), objects, at)?;
     sealing::seal_secrets(object.export(), &mut writes, &fields, rules, at)?;
+    let encrypted = sealing::encrypt_files(
+        object.export(),
+        &mut writes,
+        &fields,
+        rules,
+        &status.encrypted_files,
+    )?;
     let (inventory, recover) = match object.prunes() {
         true => {
             let (url, branch) = object.destination();
@@ -279,7 +287,21 @@ fn change<K: Exporter>(
         at,
         recover,
     };
-    Ok((change, inventory))
+    Ok((
+        change,
+        Written {
+            inventory,
+            encrypted,
+        },
+    ))
+}
+
+/// What a delivered run leaves written, recorded in the status when it succeeds: with prune
+/// its inventory, and the digests of the files it encrypted with age.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Written {
+    pub inventory: Option<Inventory>,
+    pub encrypted: Vec<EncryptedFile>,
 }
 
 /// Whether delivering `change` twice could differ from delivering it once: a write that adds

@@ -26,6 +26,8 @@ use crate::{
 
 /// How an inventory names a sealed file's digest instead of a blob id.
 const SEALED: &str = "hmac-sha256:";
+/// How an inventory names an age-encrypted file: only its recipients can tell its content.
+const ENCRYPTED: &str = "age";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -57,6 +59,7 @@ pub fn inventory(
                     .ok()?
                     .to_string(),
                 Placement::Sealed { digest } => format!("{SEALED}{}", hex(&digest)),
+                Placement::Encrypted { .. } => ENCRYPTED.to_owned(),
                 _ => return None,
             };
             Some(InventoryFile {
@@ -141,6 +144,7 @@ fn removal(file: &InventoryFile, policies: &[&GitExportPolicy]) -> Option<Planne
     let path = check_path(&file.path).ok()?;
     let guard = match file.blob.strip_prefix(SEALED) {
         Some(digest) => Guard::Digest(from_hex(digest)?),
+        None if file.blob == ENCRYPTED => Guard::Any,
         None => Guard::Blob(Oid::from_str(&file.blob).ok()?),
     };
     let allowed = check_rendered_paths(

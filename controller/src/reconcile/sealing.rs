@@ -1,8 +1,13 @@
 //! A run's Secret dumps, sealed before they leave the planner: the plaintext of a Secret never
 //! reaches the git engine, a log or a commit. Each is encrypted with SOPS to the age recipients
-//! of the matching policies (`seal.rs`), and written only when its plaintext changed.
+//! of the matching policies (`seal.rs`), and written only when its plaintext changed. Files a
+//! spec asks to encrypt (`encryption.age`) are encrypted with age here too, to recipients the
+//! policies allow.
 
-use gco_api::{ExportSpec, Strategy, is_secret, rules::age_recipients};
+use gco_api::{
+    EncryptedFile, ExportSpec, FileEncryption, Strategy, is_secret,
+    rules::{age_recipients, allowed_age_recipients},
+};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -64,4 +69,85 @@ pub fn seal_secrets(
         write.mode = Placement::Sealed { digest };
     }
     Ok(())
+}
+
+/// Encrypts, with age, every write whose file or reference asks for it (`encryption.age`), and
+/// returns the digests of what they hold. A file whose digest is the one `previous` (the
+/// status) records for its path is marked unchanged: the engine keeps the file there.
+pub fn encrypt_files(
+    export: &ExportSpec,
+    writes: &mut [PlannedWrite],
+    fields: &[String],
+    rules: &Rules<'_>,
+    previous: &[EncryptedFile],
+) -> Result<Vec<EncryptedFile>, Failure> {
+    let mut encrypted = Vec::new();
+    for (write, field) in writes.iter_mut().zip(fields) {
+        let Some((source, encryption)) = encryption_of(export, field) else {
+            continue;
+        };
+        let fail = |reason: String| {
+            Failure::new(
+                FailureReason::RenderFailed,
+                format!("{source}: the file cannot be encrypted: {reason}"),
+            )
+        };
+        // The rules refuse a recipient no policy allows; a policy may have changed since.
+        let allowed = allowed_age_recipients(rules.policies);
+        if let Some(stranger) = encryption
+            .age
+            .iter()
+            .find(|r| !allowed.contains(&r.trim().to_owned()))
+        {
+            return Err(Failure::new(
+                FailureReason::PolicyDenied,
+                format!(
+                    "{source}.age: recipient {:?} is not one a GitExportPolicy allows (rule encryption); fix: use a recipient of `spec.encryption.ageRecipients` of a matching policy",
+                    stranger.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+        let key = rules.digest_key.map_err(|reason| fail(reason.to_owned()))?;
+        let digest = seal::file_digest(key, write.path.as_str(), &write.content, &encryption.age);
+        let digest = hex(&digest);
+        let unchanged = previous
+            .iter()
+            .any(|f| f.path == write.path.as_str() && f.digest == digest);
+        write.content = seal::age_encrypt_file(&write.content, &encryption.age)
+            .map_err(|e| fail(e.to_string()))?;
+        write.mode = Placement::Encrypted { unchanged };
+        encrypted.push(EncryptedFile {
+            path: write.path.to_string(),
+            digest,
+        });
+    }
+    Ok(encrypted)
+}
+
+/// The spec part a write comes from (`spec.files[2]`, `spec.resourceReferences[0].output`)
+/// and its encryption, when it asks for one.
+fn encryption_of<'a>(export: &'a ExportSpec, field: &str) -> Option<(String, &'a FileEncryption)> {
+    if let Some(index) = index_in(field, "spec.files[", "].path") {
+        let encryption = export.files.get(index)?.encryption.as_ref()?;
+        return Some((format!("spec.files[{index}].encryption"), encryption));
+    }
+    let index = index_in(field, "spec.resourceReferences[", "].output.path")?;
+    let reference = export.resource_references.get(index)?;
+    let encryption = reference.output.encryption.as_ref()?;
+    Some((
+        format!("spec.resourceReferences[{index}].output.encryption"),
+        encryption,
+    ))
+}
+
+fn index_in(field: &str, prefix: &str, suffix: &str) -> Option<usize> {
+    field
+        .strip_prefix(prefix)?
+        .strip_suffix(suffix)?
+        .parse()
+        .ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

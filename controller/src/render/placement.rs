@@ -23,6 +23,9 @@ pub enum Placement {
     /// Replace the file with an encrypted one, unless the file already carries `digest`: it
     /// then holds the same plaintext, encrypted differently (`seal.rs`).
     Sealed { digest: [u8; 32] },
+    /// Replace the file with an age-encrypted one; when `unchanged` (the object's last run
+    /// wrote the same plaintext here, `status.encryptedFiles`), keep the file already there.
+    Encrypted { unchanged: bool },
 }
 
 impl Placement {
@@ -60,6 +63,7 @@ impl fmt::Display for Placement {
             Placement::AppendDocument => "append as a YAML document",
             Placement::Remove { .. } => "remove",
             Placement::Sealed { .. } => "overwrite, encrypted",
+            Placement::Encrypted { .. } => "overwrite, encrypted with age",
         })
     }
 }
@@ -71,12 +75,15 @@ pub enum Guard {
     Blob(git2::Oid),
     /// The file carries this sealed digest (an encrypted file differs at every write).
     Digest([u8; 32]),
+    /// Any content: an age-encrypted file, whose bytes only its recipients can tell.
+    Any,
 }
 
 impl Guard {
     /// Whether `content` (of blob `blob`) is what the guard protects.
     pub fn holds(self, blob: git2::Oid, content: impl FnOnce() -> Option<Vec<u8>>) -> bool {
         match self {
+            Guard::Any => true,
             Guard::Blob(expected) => blob == expected,
             Guard::Digest(digest) => {
                 let line = crate::seal::digest_line(&digest);
@@ -96,6 +103,12 @@ fn is_yaml_name(path: &str) -> bool {
 pub fn place(placement: Placement, mut current: Vec<u8>, addition: &[u8]) -> Vec<u8> {
     match placement {
         Placement::Overwrite | Placement::Remove { .. } => return addition.to_vec(),
+        Placement::Encrypted { unchanged } => {
+            return match unchanged && !current.is_empty() {
+                true => current,
+                false => addition.to_vec(),
+            };
+        }
         Placement::Sealed { digest } => {
             let line = crate::seal::digest_line(&digest);
             let holds = std::str::from_utf8(&current).is_ok_and(|text| text.contains(&line));

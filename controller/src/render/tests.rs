@@ -16,7 +16,10 @@ fn reference(strategy: Strategy, path: &str, field: Option<&str>) -> ResourceRef
         namespace: Some("prod".into()),
         strategy,
         field: field.map(Into::into),
-        output: OutputSpec { path: path.into() },
+        output: OutputSpec {
+            path: path.into(),
+            encryption: None,
+        },
         ..Default::default()
     }
 }
@@ -184,6 +187,7 @@ fn placeholders_render_before_paths_are_checked() {
         path: "meta/$(date +%Y)/info".into(),
         content: "at $(date)".into(),
         write_mode: Some(WriteMode::Append),
+        encryption: None,
     });
     let writes = render(&s, &[vec![configmap()]], at()).expect("render");
     assert_eq!(writes[0].path.as_str(), "meta/2026/info");
@@ -243,6 +247,7 @@ fn appended_yaml_is_placed_as_a_document() {
         path: "report.log".into(),
         content: "run\n".into(),
         write_mode: Some(WriteMode::Append),
+        encryption: None,
     });
     let writes = render(&s, &[vec![configmap()], vec![configmap()]], at()).expect("render");
     let placements: Vec<_> = writes.iter().map(|w| (w.path.as_str(), w.mode)).collect();

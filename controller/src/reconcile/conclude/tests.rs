@@ -38,7 +38,7 @@ fn facts<'a>(run: &'a RunId, skipped: &'a [String]) -> Facts<'a> {
         jitter: 0.5,
         run: Some(run),
         skipped,
-        inventory: None,
+        written: None,
         history_limit: 10,
         time_to_live: None,
     }

@@ -92,6 +92,7 @@ fn configmap_reference(optional: bool) -> ResourceReference {
         strategy: Strategy::Dump,
         output: gco_api::OutputSpec {
             path: "clusters/app.yaml".into(),
+            encryption: None,
         },
         ..Default::default()
     }
@@ -446,6 +447,7 @@ fn selector_reference(strategy: Strategy) -> ResourceReference {
         strategy,
         output: gco_api::OutputSpec {
             path: "backups/configmaps/".into(),
+            encryption: None,
         },
         ..Default::default()
     }
