@@ -107,6 +107,7 @@ build_base_images() {
     && [ "$(cat "$images/.key" 2>/dev/null)" = "$key" ]; then return 0; fi
   mkdir -p "$images"
   local work; work=$(mktemp -d)
+  chmod 0755 "$work"
   mkdir -p "$work/pause" "$work/busybox/bin" "$work/busybox/tmp"
   gcc -Os -static -DVERSION="$kube_version" -o "$work/pause/pause" "$src"
   "$root/hack/node/oci-image.sh" "$pause_ref" "$work/pause" "$images/pause.tar" 65535:65535 \
@@ -133,7 +134,10 @@ operator_rootfs() {
   chmod 1777 "$dir/tmp"
   install -m 0755 "$binary" "$dir/usr/local/bin/$name"
   local lib
-  for lib in $(ldd "$binary" | awk '/=>/ {print $3} /^\s*\/lib/ {print $1}'); do
+  chmod 0755 "$dir"
+  # `ldd` lines: "libssl.so.3 => /lib/x86_64-linux-gnu/libssl.so.3 (0x...)", and the loader as
+  # "/lib64/ld-linux-x86-64.so.2 (0x...)".
+  for lib in $(ldd "$binary" | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}'); do
     [ -e "$lib" ] || continue
     mkdir -p "$dir$(dirname "$lib")"
     cp -L "$lib" "$dir$lib"
@@ -198,11 +202,25 @@ run() {
   [ -x "$bin/kubelet" ] && [ -f "$images/pause.tar" ] || die "not built: run hack/node.sh build"
   [ -x "$testenv_bin/kube-apiserver" ] || die "not built: run hack/testenv.sh"
   sweep_cgroups
-  # A free veth pair and /30: 10.243.N.1 on the host, 10.243.N.2 in the node.
-  local n host_if node_if
+  # A free veth pair and /30: 10.243.N.1 on the host, 10.243.N.2 in the node. /run/gco-node/N
+  # names the run that owns pair N. The host end of a killed run's pair can outlive it for
+  # minutes (the kernel frees a network namespace only once its last socket is gone): delete
+  # those of runs that are gone, which deletes their node end too.
+  local n host_if node_if owners=/run/gco-node
+  mkdir -p "$owners"
+  for n in $(seq 1 60); do
+    local owner; owner=$(cat "$owners/$n" 2>/dev/null || true)
+    if [ -n "$owner" ] && [ ! -d "/proc/$owner" ]; then
+      ip link del "gco-h$n" 2>/dev/null || true
+      rm -f "$owners/$n"
+    fi
+  done
   for n in $(seq 1 60); do
     host_if="gco-h$n" node_if="gco-n$n"
-    if ip link add "$host_if" type veth peer name "$node_if" 2>/dev/null; then break; fi
+    if [ ! -e "$owners/$n" ] && ip link add "$host_if" type veth peer name "$node_if" 2>/dev/null; then
+      echo $$ > "$owners/$n"
+      break
+    fi
     [ "$n" -lt 60 ] || die "no free veth name gco-h1..gco-h60"
   done
   # The namespaces: unshare itself enters the new network and mount namespaces, its child is
@@ -211,8 +229,9 @@ run() {
   setpriv --pdeathsig KILL -- unshare --net --mount --propagation private --pid --fork \
     --kill-child --mount-proc -- "$self" inside "$dir" "$n" >> "$dir/node.log" 2>&1 &
   local child=$!
-  trap 'kill -KILL '"$child"' 2>/dev/null; ip link del '"$host_if"' 2>/dev/null; exit 143' TERM INT
-  trap 'kill -KILL '"$child"' 2>/dev/null; ip link del '"$host_if"' 2>/dev/null' EXIT
+  local cleanup="kill -KILL $child 2>/dev/null; ip link del $host_if 2>/dev/null; rm -f $owners/$n"
+  trap "$cleanup; exit 143" TERM INT
+  trap "$cleanup" EXIT
   local host_ns; host_ns=$(readlink /proc/self/ns/net)
   for _ in $(seq 1 100); do
     [ "$(readlink "/proc/$child/ns/net" 2>/dev/null)" != "$host_ns" ] && break
@@ -248,7 +267,7 @@ inside() {
   local started; started=$(date +%s.%N)
   # Private runtime folders: the host's /run and /var/lib stay untouched.
   local private
-  for private in /run/containerd /run/netns; do
+  for private in /run/containerd /run/netns /var/lib/cni; do
     mkdir -p "$private" && mount -t tmpfs tmpfs "$private"
   done
 
@@ -260,6 +279,11 @@ inside() {
   ip link add gco0 type bridge
   ip addr add "$pod_gateway/24" dev gco0
   ip link set gco0 up
+  # Processes of the node itself (the apiserver calling a webhook's Service) need a route to
+  # Service addresses for kube-proxy's DNAT to rewrite, and the node has no default route: the
+  # pod bridge carries them (this kernel has no dummy devices; a Service address kube-proxy
+  # does not know is asked for on the bridge and goes nowhere).
+  ip route add "$service_cidr" dev gco0
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   # Pods reach the host side (git servers the tests start) from the node's own address, so
@@ -307,8 +331,10 @@ inside() {
   for image in "$images"/pause.tar "$images"/busybox.tar; do
     ctr --address "$dir/containerd.sock" -n k8s.io images import --no-unpack "$image" >/dev/null
   done
+  # --root-dir is a flag only (no KubeletConfiguration field): without it two nodes share
+  # /var/lib/kubelet, and each kubelet deletes the other's pod volumes as orphans.
   start kubelet "$bin/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$dir/kubelet.kubeconfig" \
-    --hostname-override="$node_name" --node-ip="$node_ip" --v=0
+    --root-dir="$dir/kubelet" --hostname-override="$node_name" --node-ip="$node_ip" --v=0
   start kube-proxy "$bin/kube-proxy" --config="$dir/kube-proxy.yaml"
   start coredns "$bin/coredns" -conf "$dir/Corefile"
 
@@ -445,7 +471,6 @@ cgroupDriver: cgroupfs
 cgroupRoot: /$cgroup_root
 failSwapOn: false
 containerRuntimeEndpoint: unix://$dir/containerd.sock
-rootDir: $dir/kubelet
 podLogsDir: $dir/pod-logs
 authentication:
   anonymous: {enabled: false}

@@ -23,8 +23,9 @@ blob() {
 }
 
 # Uncompressed layer: its digest is also the diff ID the config names.
+# Owners are kept as they are in the folder (root, and 65532 for the nonroot home).
 tar --create --file "$work/layer" --directory "$rootfs" --sort=name --mtime=@0 \
-  --owner=0 --group=0 --numeric-owner --format=posix --pax-option=delete=atime,delete=ctime .
+  --numeric-owner --format=posix --pax-option=delete=atime,delete=ctime .
 read -r layer layer_size < <(blob "$work/layer")
 
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

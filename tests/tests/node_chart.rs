@@ -1,0 +1,822 @@
+//! The operator as a cluster admin installs it, on a real node (`hack/node.sh`): the shipped
+//! chart and `config/default` with the controller and webhook images built from the release
+//! binaries, pods run by a kubelet under the restricted Pod Security level, the webhook called
+//! by the apiserver through its Service, and commits pushed from a pod to a git server on the
+//! host side of the node's veth.
+//!
+//! The tests share one node and run one at a time: `kubectl delete -k config/default` removes
+//! the CRDs every install shares.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, bail};
+use gco_api::GitCommit;
+use gco_tests::{
+    git::{GitDaemon, bare_repo, show},
+    node::Node,
+    testenv::{TEST_MANAGER, ensure_namespace},
+    workspace_root,
+};
+use k8s_openapi::api::{
+    admissionregistration::v1::ValidatingWebhookConfiguration,
+    coordination::v1::Lease,
+    core::v1::{ConfigMap, Namespace, Pod, Secret},
+};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+use serde_json::{Value, json};
+
+/// How long a rollout, an export or a hand-over may take.
+const CONVERGE: Duration = Duration::from_secs(120);
+
+/// One test at a time (see the module documentation).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The chart in the workspace.
+fn chart() -> PathBuf {
+    workspace_root().join("charts/git-change-operator")
+}
+
+/// A release under test: the operator's namespace (restricted Pod Security), a tenant namespace
+/// it watches, a git daemon the pods reach on the host side of the node's veth.
+struct Install {
+    node: &'static Node,
+    client: Client,
+    release: String,
+    namespace: String,
+    tenant: String,
+    repos: PathBuf,
+    daemon: GitDaemon,
+}
+
+impl Install {
+    /// Namespaces and a repository `repo.git` with an empty `main`; nothing installed yet.
+    async fn new(name: &str) -> Result<Self> {
+        let node = Node::shared();
+        let client = node.client().await?;
+        let namespace = format!("gco-{name}");
+        let tenant = format!("tenant-{name}");
+        restricted_namespace(&client, &namespace).await?;
+        ensure_namespace(&client, &tenant).await?;
+        let repos = node.scratch_dir(name)?.join("repos");
+        bare_repo(&repos, "repo.git");
+        let daemon = GitDaemon::start_on(&repos, &node.host_ip);
+        Ok(Self {
+            node,
+            client,
+            release: name.to_owned(),
+            namespace,
+            tenant,
+            repos,
+            daemon,
+        })
+    }
+
+    /// `helm install` (or `upgrade`) at image tag `tag`, two controller replicas, waiting for
+    /// the rollout.
+    fn helm(&self, verb: &str, tag: &str) -> Result<()> {
+        let mut helm = self.node.helm()?;
+        helm.args([verb, &self.release])
+            .arg(chart())
+            .args(["--namespace", &self.namespace, "--wait", "--timeout", "180s"])
+            .args(["--set", &format!("image.tag={tag}")])
+            .args(["--set", "image.pullPolicy=Never"])
+            .args(["--set", "controller.replicas=2"])
+            .args(["--set", &format!("controller.watchNamespace={}", self.tenant)]);
+        gco_tests::tools::run(&mut helm).map(drop)
+    }
+
+    /// Every pod of the release: Ready, and on the image tagged `tag`.
+    async fn wait_pods(&self, tag: &str, count: usize) -> Result<Vec<Pod>> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let selector = format!("app.kubernetes.io/instance={}", self.release);
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let list = pods.list(&ListParams::default().labels(&selector)).await?;
+            let running: Vec<Pod> = list
+                .items
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .collect();
+            let settled = running.len() == count
+                && running.iter().all(|p| pod_ready(p) && pod_image_tag(p) == tag);
+            if settled {
+                return Ok(running);
+            }
+            if Instant::now() > deadline {
+                let summary: Vec<String> = running
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} ready={} image={}",
+                            p.metadata.name.as_deref().unwrap_or("?"),
+                            pod_ready(p),
+                            pod_image_tag(p)
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "pods of {} not all Ready on tag {tag} (want {count}): {summary:?}\n{}",
+                    self.release,
+                    self.node.log_tail("kubelet")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn lease(&self) -> Api<Lease> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The holder of the controller's leader Lease, once there is one.
+    async fn leader(&self) -> Result<String> {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            if let Some(lease) = self.lease().get_opt("git-change-operator").await?
+                && let Some(holder) = lease.spec.and_then(|s| s.holder_identity)
+                && !holder.is_empty()
+            {
+                return Ok(holder);
+            }
+            if Instant::now() > deadline {
+                bail!("no controller holds the Lease");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A cluster-wide policy allowing `git://`, the scheme of the test's git daemon.
+    async fn allow_git_scheme(&self) -> Result<()> {
+        let policies: Api<gco_api::GitExportPolicy> = Api::all(self.client.clone());
+        let policy = json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+            "metadata": { "name": "node-tests-allow-git" },
+            "spec": { "allowedSchemes": ["git"] }
+        });
+        policies
+            .patch(
+                "node-tests-allow-git",
+                &PatchParams::apply(TEST_MANAGER).force(),
+                &Patch::Apply(&policy),
+            )
+            .await
+            .context("apply the test policy")?;
+        Ok(())
+    }
+
+    async fn put_configmap(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name },
+                         "data": { key: value } });
+        Api::<ConfigMap>::namespaced(self.client.clone(), &self.tenant)
+            .patch(
+                name,
+                &PatchParams::apply(TEST_MANAGER).force(),
+                &Patch::Apply(&cm),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn put_tls_secret(&self, name: &str, crt: &str) -> Result<()> {
+        let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name },
+                             "type": "kubernetes.io/tls",
+                             "stringData": { "tls.crt": crt, "tls.key": "never-exported" } });
+        Api::<Secret>::namespaced(self.client.clone(), &self.tenant)
+            .patch(
+                name,
+                &PatchParams::apply(TEST_MANAGER).force(),
+                &Patch::Apply(&secret),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A GitCommit in the tenant namespace exporting ConfigMap `app` and, optionally, Secret
+    /// `tls`'s `tls.crt`, to `repo.git` on the host's git daemon.
+    async fn create_gitcommit(&self, name: &str, with_secret: bool) -> Result<()> {
+        let mut references = vec![json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "app",
+            "strategy": "fields", "output": { "path": "config/" }
+        })];
+        if with_secret {
+            references.push(json!({
+                "apiVersion": "v1", "kind": "Secret", "name": "tls",
+                "strategy": "single-field", "field": "tls.crt",
+                "output": { "path": "certificates/tls.crt" }
+            }));
+        }
+        let object: GitCommit = serde_json::from_value(json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+            "metadata": { "name": name, "namespace": self.tenant },
+            "spec": {
+                "repository": { "url": self.daemon.url("repo.git") },
+                "commit": { "message": "export from the node" },
+                "resourceReferences": references
+            }
+        }))?;
+        Api::<GitCommit>::namespaced(self.client.clone(), &self.tenant)
+            .create(&PostParams::default(), &object)
+            .await
+            .context("create the GitCommit")?;
+        Ok(())
+    }
+
+    /// Waits until `path` on `main` reads `content`; fails with the GitCommit's status and the
+    /// controller pods' logs.
+    async fn wait_file(&self, path: &str, content: &str) -> Result<()> {
+        let repo = self.repos.join("repo.git");
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            if show(&repo, "main", path).as_deref() == Some(content) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let statuses = self
+                    .node
+                    .run_kubectl(&["get", "gitcommits", "-n", &self.tenant, "-o", "yaml"])
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_else(|e| e.to_string());
+                bail!(
+                    "{path} never read {content:?} on main (it reads {:?})\nGitCommits:\n{statuses}\n\
+                     controller logs:\n{}",
+                    show(&repo, "main", path),
+                    self.logs("controller")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The logs of the release's pods of one component.
+    fn logs(&self, component: &str) -> String {
+        let selector = format!(
+            "app.kubernetes.io/instance={},app.kubernetes.io/component={component}",
+            self.release
+        );
+        self.node
+            .run_kubectl(&[
+                "logs",
+                "-n",
+                &self.namespace,
+                "-l",
+                &selector,
+                "--tail=40",
+                "--prefix",
+            ])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    fn commits(&self) -> usize {
+        gco_tests::git::log(&self.repos.join("repo.git"), "main").len()
+    }
+
+    fn uninstall(&self) -> Result<()> {
+        let mut helm = self.node.helm()?;
+        helm.args(["uninstall", &self.release, "--namespace", &self.namespace, "--wait"]);
+        gco_tests::tools::run(&mut helm).map(drop)
+    }
+}
+
+/// A namespace where the restricted Pod Security level is enforced.
+async fn restricted_namespace(client: &Client, name: &str) -> Result<()> {
+    let namespace = json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": { "name": name, "labels": {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest"
+        } }
+    });
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&namespace),
+        )
+        .await?;
+    Ok(())
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn pod_image_tag(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.as_deref())
+        .and_then(|i| i.rsplit_once(':'))
+        .map(|(_, tag)| tag.to_owned())
+        .unwrap_or_default()
+}
+
+fn component(pod: &Pod) -> &str {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/component"))
+        .map_or("", String::as_str)
+}
+
+/// Retries `create` until the webhook answers (a new webhook configuration reaches the
+/// apiserver's admission a moment after it is written), returning the refusal.
+async fn refusal(client: &Client, namespace: &str, object: &Value) -> Result<String> {
+    let api: Api<GitCommit> = Api::namespaced(client.clone(), namespace);
+    let object: GitCommit = serde_json::from_value(object.clone())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match api.create(&PostParams::default(), &object).await {
+            Err(kube::Error::Api(status)) if status.message.contains("spec.") => {
+                return Ok(status.message);
+            }
+            Ok(_) => bail!("the hostile GitCommit was admitted"),
+            other => {
+                if Instant::now() > deadline {
+                    bail!("no refusal naming a field from the webhook: {other:?}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_chart_installs_on_a_node_and_its_pods_export_to_a_git_server() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let install = Install::new("install").await.expect("install fixture");
+    install.node.import_operator_images("t1").expect("images");
+    install.helm("install", "t1").expect("helm install");
+
+    // Every pod Ready, the standby controller included: readiness comes from the caches, not
+    // from the Lease, or `helm upgrade` could never finish (maxUnavailable 0).
+    let pods = install.wait_pods("t1", 4).await.expect("pods");
+    let controllers = pods.iter().filter(|p| component(p) == "controller").count();
+    assert_eq!(controllers, 2, "two controller replicas, both Ready");
+    let leader = install.leader().await.expect("leader");
+    assert!(
+        pods.iter()
+            .any(|p| p.metadata.name.as_deref() == Some(leader.as_str())),
+        "the Lease holder {leader} is one of the release's pods"
+    );
+
+    // The restricted level is enforced where the pods run: a privileged pod is refused.
+    let privileged = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "privileged" },
+        "spec": { "containers": [{ "name": "c", "image": "gco.local/busybox:1",
+                                   "securityContext": { "privileged": true } }] }
+    });
+    let refused = Api::<Pod>::namespaced(install.client.clone(), &install.namespace)
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &serde_json::from_value(privileged).expect("pod"),
+        )
+        .await;
+    match refused {
+        Err(kube::Error::Api(status)) => assert!(
+            status.message.contains("violates PodSecurity \"restricted"),
+            "refused for another reason: {}",
+            status.message
+        ),
+        other => panic!("a privileged pod was not refused: {other:?}"),
+    }
+
+    // The apiserver calls the webhook through its Service (no URL), and the in-cluster webhook
+    // refuses a hostile spec naming the field.
+    let webhooks: Api<ValidatingWebhookConfiguration> = Api::all(install.client.clone());
+    let validating = webhooks
+        .get(&format!("{}-git-change-operator-validating", install.release))
+        .await
+        .expect("validating webhook configuration");
+    for webhook in validating.webhooks.unwrap_or_default() {
+        let config = webhook.client_config;
+        assert!(config.url.is_none(), "{}: called by URL", webhook.name);
+        let service = config.service.expect("called through a Service");
+        assert_eq!(service.namespace, install.namespace);
+    }
+    let hostile = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+        "metadata": { "name": "dot-segment", "namespace": install.tenant },
+        "spec": { "repository": { "url": "https://github.com/company/../other-team/repo.git" },
+                  "files": [{ "path": "x.txt", "content": "x" }] }
+    });
+    let message = refusal(&install.client, &install.tenant, &hostile)
+        .await
+        .expect("refusal");
+    assert!(
+        message.contains("spec.repository.url") && message.contains("repository-url"),
+        "the refusal names the field and the rule: {message}"
+    );
+
+    // A ConfigMap and a TLS Secret's certificate reach a git server outside the node.
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "color=blue\n")
+        .await
+        .expect("configmap");
+    install
+        .put_tls_secret("tls", "CERT-1\n")
+        .await
+        .expect("secret");
+    install
+        .create_gitcommit("export", true)
+        .await
+        .expect("gitcommit");
+    install
+        .wait_file("config/app.properties", "color=blue\n")
+        .await
+        .expect("configmap exported");
+    install
+        .wait_file("certificates/tls.crt", "CERT-1\n")
+        .await
+        .expect("certificate exported");
+    assert!(
+        show(&install.repos.join("repo.git"), "main", "certificates/tls.key").is_none(),
+        "only tls.crt is exported"
+    );
+
+    install.uninstall().expect("helm uninstall");
+}
+
+#[tokio::test]
+async fn helm_upgrade_to_a_new_tag_completes_and_the_new_pods_take_over() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let install = Install::new("upgrade").await.expect("install fixture");
+    install.node.import_operator_images("u1").expect("images u1");
+    install.node.import_operator_images("u2").expect("images u2");
+    install.helm("install", "u1").expect("helm install");
+    install.wait_pods("u1", 4).await.expect("pods at u1");
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "v=1\n")
+        .await
+        .expect("configmap");
+    install
+        .create_gitcommit("export", false)
+        .await
+        .expect("gitcommit");
+    install
+        .wait_file("config/app.properties", "v=1\n")
+        .await
+        .expect("exported before the upgrade");
+    let before = install.commits();
+
+    // maxSurge 1 / maxUnavailable 0: this only finishes when each new pod becomes Ready while
+    // an old one holds the Lease.
+    let started = Instant::now();
+    install.helm("upgrade", "u2").expect("helm upgrade");
+    eprintln!("helm upgrade --wait took {:?}", started.elapsed());
+    let pods = install.wait_pods("u2", 4).await.expect("pods at u2");
+    let leader = install.leader().await.expect("leader");
+    let deadline = Instant::now() + CONVERGE;
+    let mut leader = leader;
+    while !pods
+        .iter()
+        .any(|p| p.metadata.name.as_deref() == Some(leader.as_str()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Lease stays with {leader}, not a pod of the new tag"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        leader = install.leader().await.expect("leader");
+    }
+    assert_eq!(
+        install.commits(),
+        before,
+        "the hand-over alone pushes nothing (the export is up to date)"
+    );
+
+    // The new leader exports the next change, once.
+    install
+        .put_configmap("app", "app.properties", "v=2\n")
+        .await
+        .expect("configmap");
+    install
+        .wait_file("config/app.properties", "v=2\n")
+        .await
+        .expect("exported after the upgrade");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(install.commits(), before + 1, "one commit for one change");
+    install.uninstall().expect("helm uninstall");
+}
+
+#[tokio::test]
+async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_duration() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let install = Install::new("failover").await.expect("install fixture");
+    install.node.import_operator_images("t1").expect("images");
+    install.helm("install", "t1").expect("helm install");
+    let pods = install.wait_pods("t1", 4).await.expect("pods");
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "v=1\n")
+        .await
+        .expect("configmap");
+    install
+        .create_gitcommit("export", false)
+        .await
+        .expect("gitcommit");
+    install
+        .wait_file("config/app.properties", "v=1\n")
+        .await
+        .expect("first export");
+
+    let leader = install.leader().await.expect("leader");
+    let standby = pods
+        .iter()
+        .filter(|p| component(p) == "controller")
+        .filter_map(|p| p.metadata.name.clone())
+        .find(|name| *name != leader)
+        .expect("a standby controller");
+    let pods_api: Api<Pod> = Api::namespaced(install.client.clone(), &install.namespace);
+    let deleted = Instant::now();
+    // No grace: the old leader cannot release the Lease, the standby must wait it out.
+    pods_api
+        .delete(
+            &leader,
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("delete the leader");
+    let lease_duration = Duration::from_secs(15);
+    loop {
+        let holder = install.leader().await.expect("leader");
+        if holder == standby {
+            break;
+        }
+        assert!(
+            deleted.elapsed() < lease_duration + Duration::from_secs(10),
+            "the standby {standby} did not take the Lease (held by {holder}) within the Lease \
+             duration"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("the standby took over {:?} after the delete", deleted.elapsed());
+    install
+        .put_configmap("app", "app.properties", "v=2\n")
+        .await
+        .expect("configmap");
+    install
+        .wait_file("config/app.properties", "v=2\n")
+        .await
+        .expect("the new leader exports the next change");
+    install.uninstall().expect("helm uninstall");
+}
+
+#[tokio::test]
+async fn config_default_applies_and_deletes_without_leftovers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::shared();
+    let client = node.client().await.expect("client");
+    node.import_operator_images("k1").expect("images");
+    // The shipped kustomization, with only the image tag overridden (as its comment tells
+    // users to pin it).
+    let overlay = node.scratch_dir("kustomize").expect("overlay");
+    let base = workspace_root().join("config/default");
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\n\
+             images:\n  - name: ghcr.io/galos/git-change-operator-controller\n    newTag: k1\n  \
+             - name: ghcr.io/galos/git-change-operator-webhook\n    newTag: k1\n",
+            base.display()
+        ),
+    )
+    .expect("write the overlay");
+    let namespace = "git-change-operator-system";
+    let rendered = node
+        .run_kubectl(&["kustomize", &overlay.display().to_string()])
+        .expect("kubectl kustomize");
+    let objects: Vec<Value> =
+        gco_tests::tools::yaml_documents(&String::from_utf8_lossy(&rendered.stdout))
+            .expect("parse");
+    node.run_kubectl(&["apply", "--server-side", "-k", &overlay.display().to_string()])
+        .expect("kubectl apply -k");
+    restricted_namespace(&client, namespace)
+        .await
+        .expect("restricted");
+    // Pods were admitted before the label: restart them under it so they prove they run
+    // restricted.
+    node.run_kubectl(&["rollout", "restart", "deployment", "-n", namespace])
+        .expect("restart");
+    let deployments = ["git-change-operator", "git-change-operator-webhook"];
+    for deployment in deployments {
+        node.run_kubectl(&[
+            "rollout",
+            "status",
+            "deployment",
+            deployment,
+            "-n",
+            namespace,
+            "--timeout=180s",
+        ])
+        .unwrap_or_else(|e| panic!("{deployment} did not roll out: {e:#}"));
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let listed = pods.list(&ListParams::default()).await.expect("pods");
+    let ready = listed.items.iter().filter(|p| pod_ready(p)).count();
+    assert!(ready >= 4, "controller and webhook pods Ready: {ready}");
+
+    node.run_kubectl(&["delete", "-k", &overlay.display().to_string(), "--wait=true"])
+        .expect("kubectl delete -k");
+    let mut leftovers = Vec::new();
+    for object in &objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let mut get = node.kubectl();
+        get.args(["get", kind, name, "--ignore-not-found", "-o", "name"]);
+        if let Some(ns) = object["metadata"]["namespace"].as_str() {
+            get.args(["-n", ns]);
+        }
+        let out = gco_tests::tools::run(&mut get).expect("kubectl get");
+        if !out.stdout.is_empty() {
+            leftovers.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+        }
+    }
+    assert!(
+        leftovers.is_empty(),
+        "kubectl delete -k left {leftovers:?}"
+    );
+    // Nothing the operator created at run time stays either (the webhook's TLS Secret and
+    // the Lease live in the deleted namespace).
+    let gone = node
+        .run_kubectl(&["get", "namespace", namespace, "--ignore-not-found", "-o", "name"])
+        .expect("kubectl get namespace");
+    assert!(gone.stdout.is_empty(), "the namespace is gone");
+}
+
+/// Rotating a Secret re-exports `tls.crt`. Under the shipped least-privilege RBAC (`get` on
+/// Secrets, no cluster-wide list/watch) the controller does not see the change yet: that is
+/// the Secret-watch defect of issue 12, being fixed in the reconcile core. Run with
+/// `--ignored` once it lands, then drop the `ignore`.
+#[tokio::test]
+#[ignore = "needs the least-privilege Secret watch (issue 12), not in this branch yet"]
+async fn rotating_a_secret_re_exports_its_certificate_under_the_shipped_rbac() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let install = Install::new("rotation").await.expect("install fixture");
+    install.node.import_operator_images("t1").expect("images");
+    install.helm("install", "t1").expect("helm install");
+    install.wait_pods("t1", 4).await.expect("pods");
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "x\n")
+        .await
+        .expect("configmap");
+    install
+        .put_tls_secret("tls", "CERT-1\n")
+        .await
+        .expect("secret");
+    install
+        .create_gitcommit("export", true)
+        .await
+        .expect("gitcommit");
+    install
+        .wait_file("certificates/tls.crt", "CERT-1\n")
+        .await
+        .expect("first export");
+    install
+        .put_tls_secret("tls", "CERT-2\n")
+        .await
+        .expect("rotate");
+    install
+        .wait_file("certificates/tls.crt", "CERT-2\n")
+        .await
+        .expect("the rotated certificate is exported");
+    install.uninstall().expect("helm uninstall");
+}
+
+#[test]
+fn the_local_images_match_the_dockerfile() {
+    let node_sh = workspace_root().join("hack/node.sh");
+    let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("read");
+    let binaries = gco_tests::node::release_binaries().expect("release binaries");
+    gco_tests::tools::run(
+        Command::new("bash")
+            .arg(&node_sh)
+            .args(["images", "match", &binaries.display().to_string()]),
+    )
+    .expect("build the images");
+    for component in ["controller", "webhook"] {
+        let stage = dockerfile_stage(&dockerfile, component);
+        let archive = gco_tests::node::images_dir().join(format!("{component}-match.tar"));
+        let image = read_image(&archive).expect("read the image");
+        let config = &image.config["config"];
+        let user = stage_value(&stage, "USER");
+        assert_eq!(config["User"], json!(user), "{component}: USER");
+        let entrypoint: Value =
+            serde_json::from_str(&stage_value(&stage, "ENTRYPOINT")).expect("ENTRYPOINT");
+        assert_eq!(config["Entrypoint"], entrypoint, "{component}: ENTRYPOINT");
+        let cmd = stage
+            .iter()
+            .find(|l| l.starts_with("CMD "))
+            .map(|l| serde_json::from_str::<Value>(&l[4..]).expect("CMD"));
+        assert_eq!(
+            config["Cmd"],
+            cmd.unwrap_or(json!([])),
+            "{component}: CMD"
+        );
+        // Contents: the binary where the Dockerfile copies it, and the runtime libraries
+        // distroless cc ships; no shell.
+        let copy = stage
+            .iter()
+            .find(|l| l.starts_with("COPY "))
+            .expect("COPY");
+        let target = copy.split_whitespace().last().expect("COPY target");
+        assert!(
+            image.files.iter().any(|f| f == &format!(".{target}")),
+            "{component}: {target} in the image: {:?}",
+            image.files
+        );
+        for needed in [
+            "./usr/lib/x86_64-linux-gnu/libc.so.6",
+            "./usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+            "./usr/lib64/ld-linux-x86-64.so.2",
+            "./etc/ssl/certs/ca-certificates.crt",
+            "./etc/passwd",
+        ] {
+            assert!(
+                image.files.iter().any(|f| f == needed),
+                "{component}: {needed} missing"
+            );
+        }
+        assert!(
+            !image.files.iter().any(|f| f.ends_with("/bin/sh")),
+            "{component}: distroless has no shell"
+        );
+    }
+}
+
+/// The lines of a Dockerfile stage (from its `FROM ... AS <name>` to the next `FROM`).
+fn dockerfile_stage(dockerfile: &str, name: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in dockerfile.lines() {
+        if line.starts_with("FROM ") {
+            inside = line.split_whitespace().last() == Some(name);
+            continue;
+        }
+        if inside {
+            lines.push(line.to_owned());
+        }
+    }
+    assert!(!lines.is_empty(), "no stage {name} in the Dockerfile");
+    lines
+}
+
+fn stage_value(stage: &[String], instruction: &str) -> String {
+    stage
+        .iter()
+        .find_map(|l| l.strip_prefix(&format!("{instruction} ")))
+        .unwrap_or_else(|| panic!("no {instruction} in the stage"))
+        .trim()
+        .to_owned()
+}
+
+struct Image {
+    config: Value,
+    files: Vec<String>,
+}
+
+/// The config and the file list of a single-layer OCI archive, read with `tar`.
+fn read_image(archive: &std::path::Path) -> Result<Image> {
+    let dir = tempfile::tempdir()?;
+    gco_tests::tools::run(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(archive)
+            .arg("-C")
+            .arg(dir.path()),
+    )?;
+    let blob = |digest: &str| dir.path().join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index: Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json"))?)?;
+    let manifest_digest = index["manifests"][0]["digest"].as_str().context("index")?;
+    let manifest: Value = serde_json::from_slice(&std::fs::read(blob(manifest_digest))?)?;
+    let config: Value = serde_json::from_slice(&std::fs::read(blob(
+        manifest["config"]["digest"].as_str().context("config")?,
+    ))?)?;
+    let layer = blob(manifest["layers"][0]["digest"].as_str().context("layer")?);
+    let listing = gco_tests::tools::run(Command::new("tar").arg("-tf").arg(&layer))?;
+    let files = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_owned())
+        .collect();
+    Ok(Image { config, files })
+}
