@@ -237,7 +237,9 @@ fn preflight() -> Result<()> {
 /// `hack/node.sh <args>`, failing with its output. `build` runs once per test binary.
 fn node_script(args: &[&str]) -> Result<()> {
     static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if args == ["build"] && *built {
         return Ok(());
     }
@@ -254,8 +256,15 @@ fn node_script(args: &[&str]) -> Result<()> {
 
 fn startup_logs(dir: &Path) -> String {
     let mut text = String::new();
-    for name in ["run", "node", "kube-apiserver", "containerd", "kubelet", "kube-proxy", "coredns"]
-    {
+    for name in [
+        "run",
+        "node",
+        "kube-apiserver",
+        "containerd",
+        "kubelet",
+        "kube-proxy",
+        "coredns",
+    ] {
         let log = crate::testenv::tail_of(&dir.join(format!("{name}.log")));
         text.push_str(&format!("--- {name}.log\n{log}\n"));
     }

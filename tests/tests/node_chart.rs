@@ -10,7 +10,6 @@
 use std::{
     path::PathBuf,
     process::Command,
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -37,7 +36,7 @@ use serde_json::{Value, json};
 const CONVERGE: Duration = Duration::from_secs(120);
 
 /// One test at a time (see the module documentation).
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The chart in the workspace.
 fn chart() -> PathBuf {
@@ -85,11 +84,20 @@ impl Install {
         let mut helm = self.node.helm()?;
         helm.args([verb, &self.release])
             .arg(chart())
-            .args(["--namespace", &self.namespace, "--wait", "--timeout", "180s"])
+            .args([
+                "--namespace",
+                &self.namespace,
+                "--wait",
+                "--timeout",
+                "180s",
+            ])
             .args(["--set", &format!("image.tag={tag}")])
             .args(["--set", "image.pullPolicy=Never"])
             .args(["--set", "controller.replicas=2"])
-            .args(["--set", &format!("controller.watchNamespace={}", self.tenant)]);
+            .args([
+                "--set",
+                &format!("controller.watchNamespace={}", self.tenant),
+            ]);
         gco_tests::tools::run(&mut helm).map(drop)
     }
 
@@ -106,7 +114,9 @@ impl Install {
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .collect();
             let settled = running.len() == count
-                && running.iter().all(|p| pod_ready(p) && pod_image_tag(p) == tag);
+                && running
+                    .iter()
+                    .all(|p| pod_ready(p) && pod_image_tag(p) == tag);
             if settled {
                 return Ok(running);
             }
@@ -202,6 +212,12 @@ impl Install {
     /// A GitCommit in the tenant namespace exporting ConfigMap `app` and, optionally, Secret
     /// `tls`'s `tls.crt`, to `repo.git` on the host's git daemon.
     async fn create_gitcommit(&self, name: &str, with_secret: bool) -> Result<()> {
+        self.create_gitcommit_mode(name, with_secret, "overwrite")
+            .await
+    }
+
+    /// As [`Self::create_gitcommit`], with `spec.writeMode` = `mode`.
+    async fn create_gitcommit_mode(&self, name: &str, with_secret: bool, mode: &str) -> Result<()> {
         let mut references = vec![json!({
             "apiVersion": "v1", "kind": "ConfigMap", "name": "app",
             "strategy": "fields", "output": { "path": "config/" }
@@ -219,6 +235,7 @@ impl Install {
             "spec": {
                 "repository": { "url": self.daemon.url("repo.git") },
                 "commit": { "message": "export from the node" },
+                "writeMode": mode,
                 "resourceReferences": references
             }
         }))?;
@@ -232,11 +249,26 @@ impl Install {
     /// Waits until `path` on `main` reads `content`; fails with the GitCommit's status and the
     /// controller pods' logs.
     async fn wait_file(&self, path: &str, content: &str) -> Result<()> {
+        self.wait_file_where(path, &format!("{content:?}"), |c| c == content)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until `path` on `main` satisfies `check` (described as `what`), returning its
+    /// content; fails with the GitCommits' status and the controller pods' logs.
+    async fn wait_file_where(
+        &self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> Result<String> {
         let repo = self.repos.join("repo.git");
         let deadline = Instant::now() + CONVERGE;
         loop {
-            if show(&repo, "main", path).as_deref() == Some(content) {
-                return Ok(());
+            if let Some(content) = show(&repo, "main", path)
+                && check(&content)
+            {
+                return Ok(content);
             }
             if Instant::now() > deadline {
                 let statuses = self
@@ -245,7 +277,7 @@ impl Install {
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_else(|e| e.to_string());
                 bail!(
-                    "{path} never read {content:?} on main (it reads {:?})\nGitCommits:\n{statuses}\n\
+                    "{path} never read {what} on main (it reads {:?})\nGitCommits:\n{statuses}\n\
                      controller logs:\n{}",
                     show(&repo, "main", path),
                     self.logs("controller")
@@ -281,7 +313,13 @@ impl Install {
 
     fn uninstall(&self) -> Result<()> {
         let mut helm = self.node.helm()?;
-        helm.args(["uninstall", &self.release, "--namespace", &self.namespace, "--wait"]);
+        helm.args([
+            "uninstall",
+            &self.release,
+            "--namespace",
+            &self.namespace,
+            "--wait",
+        ]);
         gco_tests::tools::run(&mut helm).map(drop)
     }
 }
@@ -354,7 +392,7 @@ async fn refusal(client: &Client, namespace: &str, object: &Value) -> Result<Str
 
 #[tokio::test]
 async fn the_chart_installs_on_a_node_and_its_pods_export_to_a_git_server() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let install = Install::new("install").await.expect("install fixture");
     install.node.import_operator_images("t1").expect("images");
     install.helm("install", "t1").expect("helm install");
@@ -399,7 +437,10 @@ async fn the_chart_installs_on_a_node_and_its_pods_export_to_a_git_server() {
     // refuses a hostile spec naming the field.
     let webhooks: Api<ValidatingWebhookConfiguration> = Api::all(install.client.clone());
     let validating = webhooks
-        .get(&format!("{}-git-change-operator-validating", install.release))
+        .get(&format!(
+            "{}-git-change-operator-validating",
+            install.release
+        ))
         .await
         .expect("validating webhook configuration");
     for webhook in validating.webhooks.unwrap_or_default() {
@@ -445,7 +486,12 @@ async fn the_chart_installs_on_a_node_and_its_pods_export_to_a_git_server() {
         .await
         .expect("certificate exported");
     assert!(
-        show(&install.repos.join("repo.git"), "main", "certificates/tls.key").is_none(),
+        show(
+            &install.repos.join("repo.git"),
+            "main",
+            "certificates/tls.key"
+        )
+        .is_none(),
         "only tls.crt is exported"
     );
 
@@ -454,70 +500,102 @@ async fn the_chart_installs_on_a_node_and_its_pods_export_to_a_git_server() {
 
 #[tokio::test]
 async fn helm_upgrade_to_a_new_tag_completes_and_the_new_pods_take_over() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let install = Install::new("upgrade").await.expect("install fixture");
-    install.node.import_operator_images("u1").expect("images u1");
-    install.node.import_operator_images("u2").expect("images u2");
+    install
+        .node
+        .import_operator_images("u1")
+        .expect("images u1");
+    install
+        .node
+        .import_operator_images("u2")
+        .expect("images u2");
     install.helm("install", "u1").expect("helm install");
     install.wait_pods("u1", 4).await.expect("pods at u1");
     install.allow_git_scheme().await.expect("policy");
+    // Append mode: a run pushed twice (the new leader redoing what the old one pushed) or lost
+    // shows in the file itself.
     install
-        .put_configmap("app", "app.properties", "v=1\n")
+        .put_configmap("app", "app.properties", "v=0\n")
         .await
         .expect("configmap");
     install
-        .create_gitcommit("export", false)
+        .create_gitcommit_mode("export", false, "append")
         .await
         .expect("gitcommit");
     install
-        .wait_file("config/app.properties", "v=1\n")
+        .wait_file_where("config/app.properties", "v=0", |c| c.contains("v=0"))
         .await
         .expect("exported before the upgrade");
-    let before = install.commits();
 
+    // Changes keep coming while the release rolls: one every 400 ms, 25 in all (10 s).
+    let writer = {
+        let client = install.client.clone();
+        let tenant = install.tenant.clone();
+        tokio::spawn(async move {
+            let api: Api<ConfigMap> = Api::namespaced(client, &tenant);
+            for i in 1..=25 {
+                let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": { "name": "app" },
+                                 "data": { "app.properties": format!("v={i}\n") } });
+                api.patch(
+                    "app",
+                    &PatchParams::apply(TEST_MANAGER).force(),
+                    &Patch::Apply(&cm),
+                )
+                .await
+                .expect("change the ConfigMap");
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+        })
+    };
     // maxSurge 1 / maxUnavailable 0: this only finishes when each new pod becomes Ready while
     // an old one holds the Lease.
     let started = Instant::now();
     install.helm("upgrade", "u2").expect("helm upgrade");
     eprintln!("helm upgrade --wait took {:?}", started.elapsed());
+    writer.await.expect("writer");
     let pods = install.wait_pods("u2", 4).await.expect("pods at u2");
-    let leader = install.leader().await.expect("leader");
     let deadline = Instant::now() + CONVERGE;
-    let mut leader = leader;
-    while !pods
-        .iter()
-        .any(|p| p.metadata.name.as_deref() == Some(leader.as_str()))
-    {
+    loop {
+        let leader = install.leader().await.expect("leader");
+        if pods
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some(leader.as_str()))
+        {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
             "the Lease stays with {leader}, not a pod of the new tag"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        leader = install.leader().await.expect("leader");
     }
-    assert_eq!(
-        install.commits(),
-        before,
-        "the hand-over alone pushes nothing (the export is up to date)"
-    );
 
-    // The new leader exports the next change, once.
-    install
-        .put_configmap("app", "app.properties", "v=2\n")
-        .await
-        .expect("configmap");
-    install
-        .wait_file("config/app.properties", "v=2\n")
+    // The last change reaches the branch; every value appended at most once and in order
+    // (values overwritten before a run saw them are legitimately skipped).
+    let content = install
+        .wait_file_where("config/app.properties", "v=25", |c| c.contains("v=25\n"))
         .await
         .expect("exported after the upgrade");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(install.commits(), before + 1, "one commit for one change");
+    let values: Vec<u32> = content
+        .lines()
+        .filter_map(|line| line.strip_prefix("v="))
+        .map(|v| v.parse().expect("a number"))
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "a run was duplicated or reordered across the hand-over: {values:?}"
+    );
+    assert_eq!(values.first(), Some(&0));
+    assert_eq!(values.last(), Some(&25));
+    eprintln!("appended across the upgrade: {values:?}");
     install.uninstall().expect("helm uninstall");
 }
 
 #[tokio::test]
 async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_duration() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let install = Install::new("failover").await.expect("install fixture");
     install.node.import_operator_images("t1").expect("images");
     install.helm("install", "t1").expect("helm install");
@@ -569,7 +647,10 @@ async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_dura
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    eprintln!("the standby took over {:?} after the delete", deleted.elapsed());
+    eprintln!(
+        "the standby took over {:?} after the delete",
+        deleted.elapsed()
+    );
     install
         .put_configmap("app", "app.properties", "v=2\n")
         .await
@@ -583,21 +664,30 @@ async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_dura
 
 #[tokio::test]
 async fn config_default_applies_and_deletes_without_leftovers() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let node = Node::shared();
     let client = node.client().await.expect("client");
     node.import_operator_images("k1").expect("images");
     // The shipped kustomization, with only the image tag overridden (as its comment tells
     // users to pin it).
     let overlay = node.scratch_dir("kustomize").expect("overlay");
-    let base = workspace_root().join("config/default");
+    // Kustomize takes no absolute path: reach config/default from the overlay through `..`.
+    let up = "../".repeat(overlay.components().count() - 1);
+    let base = format!(
+        "{up}{}",
+        workspace_root()
+            .join("config/default")
+            .strip_prefix("/")
+            .expect("an absolute workspace")
+            .display()
+    );
     std::fs::write(
         overlay.join("kustomization.yaml"),
         format!(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\n\
              images:\n  - name: ghcr.io/galos/git-change-operator-controller\n    newTag: k1\n  \
              - name: ghcr.io/galos/git-change-operator-webhook\n    newTag: k1\n",
-            base.display()
+            base
         ),
     )
     .expect("write the overlay");
@@ -608,8 +698,13 @@ async fn config_default_applies_and_deletes_without_leftovers() {
     let objects: Vec<Value> =
         gco_tests::tools::yaml_documents(&String::from_utf8_lossy(&rendered.stdout))
             .expect("parse");
-    node.run_kubectl(&["apply", "--server-side", "-k", &overlay.display().to_string()])
-        .expect("kubectl apply -k");
+    node.run_kubectl(&[
+        "apply",
+        "--server-side",
+        "-k",
+        &overlay.display().to_string(),
+    ])
+    .expect("kubectl apply -k");
     restricted_namespace(&client, namespace)
         .await
         .expect("restricted");
@@ -617,7 +712,12 @@ async fn config_default_applies_and_deletes_without_leftovers() {
     // restricted.
     node.run_kubectl(&["rollout", "restart", "deployment", "-n", namespace])
         .expect("restart");
-    let deployments = ["git-change-operator", "git-change-operator-webhook"];
+    let deployments: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(deployments.len(), 2, "the controller and the webhook");
     for deployment in deployments {
         node.run_kubectl(&[
             "rollout",
@@ -635,8 +735,13 @@ async fn config_default_applies_and_deletes_without_leftovers() {
     let ready = listed.items.iter().filter(|p| pod_ready(p)).count();
     assert!(ready >= 4, "controller and webhook pods Ready: {ready}");
 
-    node.run_kubectl(&["delete", "-k", &overlay.display().to_string(), "--wait=true"])
-        .expect("kubectl delete -k");
+    node.run_kubectl(&[
+        "delete",
+        "-k",
+        &overlay.display().to_string(),
+        "--wait=true",
+    ])
+    .expect("kubectl delete -k");
     let mut leftovers = Vec::new();
     for object in &objects {
         let kind = object["kind"].as_str().unwrap_or_default();
@@ -651,14 +756,18 @@ async fn config_default_applies_and_deletes_without_leftovers() {
             leftovers.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
         }
     }
-    assert!(
-        leftovers.is_empty(),
-        "kubectl delete -k left {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "kubectl delete -k left {leftovers:?}");
     // Nothing the operator created at run time stays either (the webhook's TLS Secret and
     // the Lease live in the deleted namespace).
     let gone = node
-        .run_kubectl(&["get", "namespace", namespace, "--ignore-not-found", "-o", "name"])
+        .run_kubectl(&[
+            "get",
+            "namespace",
+            namespace,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ])
         .expect("kubectl get namespace");
     assert!(gone.stdout.is_empty(), "the namespace is gone");
 }
@@ -670,7 +779,7 @@ async fn config_default_applies_and_deletes_without_leftovers() {
 #[tokio::test]
 #[ignore = "needs the least-privilege Secret watch (issue 12), not in this branch yet"]
 async fn rotating_a_secret_re_exports_its_certificate_under_the_shipped_rbac() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let install = Install::new("rotation").await.expect("install fixture");
     install.node.import_operator_images("t1").expect("images");
     install.helm("install", "t1").expect("helm install");
@@ -708,11 +817,11 @@ fn the_local_images_match_the_dockerfile() {
     let node_sh = workspace_root().join("hack/node.sh");
     let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("read");
     let binaries = gco_tests::node::release_binaries().expect("release binaries");
-    gco_tests::tools::run(
-        Command::new("bash")
-            .arg(&node_sh)
-            .args(["images", "match", &binaries.display().to_string()]),
-    )
+    gco_tests::tools::run(Command::new("bash").arg(&node_sh).args([
+        "images",
+        "match",
+        &binaries.display().to_string(),
+    ]))
     .expect("build the images");
     for component in ["controller", "webhook"] {
         let stage = dockerfile_stage(&dockerfile, component);
@@ -728,17 +837,10 @@ fn the_local_images_match_the_dockerfile() {
             .iter()
             .find(|l| l.starts_with("CMD "))
             .map(|l| serde_json::from_str::<Value>(&l[4..]).expect("CMD"));
-        assert_eq!(
-            config["Cmd"],
-            cmd.unwrap_or(json!([])),
-            "{component}: CMD"
-        );
+        assert_eq!(config["Cmd"], cmd.unwrap_or(json!([])), "{component}: CMD");
         // Contents: the binary where the Dockerfile copies it, and the runtime libraries
         // distroless cc ships; no shell.
-        let copy = stage
-            .iter()
-            .find(|l| l.starts_with("COPY "))
-            .expect("COPY");
+        let copy = stage.iter().find(|l| l.starts_with("COPY ")).expect("COPY");
         let target = copy.split_whitespace().last().expect("COPY target");
         assert!(
             image.files.iter().any(|f| f == &format!(".{target}")),
@@ -805,7 +907,11 @@ fn read_image(archive: &std::path::Path) -> Result<Image> {
             .arg("-C")
             .arg(dir.path()),
     )?;
-    let blob = |digest: &str| dir.path().join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let blob = |digest: &str| {
+        dir.path()
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
     let index: Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json"))?)?;
     let manifest_digest = index["manifests"][0]["digest"].as_str().context("index")?;
     let manifest: Value = serde_json::from_slice(&std::fs::read(blob(manifest_digest))?)?;
