@@ -81,8 +81,15 @@ impl Install {
     /// `helm install` (or `upgrade`) at image tag `tag`, two controller replicas, waiting for
     /// the rollout.
     fn helm(&self, verb: &str, tag: &str) -> Result<()> {
+        self.helm_release(verb, &self.release, tag, &["controller.replicas=2"])
+    }
+
+    /// `helm <verb> <release>` of the chart into the operator's namespace with the local
+    /// images at `tag`, watching the tenant namespace, with more `--set` values; waits for the
+    /// rollout.
+    fn helm_release(&self, verb: &str, release: &str, tag: &str, values: &[&str]) -> Result<()> {
         let mut helm = self.node.helm()?;
-        helm.args([verb, &self.release])
+        helm.args([verb, release])
             .arg(chart())
             .args([
                 "--namespace",
@@ -93,11 +100,13 @@ impl Install {
             ])
             .args(["--set", &format!("image.tag={tag}")])
             .args(["--set", "image.pullPolicy=Never"])
-            .args(["--set", "controller.replicas=2"])
             .args([
                 "--set",
                 &format!("controller.watchNamespace={}", self.tenant),
             ]);
+        for value in values {
+            helm.args(["--set", value]);
+        }
         gco_tests::tools::run(&mut helm).map(drop)
     }
 
@@ -527,6 +536,7 @@ async fn helm_upgrade_to_a_new_tag_completes_and_the_new_pods_take_over() {
         .wait_file_where("config/app.properties", "v=0", |c| c.contains("v=0"))
         .await
         .expect("exported before the upgrade");
+    let commits_before = install.commits();
 
     // Changes keep coming while the release rolls: one every 400 ms, 25 in all (10 s).
     let writer = {
@@ -589,6 +599,11 @@ async fn helm_upgrade_to_a_new_tag_completes_and_the_new_pods_take_over() {
     );
     assert_eq!(values.first(), Some(&0));
     assert_eq!(values.last(), Some(&25));
+    assert_eq!(
+        install.commits(),
+        commits_before + values.len() - 1,
+        "one commit per appended value: {values:?}"
+    );
     eprintln!("appended across the upgrade: {values:?}");
     install.uninstall().expect("helm uninstall");
 }
@@ -660,6 +675,118 @@ async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_dura
         .await
         .expect("the new leader exports the next change");
     install.uninstall().expect("helm uninstall");
+}
+
+#[tokio::test]
+async fn two_sharded_releases_each_reconcile_only_their_shard_under_their_own_lease() {
+    let _serial = SERIAL.lock().await;
+    let install = Install::new("shards").await.expect("install fixture");
+    install.node.import_operator_images("t1").expect("images");
+    // Two installs of the chart side by side in one namespace, as a cluster admin shards.
+    for shard in ["a", "b"] {
+        let selector = format!("controller.watchLabelSelector=shard={shard}");
+        let lease = format!("controller.leaderElectionId=gco-shard-{shard}");
+        install
+            .helm_release(
+                "install",
+                &format!("shard-{shard}"),
+                "t1",
+                &[selector.as_str(), lease.as_str()],
+            )
+            .unwrap_or_else(|e| panic!("helm install shard-{shard}: {e:#}"));
+    }
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "x=1\n")
+        .await
+        .expect("configmap");
+    let api: Api<GitCommit> = Api::namespaced(install.client.clone(), &install.tenant);
+    for shard in ["a", "b", "c"] {
+        let object: GitCommit = serde_json::from_value(json!({
+            "apiVersion": "gco.galos.one/v1", "kind": "GitCommit",
+            "metadata": { "name": format!("export-{shard}"), "labels": { "shard": shard } },
+            "spec": {
+                "repository": { "url": install.daemon.url("repo.git") },
+                "commit": { "message": format!("shard {shard}") },
+                "resourceReferences": [{
+                    "apiVersion": "v1", "kind": "ConfigMap", "name": "app",
+                    "strategy": "fields", "output": { "path": format!("{shard}/") }
+                }]
+            }
+        }))
+        .expect("gitcommit");
+        api.create(&PostParams::default(), &object)
+            .await
+            .expect("create");
+    }
+    install
+        .wait_file("a/app.properties", "x=1\n")
+        .await
+        .expect("shard a exported");
+    install
+        .wait_file("b/app.properties", "x=1\n")
+        .await
+        .expect("shard b exported");
+
+    // Each release holds its own Lease, and only its own shard's object reached its log.
+    for (shard, other) in [("a", "b"), ("b", "a")] {
+        let lease = install
+            .lease()
+            .get(&format!("gco-shard-{shard}"))
+            .await
+            .unwrap_or_else(|e| panic!("Lease of shard {shard}: {e}"));
+        let holder = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        assert!(
+            holder.starts_with(&format!("shard-{shard}-")),
+            "shard {shard}'s Lease is held by {holder}"
+        );
+        let logs = install
+            .node
+            .run_kubectl(&[
+                "logs",
+                "-n",
+                &install.namespace,
+                "-l",
+                &format!("app.kubernetes.io/instance=shard-{shard},app.kubernetes.io/component=controller"),
+                "--tail=-1",
+            ])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .expect("logs");
+        assert!(
+            logs.contains(&format!("\"name\":\"export-{shard}\"")),
+            "shard {shard} did not log its object:\n{logs}"
+        );
+        for foreign in [other, "c"] {
+            assert!(
+                !logs.contains(&format!("\"name\":\"export-{foreign}\"")),
+                "shard {shard} reconciled export-{foreign}:\n{logs}"
+            );
+        }
+    }
+    // No shard selects `shard=c`: it is never reconciled.
+    let unowned = api.get("export-c").await.expect("export-c");
+    assert!(
+        unowned.status.is_none_or(|s| s.conditions.is_empty()),
+        "export-c was reconciled by some shard"
+    );
+    assert!(
+        show(&install.repos.join("repo.git"), "main", "c/app.properties").is_none(),
+        "export-c reached the branch"
+    );
+    for shard in ["a", "b"] {
+        let mut helm = install.node.helm().expect("helm");
+        helm.args([
+            "uninstall",
+            &format!("shard-{shard}"),
+            "--namespace",
+            &install.namespace,
+            "--wait",
+        ]);
+        gco_tests::tools::run(&mut helm).expect("helm uninstall");
+    }
 }
 
 #[tokio::test]
