@@ -16,7 +16,8 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 use gco_api::GitCommit;
 use gco_tests::{
-    git::{GitDaemon, bare_repo, show},
+    flux::{HttpsSink, NotificationController, install_crds_with},
+    git::{GitDaemon, bare_repo, show, tip},
     node::Node,
     testenv::{TEST_MANAGER, ensure_namespace},
     workspace_root,
@@ -787,6 +788,119 @@ async fn two_sharded_releases_each_reconcile_only_their_shard_under_their_own_le
         ]);
         gco_tests::tools::run(&mut helm).expect("helm uninstall");
     }
+}
+
+#[tokio::test]
+async fn events_of_the_in_cluster_controller_reach_slack_through_flux_by_service_name() {
+    let _serial = SERIAL.lock().await;
+    let install = Install::new("flux").await.expect("install fixture");
+    let node = install.node;
+    let work = node.scratch_dir("flux").expect("work dir");
+    install_crds_with(|| node.kubectl(), &work.join("crds")).expect("Flux CRDs");
+    let sink = HttpsSink::start().await.expect("HTTPS sink");
+    // Flux's notification-controller runs on the host side of the node's veth, behind the
+    // Service the chart's default flux.eventsAddr names:
+    // notification-controller.flux-system.svc.cluster.local. -> kube-proxy -> the host.
+    let notification = NotificationController::start_with(node.kubeconfig(), &node.host_ip, &work)
+        .expect("notification-controller");
+    let service = format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{ name: flux-system }}
+---
+apiVersion: v1
+kind: Service
+metadata: {{ name: notification-controller, namespace: flux-system }}
+spec:
+  ports: [{{ name: http, port: 80, targetPort: {port} }}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: notification-controller-host
+  namespace: flux-system
+  labels: {{ kubernetes.io/service-name: notification-controller }}
+addressType: IPv4
+endpoints: [{{ addresses: ["{host}"] }}]
+ports: [{{ name: http, port: {port}, protocol: TCP }}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {{ name: slack-ca, namespace: {tenant} }}
+stringData:
+  ca.crt: |
+    {ca}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {{ name: slack, namespace: {tenant} }}
+spec:
+  type: slack
+  address: {address}
+  channel: gitops
+  certSecretRef: {{ name: slack-ca }}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {{ name: git-change-operator, namespace: {tenant} }}
+spec:
+  providerRef: {{ name: slack }}
+  eventSeverity: info
+  eventSources:
+    - {{ kind: GitCommit, name: "*" }}
+"#,
+        port = notification.events_port(),
+        host = node.host_ip,
+        tenant = install.tenant,
+        ca = sink.ca_pem().replace('\n', "\n    "),
+        address = sink.url("services/T000/B000/XXXX"),
+    );
+    let file = work.join("flux-objects.yaml");
+    std::fs::write(&file, service).expect("write");
+    node.run_kubectl(&["apply", "-f", &file.display().to_string()])
+        .expect("Service, Provider and Alert");
+
+    node.import_operator_images("t1").expect("images");
+    install
+        .helm_release("install", &install.release, "t1", &["flux.enabled=true"])
+        .expect("helm install with flux.enabled");
+    install.wait_pods("t1", 3).await.expect("pods");
+    install.allow_git_scheme().await.expect("policy");
+    install
+        .put_configmap("app", "app.properties", "color=blue\n")
+        .await
+        .expect("configmap");
+    install
+        .create_gitcommit("export", false)
+        .await
+        .expect("gitcommit");
+    install
+        .wait_file("config/app.properties", "color=blue\n")
+        .await
+        .expect("exported");
+    let sha = tip(&install.repos.join("repo.git"), "main").expect("a commit on main");
+
+    // The push reaches the Slack-style sink: from the pod, by Service DNS name, through Flux.
+    let author = format!("gitcommit/export.{}", install.tenant);
+    let deadline = Instant::now() + CONVERGE;
+    let message = loop {
+        let found = sink.received().into_iter().find(|payload| {
+            payload.to_string().contains(&author) && payload.to_string().contains(&sha)
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Slack message for {author} at {sha}; received {:?}\n--- notification-controller:\n{}\n--- controller:\n{}",
+            sink.received(),
+            notification.log(),
+            install.logs("controller")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(message["channel"], "gitops", "{message}");
+    install.uninstall().expect("helm uninstall");
 }
 
 #[tokio::test]
