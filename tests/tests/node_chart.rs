@@ -976,6 +976,23 @@ async fn config_default_applies_and_deletes_without_leftovers() {
     let ready = listed.items.iter().filter(|p| pod_ready(p)).count();
     assert!(ready >= 4, "controller and webhook pods Ready: {ready}");
 
+    // The same install works: the webhook admits, the controller exports (it watches every
+    // namespace; the fixture's tenant namespace and git daemon serve here).
+    let tenant = Install::new("kustomize").await.expect("tenant fixture");
+    tenant.allow_git_scheme().await.expect("policy");
+    tenant
+        .put_configmap("app", "app.properties", "from=kustomize\n")
+        .await
+        .expect("configmap");
+    tenant
+        .create_gitcommit("export", false)
+        .await
+        .expect("gitcommit");
+    tenant
+        .wait_file("config/app.properties", "from=kustomize\n")
+        .await
+        .expect("exported by the kustomize install");
+
     node.run_kubectl(&[
         "delete",
         "-k",
