@@ -215,13 +215,15 @@ run() {
       rm -f "$owners/$n"
     fi
   done
+  local error=""
   for n in $(seq 1 60); do
     host_if="gco-h$n" node_if="gco-n$n"
-    if [ ! -e "$owners/$n" ] && ip link add "$host_if" type veth peer name "$node_if" 2>/dev/null; then
+    if [ ! -e "$owners/$n" ] && error=$(ip link add "$host_if" type veth peer name "$node_if" 2>&1); then
       echo $$ > "$owners/$n"
       break
     fi
-    [ "$n" -lt 60 ] || die "no free veth name gco-h1..gco-h60"
+    case "$error" in *"File exists"*|"") ;; *) die "cannot create a veth pair: $error" ;; esac
+    [ "$n" -lt 60 ] || die "no free veth pair gco-h1..gco-h60 (see /run/gco-node)"
   done
   # The namespaces: unshare itself enters the new network and mount namespaces, its child is
   # PID 1 of the new PID namespace. --kill-child ends that child (and with it the whole PID
@@ -290,6 +292,7 @@ inside() {
   # the host needs no route back into the pod range.
   iptables -t nat -A POSTROUTING -s "$pod_cidr" -d "$host_ip/32" -j MASQUERADE
 
+  keep_kernel_settings "$dir"
   pki "$dir" "$node_ip"
   configs "$dir" "$node_ip" "$n"
 
@@ -354,6 +357,23 @@ EOF
   wait -n "${pids[@]}" || true
   echo "node: a component exited; stopping" >&2
   exit 1
+}
+
+# The kubelet sets six machine-wide kernel settings to its liking at start (vm.overcommit_memory=1,
+# kernel.panic=10, kernel.panic_on_oops=1, ...); they are not namespaced, so they would change
+# the whole machine for a test. Its only alternative (protectKernelDefaults) refuses to start.
+# In the node's own mount namespace, a file holding the value the kubelet wants is mounted over
+# each setting that differs: the kubelet reads what it wants and writes nothing.
+keep_kernel_settings() {
+  local dir=$1 entry setting want
+  mkdir -p "$dir/sysctl"
+  for entry in vm/overcommit_memory:1 vm/panic_on_oom:0 kernel/panic:10 kernel/panic_on_oops:1 \
+    kernel/keys/root_maxkeys:1000000 kernel/keys/root_maxbytes:25000000; do
+    setting=${entry%%:*} want=${entry#*:}
+    [ "$(cat "/proc/sys/$setting")" = "$want" ] && continue
+    echo "$want" > "$dir/sysctl/${setting//\//.}"
+    mount --bind "$dir/sysctl/${setting//\//.}" "/proc/sys/$setting"
+  done
 }
 
 # wait_for WHAT SECONDS COMMAND...: runs COMMAND every 0.2s until it succeeds.
