@@ -68,4 +68,4 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *) echo "usage: hack/cluster.sh up|down" >&2; exit 2 ;;
-esac
+esac; exit $?

@@ -566,10 +566,12 @@ subjects:
 EOF
 }
 
+# `; exit` on the last line: bash reads a script while it runs, and a node runs for long; an
+# edit meanwhile must not make it run a stray line when it stops.
 case "${1:-}" in
   build) build_packages; build_binaries; build_base_images ;;
   images) build_operator_images "${2:?usage: node.sh images TAG BINDIR}" "${3:?usage: node.sh images TAG BINDIR}" ;;
   run) run "${2:?usage: node.sh run DIR}" ;;
   inside) inside "$2" "$3" ;;
   *) echo "usage: hack/node.sh build | images TAG BINDIR | run DIR" >&2; exit 2 ;;
-esac
+esac; exit $?
