@@ -37,7 +37,7 @@ const DIR_PREFIX: &str = "gco-node-";
 /// A running node, stopped when its `run` process dies.
 pub struct Node {
     dir: TempDir,
-    process: Mutex<Guarded>,
+    _process: Guarded,
     /// The node's address on its veth: the apiserver listens there (port 6443).
     pub node_ip: String,
     /// The host's address on the node's veth: servers the tests start for pods listen there.
@@ -107,7 +107,7 @@ impl Node {
             host_ip: get("HOST_IP")?,
             containerd: get("CONTAINERD")?.into(),
             kubeconfig: get("KUBECONFIG")?.into(),
-            process: Mutex::new(process),
+            _process: process,
             dir,
         })
     }
@@ -179,15 +179,6 @@ impl Node {
     /// The last lines of a component's log (`kubelet`, `kube-apiserver`, `containerd`, ...).
     pub fn log_tail(&self, component: &str) -> String {
         crate::testenv::tail_of(&self.dir.path().join(format!("{component}.log")))
-    }
-
-    /// Whether the node's `run` process is still alive.
-    pub fn alive(&self) -> bool {
-        let mut process = self
-            .process
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        matches!(process.try_wait(), Ok(None))
     }
 }
 
