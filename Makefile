@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps testenv up down crds docs fmt lint unit
+.PHONY: demo test deps testenv up down cluster-up cluster-down crds docs fmt lint unit
 
 demo:
 	hack/demo.sh
@@ -13,6 +13,9 @@ test: deps
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	# The integration tests run the controller and webhook binaries as real processes.
 	$(CARGO) build --workspace --bins --locked
+	# The node tests (tests/tests/node_chart.rs) run them as images built from release binaries,
+	# as the Dockerfile does.
+	$(CARGO) build --release --locked -p gco-controller -p gco-webhook
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 deps:
@@ -32,6 +35,14 @@ up: deps
 down:
 	@if [ -f .cache/testenv/pid ]; then kill "$$(cat .cache/testenv/pid)" && echo "control plane stopped"; \
 	else echo "no control plane running"; fi
+
+# A real single-node cluster (hack/node.sh) with the operator's images imported, for trying the
+# chart by hand; it prints how to install it.
+cluster-up: deps
+	hack/cluster.sh up
+
+cluster-down:
+	hack/cluster.sh down
 
 crds:
 	$(CARGO) run --quiet -p gco-api --bin crdgen

@@ -28,6 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$root/hack/testenv.sh"
+# The single-node cluster: containerd, runc, CNI plugins (Debian), kubelet and the other node
+# components (Go), the pause image.
+"$root/hack/node.sh" build
 "$root/hack/tools.sh"
 "$root/hack/forge.sh"
 "$root/hack/promtool.sh"

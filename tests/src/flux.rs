@@ -44,8 +44,14 @@ pub fn module_dir() -> Result<PathBuf> {
 /// Applies notification-controller's CRDs from the module cache, with the Alert CRD patched by
 /// the `config/flux/alert-kinds` Component, exactly as a user's kustomization would.
 pub fn install_crds(plane: &ControlPlane) -> Result<()> {
+    install_crds_with(|| plane.kubectl(), &plane.scratch_dir("flux-crds")?)
+}
+
+/// As [`install_crds`], into the cluster `kubectl()` talks to, staging the files in `dir`.
+pub fn install_crds_with(kubectl: impl Fn() -> Command, dir: &Path) -> Result<()> {
     let bases = module_dir()?.join("config/crd/bases");
-    let dir = plane.scratch_dir("flux-crds")?;
+    let dir = dir.to_path_buf();
+    fs::create_dir_all(&dir)?;
     let mut resources = Vec::new();
     for entry in fs::read_dir(&bases)? {
         let entry = entry?;
@@ -68,11 +74,8 @@ pub fn install_crds(plane: &ControlPlane) -> Result<()> {
             resources.concat(),
         ),
     )?;
-    run(plane
-        .kubectl()
-        .args(["apply", "--server-side", "-k"])
-        .arg(&dir))?;
-    run(plane.kubectl().args([
+    run(kubectl().args(["apply", "--server-side", "-k"]).arg(&dir))?;
+    run(kubectl().args([
         "wait",
         "--for=condition=Established",
         "--timeout=60s",
@@ -85,6 +88,7 @@ pub fn install_crds(plane: &ControlPlane) -> Result<()> {
 /// A running notification-controller, killed when dropped.
 pub struct NotificationController {
     _process: Guarded,
+    events_host: String,
     events_port: u16,
     log: PathBuf,
 }
@@ -92,13 +96,20 @@ pub struct NotificationController {
 impl NotificationController {
     /// Starts it with the admin kubeconfig, every listener on a free 127.0.0.1 port.
     pub fn start(plane: &ControlPlane, work: &Path) -> Result<Self> {
+        Self::start_with(plane.kubeconfig(), "127.0.0.1", work)
+    }
+
+    /// Starts it with `kubeconfig`, its events listener on `events_host` (an address of this
+    /// machine: the host side of the local node's veth lets pods reach it) and the others on
+    /// 127.0.0.1.
+    pub fn start_with(kubeconfig: &Path, events_host: &str, work: &Path) -> Result<Self> {
         let events_port = procs::free_port();
         let addr = |port: u16| format!("127.0.0.1:{port}");
         let log = work.join("notification-controller.log");
         let mut command = Command::new(tools_bin()?.join("notification-controller"));
         command
-            .env("KUBECONFIG", plane.kubeconfig())
-            .arg(format!("--events-addr={}", addr(events_port)))
+            .env("KUBECONFIG", kubeconfig)
+            .arg(format!("--events-addr={events_host}:{events_port}"))
             .arg(format!("--receiverAddr={}", addr(procs::free_port())))
             .arg(format!("--metrics-addr={}", addr(procs::free_port())))
             .arg(format!("--health-addr={}", addr(procs::free_port())))
@@ -110,11 +121,12 @@ impl NotificationController {
             procs::spawn_logged(&command, Some(&log)).context("start notification-controller")?;
         let controller = Self {
             _process: process,
+            events_host: events_host.to_owned(),
             events_port,
             log,
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", events_port)).is_err() {
+        while std::net::TcpStream::connect((events_host, events_port)).is_err() {
             if std::time::Instant::now() > deadline {
                 bail!(
                     "notification-controller did not listen on {events_port}:\n{}",
@@ -128,7 +140,12 @@ impl NotificationController {
 
     /// The address to give `gco-controller run --events-addr`.
     pub fn events_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.events_port)
+        format!("http://{}:{}/", self.events_host, self.events_port)
+    }
+
+    /// The port of the events listener.
+    pub fn events_port(&self) -> u16 {
+        self.events_port
     }
 
     pub fn log(&self) -> String {

@@ -141,11 +141,16 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts connections on `port`.
 pub fn wait_for_port(port: u16, what: &str) {
+    wait_for_addr("127.0.0.1", port, what);
+}
+
+/// Waits until something accepts connections on `host`:`port`.
+pub fn wait_for_addr(host: &str, port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((host, port)).is_err() {
         assert!(
             Instant::now() < deadline,
-            "{what} did not listen on port {port}"
+            "{what} did not listen on {host}:{port}"
         );
         thread::sleep(Duration::from_millis(20));
     }

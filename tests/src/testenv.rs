@@ -373,6 +373,11 @@ fn sweep_orphaned_dirs() {
     }
 }
 
+/// The last few KiB of a log file, for error messages.
+pub fn tail_of(path: &Path) -> String {
+    tail(path)
+}
+
 fn tail(path: &Path) -> String {
     const TAIL_BYTES: u64 = 4000;
     let Ok(mut file) = fs::File::open(path) else {
