@@ -26,7 +26,7 @@ use super::{
     finalize,
     handoff::{self, Claim, HandedIn, Pushed},
     plan::{self, Admitted, Delivery, Plan, Rules},
-    requested_at, signing_key, status,
+    requested_at, sealing, signing_key, status,
 };
 use crate::{
     announce::{Announcement, EventReason},
@@ -168,13 +168,18 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
                 return self.carry_out(plan, &admitted).await;
             }
         };
+        // Only a run that encrypts asks for the key (and only its failure is the run's).
+        let digest_key = match sealing::encrypts(self.object.export()) {
+            true => self.ctx.digest_key.get().await,
+            false => Err("nothing is encrypted".to_owned()),
+        };
         let plan = plan::plan(
             self.object,
             &admitted,
             references,
             &Rules {
                 policies: &scope.matching(),
-                digest_key: self.ctx.digest_key.as_ref().map_err(String::as_str),
+                digest_key: digest_key.as_ref().map_err(String::as_str),
             },
             self.status.as_ref(),
             self.now,

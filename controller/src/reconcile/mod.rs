@@ -80,8 +80,8 @@ pub struct Context {
     pub crash_after_push: bool,
     /// How long after a deletion its cleanup is tried (`--cleanup-timeout-seconds`).
     pub cleanup_timeout: std::time::Duration,
-    /// The key of the digests of encrypted Secret dumps, or why there is none.
-    pub digest_key: Result<crate::seal::DigestKey, String>,
+    /// The key of the digests of encrypted files, read when a run first needs it.
+    pub digest_key: crate::runtime::digest_key::DigestKeySource,
 }
 
 impl Context {

@@ -17,6 +17,15 @@ use crate::{
     seal,
 };
 
+/// Whether a run of `export` encrypts anything (and so needs the digest key).
+pub fn encrypts(export: &ExportSpec) -> bool {
+    export.files.iter().any(|f| f.encryption.is_some())
+        || export.resource_references.iter().any(|r| {
+            r.output.encryption.is_some()
+                || (is_secret(&r.api_version, &r.kind) && r.strategy == Strategy::Dump)
+        })
+}
+
 /// Replaces the content of every write of a Secret `dump` with its sealed file. `fields[i]` is
 /// the spec field `writes[i]` comes from.
 pub fn seal_secrets(

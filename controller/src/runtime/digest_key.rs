@@ -1,6 +1,7 @@
-//! The key of the digests that tell an unchanged encrypted Secret dump (`seal.rs`): 32 random
-//! bytes in a Secret of the operator's own namespace, made at the first start and read at
-//! every start after, so that every replica and every restart computes the same digests.
+//! The key of the digests that tell an unchanged encrypted file (`seal.rs`): 32 random bytes
+//! in a Secret of the operator's own namespace, made the first time a run needs it and read
+//! after, so that every replica and every restart computes the same digests. An operator whose
+//! objects encrypt nothing never asks for it (and needs no right to it).
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::{
@@ -11,16 +12,40 @@ use ring::rand::SecureRandom;
 
 use crate::seal::DigestKey;
 
+/// Where the digest key lives, and the key once read.
+pub struct DigestKeySource {
+    client: Client,
+    namespace: String,
+    name: String,
+    key: tokio::sync::OnceCell<DigestKey>,
+}
+
+impl DigestKeySource {
+    pub fn new(client: Client, namespace: String, name: String) -> Self {
+        Self {
+            client,
+            namespace,
+            name,
+            key: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The key, read (or made) at the first call that succeeds; a failure is tried again at
+    /// the next call, so an admin's fix takes effect without a restart.
+    pub async fn get(&self) -> Result<DigestKey, String> {
+        self.key
+            .get_or_try_init(|| load_or_create(&self.client, &self.namespace, &self.name))
+            .await
+            .cloned()
+    }
+}
+
 /// The Secret's key holding the bytes.
 const KEY: &str = "key";
 
 /// Reads the digest key, or makes it; an error says what to fix (the operator runs on, and
 /// only encrypted Secret dumps fail, with that message).
-pub async fn load_or_create(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-) -> Result<DigestKey, String> {
+async fn load_or_create(client: &Client, namespace: &str, name: &str) -> Result<DigestKey, String> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let where_ = format!("Secret {namespace}/{name}");
     for _ in 0..2 {

@@ -2,7 +2,7 @@
 //! What the webhook needs too (logging, shutdown, probes, hardened serving) is the
 //! `gco-runtime` crate.
 
-mod digest_key;
+pub mod digest_key;
 mod leader;
 pub mod metrics;
 mod operator;

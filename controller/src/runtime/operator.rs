@@ -74,7 +74,7 @@ pub struct OperatorArgs {
     #[arg(long, default_value_t = 600)]
     pub cleanup_timeout_seconds: u64,
     /// Secret holding the key of the digests that tell an unchanged encrypted Secret dump
-    /// (made at the first start).
+    /// (made the first time a run encrypts something).
     #[arg(long, default_value = "git-change-operator-digest-key")]
     pub digest_key_secret: String,
     /// Namespace of that Secret; default: the leader election namespace.
@@ -146,12 +146,11 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         .digest_key_namespace
         .clone()
         .unwrap_or_else(|| args.leader_election_namespace.clone());
-    let digest_key =
-        super::digest_key::load_or_create(&client, &digest_namespace, &args.digest_key_secret)
-            .await;
-    if let Err(error) = &digest_key {
-        warn!(%error, "encrypted Secret dumps will fail until the digest key is available");
-    }
+    let digest_key = super::digest_key::DigestKeySource::new(
+        client.clone(),
+        digest_namespace,
+        args.digest_key_secret.clone(),
+    );
 
     // A GitCommit whose push lane answered is woken to conclude its run.
     let (wake, woken) = tokio::sync::mpsc::unbounded_channel::<Owner>();
