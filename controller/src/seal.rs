@@ -1,10 +1,11 @@
-//! Sealing a Secret's `dump`: the file SOPS writes, encrypted to the age recipients the
+//! Encrypting exports. A Secret's `dump` is sealed as SOPS writes it, to the age recipients the
 //! cluster admins' policies list (never a tenant's), so that `sops --decrypt` and Flux's
-//! kustomize-controller restore it, and nobody else reads it.
+//! kustomize-controller restore it, and nobody else reads it; any other file a spec asks to
+//! encrypt is an armored age file ([`age_encrypt_file`]).
 //!
-//! The format is SOPS's (getsops/sops, `aes/cipher.go` and `sops.go`): every value under a
-//! `data` or `stringData` key is AES-256-GCM with a 32-byte IV and the value's path as
-//! additional data; the MAC is SHA-512 over every value in file order, encrypted with the
+//! The format is SOPS's (docs/user-guide.md, Encrypted Secrets): every value under a `data`
+//! or `stringData` key is AES-256-GCM with a 32-byte IV and the value's path as additional
+//! data; the MAC is SHA-512 over every value in file order, encrypted with the
 //! run's data key and the `lastmodified` instant as additional data; the data key is
 //! age-encrypted, armored, to each recipient. The cryptography is the `aes-gcm`, `age` and
 //! `ring` crates'; this module only lays the file out.
