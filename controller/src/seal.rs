@@ -312,7 +312,8 @@ impl Sealer {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, as digests are written in files and the status.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -52,6 +52,37 @@ fn sops_decrypt(dir: &std::path::Path, key: &std::path::Path, text: &str) -> Res
     }
 }
 
+/// A GitExportPolicy for this scenario's namespace only, allowing the git daemon's scheme and
+/// what `rules` adds; returns the policies' API and its name, to delete it.
+async fn apply_policy(
+    s: &Scenario,
+    suffix: &str,
+    rules: Value,
+) -> (Api<gco_api::GitExportPolicy>, String) {
+    let name = format!("{}-{suffix}", s.namespace);
+    let mut spec = json!({
+        "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
+        "allowedSchemes": ["git"],
+    });
+    for (key, value) in rules.as_object().into_iter().flatten() {
+        spec[key] = value.clone();
+    }
+    let policy = json!({
+        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
+        "metadata": { "name": name }, "spec": spec
+    });
+    let policies = Api::<gco_api::GitExportPolicy>::all(s.client.clone());
+    policies
+        .patch(
+            &name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("policy");
+    (policies, name)
+}
+
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
@@ -74,25 +105,12 @@ async fn a_secret_is_dumped_encrypted_to_the_policys_recipients_and_decrypts_wit
     let mut s = Scenario::new("sealed").await.expect("scenario");
     let dir = tempfile::tempdir().expect("dir");
     let (key, recipient) = age_identity(dir.path());
-    let policy_name = format!("{}-sealed", s.namespace);
-    let policy = json!({
-        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
-        "metadata": { "name": policy_name },
-        "spec": {
-            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
-            "allowedSchemes": ["git"],
-            "secrets": { "encryption": { "ageRecipients": [recipient] } }
-        }
-    });
-    let policies = Api::<gco_api::GitExportPolicy>::all(s.client.clone());
-    policies
-        .patch(
-            &policy_name,
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&policy),
-        )
-        .await
-        .expect("policy");
+    let (policies, policy_name) = apply_policy(
+        &s,
+        "sealed",
+        json!({ "secrets": { "encryption": { "ageRecipients": [recipient] } } }),
+    )
+    .await;
     s.put_secret("db", &[("password", "hunter2"), ("user", "app")])
         .await
         .expect("secret");
@@ -230,25 +248,12 @@ async fn files_are_encrypted_with_age_to_recipients_the_policy_allows_only() {
         .expect("public key")
         .trim()
         .to_owned();
-    let policy_name = format!("{}-age", s.namespace);
-    let policy = json!({
-        "apiVersion": "gco.galos.one/v1", "kind": "GitExportPolicy",
-        "metadata": { "name": policy_name },
-        "spec": {
-            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": s.namespace } },
-            "allowedSchemes": ["git"],
-            "encryption": { "ageRecipients": [recipient, ssh_recipient] }
-        }
-    });
-    let policies = Api::<gco_api::GitExportPolicy>::all(s.client.clone());
-    policies
-        .patch(
-            &policy_name,
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&policy),
-        )
-        .await
-        .expect("policy");
+    let (policies, policy_name) = apply_policy(
+        &s,
+        "age",
+        json!({ "encryption": { "ageRecipients": [recipient, ssh_recipient] } }),
+    )
+    .await;
     s.put_configmap("app", &[("token", "abc123")])
         .await
         .expect("cm");

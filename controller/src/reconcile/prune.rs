@@ -22,16 +22,13 @@ use super::{Failure, failure::FailureReason};
 use crate::{
     git::Claims,
     render::{Guard, Placement, PlannedWrite, templates::could_write},
+    seal::hex,
 };
 
 /// How an inventory names a sealed file's digest instead of a blob id.
 const SEALED: &str = "hmac-sha256:";
 /// How an inventory names an age-encrypted file: only its recipients can tell its content.
 const ENCRYPTED: &str = "age";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn from_hex(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];

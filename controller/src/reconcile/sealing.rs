@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{Failure, failure::FailureReason, plan::Rules};
 use crate::{
     render::{Placement, PlannedWrite},
-    seal,
+    seal::{self, hex},
 };
 
 /// Whether a run of `export` encrypts anything (and so needs the digest key).
@@ -91,6 +91,8 @@ pub fn encrypt_files(
     previous: &[EncryptedFile],
 ) -> Result<Vec<EncryptedFile>, Failure> {
     let mut encrypted = Vec::new();
+    // The rules refuse a recipient no policy allows; a policy may have changed since.
+    let allowed = allowed_age_recipients(rules.policies);
     for (write, field) in writes.iter_mut().zip(fields) {
         let Some((source, encryption)) = encryption_of(export, field) else {
             continue;
@@ -101,8 +103,6 @@ pub fn encrypt_files(
                 format!("{source}: the file cannot be encrypted: {reason}"),
             )
         };
-        // The rules refuse a recipient no policy allows; a policy may have changed since.
-        let allowed = allowed_age_recipients(rules.policies);
         if let Some(stranger) = encryption
             .age
             .iter()
@@ -155,8 +155,4 @@ fn index_in(field: &str, prefix: &str, suffix: &str) -> Option<usize> {
         .strip_suffix(suffix)?
         .parse()
         .ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
