@@ -40,7 +40,11 @@ pub struct Scenario {
 impl Scenario {
     /// A namespace, a repository `repo.git` with an empty `main`, and no controller yet.
     pub async fn new(prefix: &str) -> Result<Self> {
-        let plane = ControlPlane::shared();
+        Self::on(ControlPlane::shared(), prefix).await
+    }
+
+    /// As [`new`](Self::new), on another control plane than the test binary's shared one.
+    pub async fn on(plane: &'static ControlPlane, prefix: &str) -> Result<Self> {
         let client = plane.client().await?;
         install_crds(&client).await?;
         allow_git_daemon_urls(&client).await?;

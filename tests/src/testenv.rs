@@ -66,6 +66,12 @@ impl ControlPlane {
 
     /// Starts etcd and kube-apiserver and waits until the apiserver is ready.
     pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with `apiserver_flags` added to kube-apiserver's (for
+    /// example a feature gate turned off, as another Kubernetes release has it).
+    pub fn start_with(apiserver_flags: &[&str]) -> Result<Self> {
         let bin = binaries()?;
         sweep_orphaned_dirs();
         let dir = tempfile::Builder::new()
@@ -115,25 +121,27 @@ impl ControlPlane {
         let file = |name: &str| path(name).display().to_string();
         plane.spawn(
             "kube-apiserver",
-            Command::new(bin.join("kube-apiserver")).args([
-                &format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                &format!("--secure-port={secure_port}"),
-                &format!("--cert-dir={}", file("certs")),
-                &format!("--tls-cert-file={}", file("apiserver.crt")),
-                &format!("--tls-private-key-file={}", file("apiserver.key")),
-                &format!("--client-ca-file={}", file("ca.crt")),
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount",
-                &format!("--service-account-issuer={}/", plane.server),
-                &format!("--service-account-key-file={}", file("sa.pub")),
-                &format!("--service-account-signing-key-file={}", file("sa.key")),
-                "--enable-priority-and-fairness=false",
-                "--v=0",
-            ]),
+            Command::new(bin.join("kube-apiserver"))
+                .args([
+                    &format!("--etcd-servers={etcd_url}"),
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    &format!("--secure-port={secure_port}"),
+                    &format!("--cert-dir={}", file("certs")),
+                    &format!("--tls-cert-file={}", file("apiserver.crt")),
+                    &format!("--tls-private-key-file={}", file("apiserver.key")),
+                    &format!("--client-ca-file={}", file("ca.crt")),
+                    "--authorization-mode=RBAC",
+                    "--service-cluster-ip-range=10.0.0.0/24",
+                    "--allow-privileged=true",
+                    "--disable-admission-plugins=ServiceAccount",
+                    &format!("--service-account-issuer={}/", plane.server),
+                    &format!("--service-account-key-file={}", file("sa.pub")),
+                    &format!("--service-account-signing-key-file={}", file("sa.key")),
+                    "--enable-priority-and-fairness=false",
+                    "--v=0",
+                ])
+                .args(apiserver_flags),
         )?;
 
         plane.write_kubeconfig("admin", &admin)?;

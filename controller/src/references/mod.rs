@@ -22,6 +22,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::runtime::InitialList;
+
 pub use identity::{Identity, Reader, Readers, forbidden};
 pub use kinds::{KindResolver, ResolvedKind};
 pub use watches::Owner;
@@ -176,13 +178,14 @@ pub struct References {
 
 impl References {
     /// The reader and, per exporting kind, the stream of owners whose references changed.
-    /// Referenced Secrets are looked at every `secret_poll`.
+    /// Referenced Secrets are looked at every `secret_poll`; the watches start as `lists` says.
     pub fn new(
         client: Client,
         referenced: Gauge,
         secret_poll: std::time::Duration,
+        lists: InitialList,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
-        let (watches, triggers) = ReferenceWatches::new(client, referenced, secret_poll);
+        let (watches, triggers) = ReferenceWatches::new(client, referenced, secret_poll, lists);
         let references = Self {
             kinds: KindResolver::default(),
             watches,

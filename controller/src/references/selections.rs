@@ -26,6 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 
 use super::{Found, Looked, ReadReference, watches::Owner};
+use crate::runtime::InitialList;
 
 type Labels = BTreeMap<String, String>;
 
@@ -71,17 +72,20 @@ pub(super) struct Selections {
     client: Client,
     index: Arc<Mutex<Index>>,
     triggers: Arc<HashMap<ExportKind, UnboundedSender<Owner>>>,
+    lists: InitialList,
 }
 
 impl Selections {
     pub(super) fn new(
         client: Client,
         triggers: Arc<HashMap<ExportKind, UnboundedSender<Owner>>>,
+        lists: InitialList,
     ) -> Self {
         Self {
             client,
             index: Arc::default(),
             triggers,
+            lists,
         }
     }
 
@@ -152,7 +156,7 @@ impl Selections {
             true => Api::all_with(self.client.clone(), &resource),
             false => Api::namespaced_with(self.client.clone(), &key.namespace, &resource),
         };
-        let config = watcher::Config::default().labels(&key.labels);
+        let config = self.lists.config().labels(&key.labels);
         let (index, triggers) = (self.index.clone(), self.triggers.clone());
         tokio::spawn(async move {
             let mut touched = watcher(api, config)
@@ -188,10 +192,9 @@ impl Selections {
     fn spawn_namespace_watch(&self) {
         let api: Api<PartialObjectMeta<Namespace>> = Api::all(self.client.clone());
         let (index, triggers) = (self.index.clone(), self.triggers.clone());
+        let config = self.lists.config();
         tokio::spawn(async move {
-            let mut events = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
+            let mut events = watcher(api, config).default_backoff().boxed();
             let mut seen: HashMap<String, Labels> = HashMap::new();
             while let Some(event) = events.next().await {
                 let (namespace, labels) = match event {

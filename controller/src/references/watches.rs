@@ -32,6 +32,7 @@ use tracing::{debug, warn};
 use gco_api::{ExportKind, kind::is_core_secret};
 
 use super::{Found, ObjectKey, ReadObject, ReadReference, ResolvedKind, selections::Selections};
+use crate::runtime::InitialList;
 
 /// An exporting object: a GitCommit or PullRequest, by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +75,7 @@ pub(super) struct ReferenceWatches {
     secret_poll: Duration,
     /// The watches of selector references.
     selections: Selections,
+    lists: InitialList,
 }
 
 impl ReferenceWatches {
@@ -82,6 +84,7 @@ impl ReferenceWatches {
         client: Client,
         referenced: Gauge,
         secret_poll: Duration,
+        lists: InitialList,
     ) -> (Self, HashMap<ExportKind, mpsc::UnboundedReceiver<Owner>>) {
         let mut senders = HashMap::new();
         let mut receivers = HashMap::new();
@@ -92,12 +95,13 @@ impl ReferenceWatches {
         }
         let triggers = Arc::new(senders);
         let watches = Self {
-            selections: Selections::new(client.clone(), triggers.clone()),
+            selections: Selections::new(client.clone(), triggers.clone(), lists),
             client,
             referenced,
             index: Arc::default(),
             triggers,
             secret_poll,
+            lists,
         };
         (watches, receivers)
     }
@@ -194,7 +198,7 @@ impl ReferenceWatches {
                 // The cache is written before the trigger is sent: a reconcile it starts reads the
                 // version that triggered it, or a newer one. managedFields are dropped: no
                 // rendering uses them, and they are most of a small object's size.
-                watcher(api, watcher::Config::default())
+                watcher(api, self.lists.config())
                     .default_backoff()
                     .modify(|object| object.managed_fields_mut().clear())
                     .reflect(writer)

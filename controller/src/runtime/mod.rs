@@ -4,9 +4,11 @@
 
 pub mod digest_key;
 mod leader;
+mod lists;
 pub mod metrics;
 mod operator;
 pub mod policies;
 
 pub use leader::LeaderElector;
+pub use lists::InitialList;
 pub use operator::{OperatorArgs, operate};

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use gco_runtime::{LogFormat, Readiness, Shutdown, probes};
 
-use super::{leader::LeaderElector, metrics::Metrics, policies::Policies};
+use super::{InitialList, leader::LeaderElector, metrics::Metrics, policies::Policies};
 use crate::{
     announce::{Announcer, FluxNotifier},
     git::GitEngine,
@@ -120,10 +120,17 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         .map(FluxNotifier::spawn)
         .transpose()
         .context("start the Flux event client")?;
+    // Asked where the controller watches GitCommits: it may watch there, whatever its RBAC.
+    let probe: Api<GitCommit> = match &args.watch_namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let lists = InitialList::detect(&probe).await;
     let (references, mut triggers) = References::new(
         client.clone(),
         metrics.referenced_objects.clone(),
         std::time::Duration::from_secs(args.secret_poll_seconds.max(1)),
+        lists,
     );
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
@@ -204,6 +211,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         referenced: take(&mut triggers, ExportKind::GitCommit),
         woken: Some(woken),
         policy_changes: gitcommit_policies,
+        lists,
         stop: stop_rx.clone(),
     }
     .run::<GitCommit>(ctx.clone());
@@ -213,6 +221,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         referenced: take(&mut triggers, ExportKind::PullRequest),
         woken: None,
         policy_changes: pullrequest_policies,
+        lists,
         stop: stop_rx,
     }
     .run::<PullRequest>(ctx);
@@ -276,6 +285,7 @@ struct KindController<'a> {
     /// A GitExportPolicy changed: every object is evaluated again.
     policy_changes: UnboundedReceiver<()>,
     stop: tokio::sync::watch::Receiver<bool>,
+    lists: InitialList,
 }
 
 impl KindController<'_> {
@@ -284,7 +294,7 @@ impl KindController<'_> {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
         };
-        let mut config = watcher::Config::default();
+        let mut config = self.lists.config();
         if let Some(selector) = &self.args.watch_label_selector {
             config = config.labels(selector);
         }
