@@ -12,6 +12,7 @@ pub mod forge;
 pub mod git;
 pub mod http_client;
 pub mod http_sink;
+pub mod install;
 pub mod node;
 pub mod pki;
 pub mod procs;
