@@ -145,6 +145,7 @@ impl PushLanes {
             let answered = replies.len() as i64;
             let (cache, batch_url, batch_branch) =
                 (Arc::clone(&self.cache), url.clone(), branch.clone());
+            let started = std::time::Instant::now();
             let mut batch = tokio::task::spawn_blocking(move || {
                 session::commit_batch(&cache, &batch_url, &credentials, &batch_branch, &changes)
             });
@@ -161,6 +162,13 @@ impl PushLanes {
                     })
                 }
             };
+            tracing::debug!(
+                %branch,
+                changes = answered,
+                pushed = result.is_ok(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "batch done"
+            );
             let more = if batch.is_finished() {
                 // The lane is removed, when nothing else is queued, before anyone hears back,
                 // so a caller that sees its outcome with nothing else queued finds the lane gone.

@@ -11,7 +11,9 @@
 //! - `GCO_BENCH_REPOSITORIES`, `GCO_BENCH_BRANCHES` (default 1 each): GitCommits spread over
 //!   that many branches of that many repositories;
 //! - `GCO_BENCH_UNREFERENCED_CONFIGMAPS`, `GCO_BENCH_UNREFERENCED_SECRETS` (default 0): objects
-//!   of about 2 KiB each, in a namespace nothing references, that the controller must not hold.
+//!   of about 2 KiB each, in a namespace nothing references, that the controller must not hold;
+//! - `GCO_BENCH_CONTROLLER_LOG`: a file to keep the controller's log in (debug level), for a
+//!   timeline of its runs and push batches.
 //!
 //! Figures, not a test: budgets are ratios read from the output.
 
@@ -143,6 +145,9 @@ async fn main() -> Result<()> {
     let operator = started.elapsed();
     let rss = peak_rss_kib(&controller)?;
     controller.kill();
+    if let Some(path) = std::env::var_os("GCO_BENCH_CONTROLLER_LOG") {
+        std::fs::write(&path, controller.log()).context("keep the controller's log")?;
+    }
 
     let mut commits = 0;
     let mut files = 0;
