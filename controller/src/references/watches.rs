@@ -10,7 +10,7 @@
 //! read them when they need them.
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -51,9 +51,36 @@ fn scope_of(key: &ObjectKey) -> Scope {
     (key.group.clone(), key.kind.clone(), key.namespace.clone())
 }
 
+/// The owners of one referenced object, sorted, without repeats. Most objects have one owner,
+/// and a vector of one takes a tenth of the smallest `BTreeSet` node (room for eleven): with
+/// 10,000 owners that was 5 MiB of the controller's heap.
+#[derive(Default)]
+struct Owners(Vec<Owner>);
+
+impl Owners {
+    fn insert(&mut self, owner: &Owner) {
+        if let Err(at) = self.0.binary_search(owner) {
+            if self.0.is_empty() {
+                self.0.reserve_exact(1);
+            }
+            self.0.insert(at, owner.clone());
+        }
+    }
+
+    fn remove(&mut self, owner: &Owner) {
+        if let Ok(at) = self.0.binary_search(owner) {
+            self.0.remove(at);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Default)]
 struct Index {
-    owners_of: HashMap<ObjectKey, BTreeSet<Owner>>,
+    owners_of: HashMap<ObjectKey, Owners>,
     keys_of: HashMap<Owner, Vec<ObjectKey>>,
     /// The scopes with a running watch.
     watched: HashSet<Scope>,
@@ -113,7 +140,7 @@ impl ReferenceWatches {
         {
             let mut index = self.lock();
             index.forget(owner);
-            let mut keys = Vec::new();
+            let mut keys = Vec::with_capacity(references.len());
             for reference in references {
                 let Found::Named(ReadObject {
                     key,
@@ -132,12 +159,13 @@ impl ReferenceWatches {
                     .owners_of
                     .entry(key.clone())
                     .or_default()
-                    .insert(owner.clone());
+                    .insert(owner);
                 if index.watched.insert(scope_of(key)) {
                     new_scopes.push((reference.kind.clone(), key.namespace.clone()));
                 }
                 keys.push(key.clone());
             }
+            keys.shrink_to_fit();
             index.keys_of.insert(owner.clone(), keys);
             self.referenced.set(index.owners_of.len() as i64);
         }
@@ -218,7 +246,7 @@ impl ReferenceWatches {
                     index
                         .owners_of
                         .get(&key)
-                        .map(|o| o.iter().cloned().collect())
+                        .map(|owners| owners.0.clone())
                         .unwrap_or_default()
                 };
                 for owner in owners {
@@ -312,5 +340,35 @@ impl Index {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(name: &str) -> Owner {
+        Owner {
+            kind: ExportKind::GitCommit,
+            namespace: "team".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn owners_stay_sorted_without_repeats_and_one_owner_takes_one_slot() {
+        let mut owners = Owners::default();
+        owners.insert(&owner("b"));
+        assert_eq!(owners.0.capacity(), 1);
+        owners.insert(&owner("a"));
+        owners.insert(&owner("b"));
+        owners.insert(&owner("c"));
+        assert_eq!(owners.0, [owner("a"), owner("b"), owner("c")]);
+        owners.remove(&owner("b"));
+        owners.remove(&owner("z"));
+        assert_eq!(owners.0, [owner("a"), owner("c")]);
+        owners.remove(&owner("a"));
+        owners.remove(&owner("c"));
+        assert!(owners.is_empty());
     }
 }
