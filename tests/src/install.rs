@@ -16,14 +16,14 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{ListParams, PostParams},
 };
 use serde_json::{Value, json};
 
 use crate::{
     git::{GitDaemon, bare_repo, show},
     node::Node,
-    testenv::{TEST_MANAGER, ensure_namespace},
+    testenv::{apply, ensure_namespace},
     workspace_root,
 };
 
@@ -233,42 +233,30 @@ impl Install {
             "metadata": { "name": "node-tests-allow-git" },
             "spec": { "allowedSchemes": ["git"] }
         });
-        policies
-            .patch(
-                "node-tests-allow-git",
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&policy),
-            )
-            .await
-            .context("apply the test policy")?;
-        Ok(())
+        apply(&policies, &policy).await.map(drop)
     }
 
     pub async fn put_configmap(&self, name: &str, key: &str, value: &str) -> Result<()> {
         let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name },
                          "data": { key: value } });
-        Api::<ConfigMap>::namespaced(self.client.clone(), &self.tenant)
-            .patch(
-                name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&cm),
-            )
-            .await?;
-        Ok(())
+        apply(
+            &Api::<ConfigMap>::namespaced(self.client.clone(), &self.tenant),
+            &cm,
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn put_tls_secret(&self, name: &str, crt: &str) -> Result<()> {
         let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name },
                              "type": "kubernetes.io/tls",
                              "stringData": { "tls.crt": crt, "tls.key": "never-exported" } });
-        Api::<Secret>::namespaced(self.client.clone(), &self.tenant)
-            .patch(
-                name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&secret),
-            )
-            .await?;
-        Ok(())
+        apply(
+            &Api::<Secret>::namespaced(self.client.clone(), &self.tenant),
+            &secret,
+        )
+        .await
+        .map(drop)
     }
 
     /// A GitCommit in the tenant namespace exporting ConfigMap `app` and, optionally, Secret
@@ -447,14 +435,9 @@ pub async fn restricted_namespace(client: &Client, name: &str) -> Result<()> {
             "pod-security.kubernetes.io/enforce-version": "latest"
         } }
     });
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&namespace),
-        )
-        .await?;
-    Ok(())
+    apply(&Api::<Namespace>::all(client.clone()), &namespace)
+        .await
+        .map(drop)
 }
 
 pub fn pod_ready(pod: &Pod) -> bool {

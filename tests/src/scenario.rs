@@ -8,19 +8,19 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use gco_api::{GitCommit, GitExportPolicy};
 use k8s_openapi::api::{core::v1::ConfigMap, events::v1::Event};
 use kube::{
     Api, Client,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{ListParams, PostParams},
 };
 use serde_json::{Value, json};
 
 use crate::{
     controller::ControllerProcess,
     git::{GitDaemon, bare_repo, git, show, tip},
-    testenv::{ControlPlane, TEST_MANAGER, install_crds},
+    testenv::{ControlPlane, apply, install_crds},
 };
 
 /// How long a test waits for the controller to reach a state.
@@ -103,13 +103,7 @@ impl Scenario {
     /// Creates or replaces a ConfigMap in the scenario's namespace.
     pub async fn put_configmap(&self, name: &str, data: &[(&str, &str)]) -> Result<()> {
         let cm = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name }, "data": pairs(data) });
-        self.configmaps()
-            .patch(
-                name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&cm),
-            )
-            .await?;
+        apply(&self.configmaps(), &cm).await?;
         Ok(())
     }
 
@@ -117,13 +111,11 @@ impl Scenario {
     pub async fn put_secret(&self, name: &str, string_data: &[(&str, &str)]) -> Result<()> {
         let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name },
                              "stringData": pairs(string_data) });
-        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.client.clone(), &self.namespace)
-            .patch(
-                name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&secret),
-            )
-            .await?;
+        let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+            self.client.clone(),
+            &self.namespace,
+        );
+        apply(&secrets, &secret).await?;
         Ok(())
     }
 
@@ -289,13 +281,5 @@ async fn allow_git_daemon_urls(client: &Client) -> Result<()> {
         "metadata": { "name": "tests-allow-git-daemon" },
         "spec": { "allowedSchemes": ["git", "http", "file"], "crossNamespaceReferences": true }
     });
-    policies
-        .patch(
-            "tests-allow-git-daemon",
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&policy),
-        )
-        .await
-        .context("apply the test policy")?;
-    Ok(())
+    apply(&policies, &policy).await.map(drop)
 }

@@ -319,6 +319,24 @@ async fn client_from(kubeconfig: &Path) -> Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
+/// Server-side applies `object` (its name from `metadata.name`) as the tests' field manager,
+/// taking over any field another manager set.
+pub async fn apply<K>(api: &Api<K>, object: &serde_json::Value) -> Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = object["metadata"]["name"]
+        .as_str()
+        .context("the object to apply has no metadata.name")?;
+    api.patch(
+        name,
+        &PatchParams::apply(TEST_MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .with_context(|| format!("apply {name}"))
+}
+
 /// Creates a namespace unless it exists.
 pub async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
