@@ -21,7 +21,11 @@ fn plane_without_streaming_lists() -> &'static ControlPlane {
 
 /// An object created before the controller starts is exported (the initial list or stream),
 /// and a change of its ConfigMap afterwards too (the watch that follows).
-async fn exports_what_was_there_and_what_changes(s: &mut Scenario, expected_log: &str) {
+async fn exports_what_was_there_and_what_changes(
+    s: &mut Scenario,
+    flags: &[&str],
+    expected_log: &str,
+) {
     s.put_configmap("app", &[("value", "one\n")])
         .await
         .expect("configmap");
@@ -32,7 +36,7 @@ async fn exports_what_was_there_and_what_changes(s: &mut Scenario, expected_log:
     ))
     .await
     .expect("create");
-    s.start_controller("c1", &[]).expect("controller");
+    s.start_controller("c1", flags).expect("controller");
     s.wait_ready("sync", "True", Some("Succeeded"))
         .await
         .unwrap_or_else(|e| panic!("Ready: {e}\n{}", s.logs()));
@@ -66,6 +70,7 @@ async fn watches_stream_their_start_where_the_apiserver_serves_streaming_lists()
     let mut s = Scenario::new("stream").await.expect("scenario");
     exports_what_was_there_and_what_changes(
         &mut s,
+        &[],
         "the apiserver serves streaming lists: watches start with one",
     )
     .await;
@@ -78,7 +83,24 @@ async fn watches_start_with_a_list_where_the_apiserver_refuses_streaming_lists()
         .expect("scenario");
     exports_what_was_there_and_what_changes(
         &mut s,
+        &[],
         "the apiserver does not serve streaming lists (its WatchList feature gate is off): watches start with a list",
+    )
+    .await;
+}
+
+/// A watch refused a streaming list after the start-time question said yes (an apiserver
+/// replaced by one with the gate off, a kind served elsewhere): it starts again with a list, and
+/// so does every later watch.
+#[tokio::test]
+async fn a_watch_refused_a_streaming_list_starts_again_with_a_list() {
+    let mut s = Scenario::on(plane_without_streaming_lists(), "fallback")
+        .await
+        .expect("scenario");
+    exports_what_was_there_and_what_changes(
+        &mut s,
+        &["--assume-streaming-lists"],
+        "the apiserver refused a streaming list: watches start with a list from now on",
     )
     .await;
 }

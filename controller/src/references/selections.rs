@@ -156,13 +156,12 @@ impl Selections {
             true => Api::all_with(self.client.clone(), &resource),
             false => Api::namespaced_with(self.client.clone(), &key.namespace, &resource),
         };
-        let config = self.lists.config().labels(&key.labels);
+        let events = self
+            .lists
+            .watch(api, watcher::Config::default().labels(&key.labels));
         let (index, triggers) = (self.index.clone(), self.triggers.clone());
         tokio::spawn(async move {
-            let mut touched = watcher(api, config)
-                .default_backoff()
-                .touched_objects()
-                .boxed();
+            let mut touched = events.default_backoff().touched_objects().boxed();
             while let Some(object) = touched.next().await {
                 let object = match object {
                     Ok(object) => object,
@@ -192,9 +191,9 @@ impl Selections {
     fn spawn_namespace_watch(&self) {
         let api: Api<PartialObjectMeta<Namespace>> = Api::all(self.client.clone());
         let (index, triggers) = (self.index.clone(), self.triggers.clone());
-        let config = self.lists.config();
+        let events = self.lists.watch(api, watcher::Config::default());
         tokio::spawn(async move {
-            let mut events = watcher(api, config).default_backoff().boxed();
+            let mut events = events.default_backoff().boxed();
             let mut seen: HashMap<String, Labels> = HashMap::new();
             while let Some(event) = events.next().await {
                 let (namespace, labels) = match event {

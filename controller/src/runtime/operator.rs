@@ -104,6 +104,10 @@ pub struct OperatorArgs {
     /// Test hook: exit right after a push, before the status write.
     #[arg(long, hide = true)]
     pub crash_after_push: bool,
+    /// Test hook: assume the apiserver serves streaming lists instead of asking, so that its
+    /// refusals exercise each watch's fall back to a list.
+    #[arg(long, hide = true)]
+    pub assume_streaming_lists: bool,
 }
 
 pub async fn operate(args: OperatorArgs) -> Result<()> {
@@ -120,17 +124,20 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         .map(FluxNotifier::spawn)
         .transpose()
         .context("start the Flux event client")?;
-    // Asked where the controller watches GitCommits: it may watch there, whatever its RBAC.
+    // Asked where the GitCommit watch runs (`--watch-namespace`), which RBAC must allow anyway.
     let probe: Api<GitCommit> = match &args.watch_namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
-    let lists = InitialList::detect(&probe).await;
+    let lists = match args.assume_streaming_lists {
+        true => InitialList::streaming(),
+        false => InitialList::detect(&probe).await,
+    };
     let (references, mut triggers) = References::new(
         client.clone(),
         metrics.referenced_objects.clone(),
         std::time::Duration::from_secs(args.secret_poll_seconds.max(1)),
-        lists,
+        lists.clone(),
     );
     std::fs::create_dir_all(&args.cache_dir)
         .with_context(|| format!("create the git cache at {}", args.cache_dir.display()))?;
@@ -211,7 +218,7 @@ pub async fn operate(args: OperatorArgs) -> Result<()> {
         referenced: take(&mut triggers, ExportKind::GitCommit),
         woken: Some(woken),
         policy_changes: gitcommit_policies,
-        lists,
+        lists: lists.clone(),
         stop: stop_rx.clone(),
     }
     .run::<GitCommit>(ctx.clone());
@@ -294,12 +301,14 @@ impl KindController<'_> {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
         };
-        let mut config = self.lists.config();
+        let mut config = watcher::Config::default();
         if let Some(selector) = &self.args.watch_label_selector {
             config = config.labels(selector);
         }
         let (store, writer) = reflector::store::<K>();
-        let changes = watcher(api, config)
+        let changes = self
+            .lists
+            .watch(api, config)
             .default_backoff()
             // The controller never reads managedFields; the cache need not hold them.
             .modify(|object| object.managed_fields_mut().clear())
