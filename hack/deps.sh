@@ -37,6 +37,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The node's packages too, here rather than with its binaries: apt may ask for a sudo password,
+# which only a foreground step can, and cargo's build scripts use the gcc among them.
+if [ "$what" != builds ]; then "$root/hack/node.sh" packages; fi
 if [ "$what" = packages ]; then exit 0; fi
 
 "$root/hack/testenv.sh"

@@ -2,6 +2,7 @@
 # A real single-node Kubernetes cluster on this machine, built from source like hack/testenv.sh:
 #
 #   hack/node.sh build                 node binaries, Debian packages, the pause image (cached)
+#   hack/node.sh packages              only the Debian packages (containerd, runc, CNI, gcc)
 #   hack/node.sh images TAG BINDIR     the controller and webhook images from BINDIR's binaries
 #   hack/node.sh run DIR               start a cluster in DIR and stay in the foreground
 #
@@ -574,8 +575,9 @@ EOF
 # edit meanwhile must not make it run a stray line when it stops.
 case "${1:-}" in
   build) build_packages; build_binaries; build_base_images ;;
+  packages) build_packages ;;
   images) build_operator_images "${2:?usage: node.sh images TAG BINDIR}" "${3:?usage: node.sh images TAG BINDIR}" ;;
   run) run "${2:?usage: node.sh run DIR}" ;;
   inside) inside "$2" "$3" ;;
-  *) echo "usage: hack/node.sh build | images TAG BINDIR | run DIR" >&2; exit 2 ;;
+  *) echo "usage: hack/node.sh build | packages | images TAG BINDIR | run DIR" >&2; exit 2 ;;
 esac; exit $?

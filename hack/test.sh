@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # `make test`: every check and every test, on a machine that may have nothing built yet.
-# The Go-built binaries (hack/deps.sh builds: about half of a cold run) build in the background
-# while cargo checks and compiles: on two cores each fills the other's single-threaded stretches
-# (module downloads, linking, the largest crates), which shortens a cold run by several minutes
-# (docs/development.md has the figures). The tests start once both are done.
+# The Go-built binaries (hack/deps.sh builds) build in the background while cargo checks and
+# compiles, so that on two cores each fills the other's single-threaded stretches (module
+# downloads, linking, the crates that compile alone); the tests start once both are done.
+# docs/development.md has the figures of a cold run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo=${CARGO:-cargo}
 
-# cargo needs the OpenSSL headers and pkg-config before anything compiles.
+# Every Debian package first, in the foreground: apt may ask for a sudo password, and cargo
+# needs the OpenSSL headers, pkg-config and gcc before anything compiles.
 hack/deps.sh packages
 
 mkdir -p .cache
 log=.cache/deps.log
-# Its own process group, so a failing cargo step stops the Go builds too.
+echo "the Go builds run in the background; their log: $log" >&2
+# Its own process group, so a failing cargo step stops the Go builds too; no terminal input, so
+# nothing in it can wait for any.
 set -m
-hack/deps.sh builds > "$log" 2>&1 &
+hack/deps.sh builds < /dev/null > "$log" 2>&1 &
 deps=$!
 set +m
-trap 'kill -- -"$deps" 2>/dev/null || true' EXIT
+trap 'kill -- -"$deps" 2>/dev/null || true; tail -n 20 "$log" | sed "s/^/deps: /" >&2' EXIT
 
 $cargo fmt --all -- --check
 $cargo clippy --workspace --all-targets --locked -- -D warnings
