@@ -65,7 +65,11 @@ fn main() {
     for commits in histories {
         let url = server.url(&format!("r{commits}.git"));
         let samples = runtime.block_on(engine_latencies(&url, iterations));
-        let pushes = push_latencies(&url, baseline_iterations * 2);
+        let pushes = push_latencies(
+            &url,
+            &root.path().join(format!("r{commits}.git")),
+            iterations,
+        );
         let (p50, p95) = (percentile(&samples, 50), percentile(&samples, 95));
         println!(
             "{commits:>10} {:>10} {:>10} {:>10} {:>14} {:>10}",
@@ -255,24 +259,47 @@ fn cli_latencies(url: &str, iterations: usize, shallow: bool) -> Vec<Duration> {
     samples
 }
 
-/// The server's share of a warm commit: `git push` of the same kind of change, committed
-/// beforehand (untimed) in a shallow bare clone kept up to date with the branch. A warm engine
-/// commit is such a push plus the engine's own work, so the two side by side across history
-/// sizes tell what grows on which side.
-fn push_latencies(url: &str, iterations: usize) -> Vec<Duration> {
+/// The server's share of a warm commit: `git push` of the same change (the same ten paths,
+/// ten different blobs), committed beforehand (untimed) in a bare clone that shares the
+/// server's objects (`--shared`, so it is whole, not shallow: a shallow clone's push makes the
+/// server do shallow bookkeeping the engine's does not) and fetches the branch before each
+/// commit. A warm engine commit is such a push plus the engine's own work, so the two side by
+/// side across history sizes tell what grows on which side.
+fn push_latencies(url: &str, server_repo: &Path, iterations: usize) -> Vec<Duration> {
     let work = tempfile::tempdir().expect("push clone");
+    let server_repo = server_repo.display().to_string();
     repos::git(
         work.path(),
-        &["clone", "--quiet", "--bare", "--depth", "1", url, "p.git"],
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            "--shared",
+            &server_repo,
+            "p.git",
+        ],
     );
     let dir = work.path().join("p.git");
+    repos::git(&dir, &["remote", "set-url", "origin", url]);
     let index = work.path().join("index");
-    let git = |args: &[&str]| {
-        let output = repos::git_command(&dir)
+    let git = |args: &[&str], input: Option<&str>| {
+        let mut command = repos::git_command(&dir);
+        command
             .env("GIT_INDEX_FILE", &index)
             .args(args)
-            .output()
-            .expect("run git");
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run git");
+        if let Some(input) = input {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write to git");
+        }
+        let output = child.wait_with_output().expect("git");
         assert!(
             output.status.success(),
             "git {args:?}: {}",
@@ -282,38 +309,31 @@ fn push_latencies(url: &str, iterations: usize) -> Vec<Duration> {
     };
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations {
-        git(&[
-            "fetch",
-            "--quiet",
-            "--depth",
-            "1",
-            "origin",
-            "+main:refs/heads/main",
-        ]);
-        git(&["read-tree", "main"]);
-        for o in 0..OBJECTS_PER_CHANGE {
-            let file = work.path().join("blob");
-            std::fs::write(&file, format!("pushed by the CLI: {i}\n")).expect("write");
-            let blob = git(&["hash-object", "-w", &file.display().to_string()]);
-            let entry = format!("100644,{blob},bench/objects/obj-{o}.yaml");
-            git(&["update-index", "--add", "--cacheinfo", &entry]);
+        git(
+            &["fetch", "--quiet", "origin", "+main:refs/heads/main"],
+            None,
+        );
+        git(&["read-tree", "main"], None);
+        let mut entries = String::new();
+        for write in change(2_000_000 + i).writes {
+            let content = String::from_utf8(write.content).expect("utf-8");
+            let blob = git(&["hash-object", "-w", "--stdin"], Some(&content));
+            entries.push_str(&format!("100644 {blob}\t{}\n", write.path));
         }
-        let tree = git(&["write-tree"]);
-        let commit = git(&[
-            "commit-tree",
-            &tree,
-            "-p",
-            "main",
-            "-m",
-            &format!("push {i}"),
-        ]);
+        git(&["update-index", "--index-info"], Some(&entries));
+        let tree = git(&["write-tree"], None);
+        let message = format!("push {i}");
+        let commit = git(&["commit-tree", &tree, "-p", "main", "-m", &message], None);
         let started = Instant::now();
-        git(&[
-            "push",
-            "--quiet",
-            "origin",
-            &format!("{commit}:refs/heads/main"),
-        ]);
+        git(
+            &[
+                "push",
+                "--quiet",
+                "origin",
+                &format!("{commit}:refs/heads/main"),
+            ],
+            None,
+        );
         samples.push(started.elapsed());
     }
     samples
