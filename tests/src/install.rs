@@ -259,6 +259,15 @@ impl Install {
         .map(drop)
     }
 
+    /// The export most node tests start from: the test policy, ConfigMap `app` with
+    /// `app.properties` = `value`, GitCommit `export` of it, and the file on `main`.
+    pub async fn export_app(&self, value: &str) -> Result<()> {
+        self.allow_git_scheme().await?;
+        self.put_configmap("app", "app.properties", value).await?;
+        self.create_gitcommit("export", false).await?;
+        self.wait_file("config/app.properties", value).await
+    }
+
     /// A GitCommit in the tenant namespace exporting ConfigMap `app` and, optionally, Secret
     /// `tls`'s `tls.crt`, to `repo.git` on the host's git daemon.
     pub async fn create_gitcommit(&self, name: &str, with_secret: bool) -> Result<()> {

@@ -264,19 +264,7 @@ async fn deleting_the_leader_pod_hands_over_to_the_standby_within_the_lease_dura
     install.node.import_operator_images("t1").expect("images");
     install.helm("install", "t1").expect("helm install");
     let pods = install.wait_pods("t1", 4).await.expect("pods");
-    install.allow_git_scheme().await.expect("policy");
-    install
-        .put_configmap("app", "app.properties", "v=1\n")
-        .await
-        .expect("configmap");
-    install
-        .create_gitcommit("export", false)
-        .await
-        .expect("gitcommit");
-    install
-        .wait_file("config/app.properties", "v=1\n")
-        .await
-        .expect("first export");
+    install.export_app("v=1\n").await.expect("first export");
 
     let leader = install.leader().await.expect("leader");
     let standby = pods
@@ -530,19 +518,7 @@ spec:
         .helm_release("install", &install.release, "t1", &["flux.enabled=true"])
         .expect("helm install with flux.enabled");
     install.wait_pods("t1", 3).await.expect("pods");
-    install.allow_git_scheme().await.expect("policy");
-    install
-        .put_configmap("app", "app.properties", "color=blue\n")
-        .await
-        .expect("configmap");
-    install
-        .create_gitcommit("export", false)
-        .await
-        .expect("gitcommit");
-    install
-        .wait_file("config/app.properties", "color=blue\n")
-        .await
-        .expect("exported");
+    install.export_app("color=blue\n").await.expect("exported");
     let sha = tip(&install.repos.join("repo.git"), "main").expect("a commit on main");
 
     // The push reaches the Slack-style sink: from the pod, by Service DNS name, through Flux.
