@@ -10,7 +10,7 @@ use std::{
 };
 
 use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::Semaphore;
 
 use super::{
     Credentials, GitError, RepoCache,
@@ -23,8 +23,48 @@ use super::{
 /// radius small, and still gives far fewer than one push per ten objects.
 pub const MAX_BATCH: usize = 100;
 
-type Reply = oneshot::Sender<Result<Outcome, GitError>>;
-type Queued = (Credentials, Change, Reply);
+/// Who hears what became of a queued change: called once, with its outcome. A change dropped
+/// unanswered (its driver gone with the runtime) hears [`GitError::Cancelled`], so no caller
+/// waits forever.
+///
+/// A callback rather than a task awaiting a channel: with thousands of changes queued behind
+/// a busy branch, a task per change was the largest part of the controller's heap
+/// (docs/performance.md).
+pub struct Answer(Option<Box<Hear>>);
+
+/// What an [`Answer`] calls.
+type Hear = dyn FnOnce(Result<Outcome, GitError>) + Send;
+
+impl Answer {
+    pub fn new(hear: impl FnOnce(Result<Outcome, GitError>) + Send + 'static) -> Self {
+        Answer(Some(Box::new(hear)))
+    }
+
+    pub(crate) fn send(mut self, result: Result<Outcome, GitError>) {
+        if let Some(hear) = self.0.take() {
+            hear(result);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(hear) = self.0.take() {
+            hear(Err(GitError::Cancelled));
+        }
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answer")
+    }
+}
+
+/// A queued change. Its credentials are shared with the change queued before it when they
+/// are the same, as they nearly always are on one branch: a key is held once, not once per
+/// waiting change.
+type Queued = (Arc<Credentials>, Change, Answer);
 /// Pushes under way at once to one git host, across all its repositories and branches. More
 /// would not go faster where the server or the network is the limit (forges ask clients to
 /// serialise writes), and fewer, larger pushes cost every side less. Hosts do not share slots:
@@ -95,16 +135,16 @@ impl PushLanes {
             .len()
     }
 
-    /// Queues `change` on `branch` of `url`; resolves when the batch it joined has been
-    /// pushed (or has failed).
-    pub(crate) async fn submit(
+    /// Queues `change` on `branch` of `url`; `answer` hears when the batch it joined has been
+    /// pushed (or has failed). Call within the runtime: the lane's driver is a task.
+    pub(crate) fn queue(
         self: &Arc<Self>,
         url: &RepoUrl,
         branch: &str,
         credentials: Credentials,
         change: Change,
-    ) -> Result<Outcome, GitError> {
-        let (reply, receive) = oneshot::channel();
+        answer: Answer,
+    ) {
         let key = (url.as_str().to_owned(), branch.to_owned());
         let start_driver = {
             let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -112,11 +152,16 @@ impl PushLanes {
             self.metrics.queued_changes.inc();
             match lanes.entry(key.clone()) {
                 Entry::Occupied(mut lane) => {
-                    lane.get_mut().push_back((credentials, change, reply));
+                    let queue = lane.get_mut();
+                    let credentials = match queue.back() {
+                        Some((last, ..)) if **last == credentials => Arc::clone(last),
+                        _ => Arc::new(credentials),
+                    };
+                    queue.push_back((credentials, change, answer));
                     false
                 }
                 Entry::Vacant(lane) => {
-                    lane.insert(VecDeque::from([(credentials, change, reply)]));
+                    lane.insert(VecDeque::from([(Arc::new(credentials), change, answer)]));
                     true
                 }
             }
@@ -124,7 +169,6 @@ impl PushLanes {
         if start_driver {
             tokio::spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
         }
-        receive.await.unwrap_or(Err(GitError::Cancelled))
     }
 
     /// Drains one lane a batch at a time until it is empty, then removes it. A batch is
@@ -138,11 +182,11 @@ impl PushLanes {
             let Ok(slot) = slots.acquire().await else {
                 break;
             };
-            let Some((credentials, changes, replies)) = self.next_batch(&key) else {
+            let Some((credentials, changes, answers)) = self.next_batch(&key) else {
                 break;
             };
             self.metrics.changes_per_batch.observe(changes.len() as f64);
-            let answered = replies.len() as i64;
+            let answered = answers.len() as i64;
             let (cache, batch_url, batch_branch) =
                 (Arc::clone(&self.cache), url.clone(), branch.clone());
             let started = std::time::Instant::now();
@@ -173,13 +217,13 @@ impl PushLanes {
                 // The lane is removed, when nothing else is queued, before anyone hears back,
                 // so a caller that sees its outcome with nothing else queued finds the lane gone.
                 let more = self.keep_if_queued(&key);
-                answer(replies, result);
+                answer(answers, result);
                 more
             } else {
                 // Past its deadline the batch still holds the branch. Its callers hear now; the
                 // lane, kept in the map meanwhile so that no second driver pushes to the branch,
                 // waits for it before its next batch or its removal.
-                answer(replies, result);
+                answer(answers, result);
                 let _ = batch.await;
                 self.keep_if_queued(&key)
             };
@@ -223,7 +267,7 @@ impl PushLanes {
 
     /// The next batch of the lane `key`; `None`, with the lane removed, when its queue is
     /// empty, which also ends its driver.
-    fn next_batch(&self, key: &LaneKey) -> Option<(Credentials, Vec<Change>, Vec<Reply>)> {
+    fn next_batch(&self, key: &LaneKey) -> Option<Batch> {
         let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
         let batch = lanes.get_mut(key).and_then(take_batch);
         if batch.is_none() {
@@ -233,17 +277,21 @@ impl PushLanes {
     }
 }
 
+/// A batch taken from a lane: the credentials its changes share, the changes, and who hears
+/// of each.
+type Batch = (Arc<Credentials>, Vec<Change>, Vec<Answer>);
+
 /// Tells each caller of a batch what became of its change.
-fn answer(replies: Vec<Reply>, result: Result<Vec<Result<Outcome, GitError>>, GitError>) {
+fn answer(answers: Vec<Answer>, result: Result<Vec<Result<Outcome, GitError>>, GitError>) {
     match result {
         Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
+            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                answer.send(outcome);
             }
         }
         Err(error) => {
-            for reply in replies {
-                let _ = reply.send(Err(error.clone()));
+            for answer in answers {
+                answer.send(Err(error.clone()));
             }
         }
     }
@@ -251,18 +299,108 @@ fn answer(replies: Vec<Reply>, result: Result<Vec<Result<Outcome, GitError>>, Gi
 
 /// The oldest change and every queued change with the same credentials (a change never
 /// rides on another Secret's credentials), up to [`MAX_BATCH`]; `None` when `queue` is empty.
-fn take_batch(queue: &mut VecDeque<Queued>) -> Option<(Credentials, Vec<Change>, Vec<Reply>)> {
-    let (credentials, change, reply) = queue.pop_front()?;
-    let (mut changes, mut replies) = (vec![change], vec![reply]);
-    let mut rest = VecDeque::new();
-    while let Some(item) = queue.pop_front() {
-        if changes.len() < MAX_BATCH && item.0 == credentials {
+fn take_batch(queue: &mut VecDeque<Queued>) -> Option<Batch> {
+    let (credentials, change, answer) = queue.pop_front()?;
+    let (mut changes, mut answers) = (vec![change], vec![answer]);
+    // Changes on other credentials keep their place at the head of the queue.
+    let mut passed = Vec::new();
+    while changes.len() < MAX_BATCH {
+        let Some(item) = queue.pop_front() else {
+            break;
+        };
+        if *item.0 == *credentials {
             changes.push(item.1);
-            replies.push(item.2);
+            answers.push(item.2);
         } else {
-            rest.push_back(item);
+            passed.push(item);
         }
     }
-    *queue = rest;
-    Some((credentials, changes, replies))
+    for item in passed.into_iter().rev() {
+        queue.push_front(item);
+    }
+    Some((credentials, changes, answers))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::git::{
+        change::Author,
+        trailers::tests::{object, run},
+    };
+
+    fn queued(name: &str, credentials: &Arc<Credentials>, heard: &mpsc::Sender<String>) -> Queued {
+        let change = Change {
+            object: object(name),
+            run: run(name),
+            author: Author::operator(),
+            message: name.into(),
+            writes: Vec::new(),
+            signing: None,
+            at: Timestamp::now(),
+            recover: None,
+        };
+        let (heard, name) = (heard.clone(), name.to_owned());
+        let answer = Answer::new(move |outcome| {
+            let _ = heard.send(format!("{name}: {}", outcome.is_ok()));
+        });
+        (Arc::clone(credentials), change, answer)
+    }
+
+    #[test]
+    fn a_batch_takes_the_changes_on_the_oldest_changes_credentials_and_leaves_the_rest_in_order() {
+        let (heard, _) = mpsc::channel();
+        let alice = Arc::new(Credentials::anonymous().with_token("alice"));
+        let bob = Arc::new(Credentials::anonymous().with_token("bob"));
+        let mut queue = VecDeque::from([
+            queued("a1", &alice, &heard),
+            queued("b1", &bob, &heard),
+            queued("a2", &alice, &heard),
+            queued("b2", &bob, &heard),
+        ]);
+        let (credentials, changes, answers) = take_batch(&mut queue).expect("a batch");
+        assert_eq!(*credentials, *alice);
+        let names: Vec<_> = changes.iter().map(|c| c.message.as_str()).collect();
+        assert_eq!(names, ["a1", "a2"]);
+        assert_eq!(answers.len(), 2);
+        let left: Vec<_> = queue.iter().map(|q| q.1.message.as_str()).collect();
+        assert_eq!(left, ["b1", "b2"]);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_changes() {
+        let (heard, _) = mpsc::channel();
+        let anyone = Arc::new(Credentials::anonymous());
+        let mut queue: VecDeque<_> = (0..MAX_BATCH + 5)
+            .map(|i| queued(&format!("c{i}"), &anyone, &heard))
+            .collect();
+        let (_, changes, _) = take_batch(&mut queue).expect("a batch");
+        assert_eq!(changes.len(), MAX_BATCH);
+        assert_eq!(queue.len(), 5);
+        assert_eq!(queue[0].1.message, format!("c{MAX_BATCH}"));
+        assert!(take_batch(&mut VecDeque::new()).is_none());
+    }
+
+    #[test]
+    fn an_answer_is_heard_once_and_a_dropped_one_hears_cancelled() {
+        let (heard, hear) = mpsc::channel();
+        let anyone = Arc::new(Credentials::anonymous());
+        let (_, _, sent) = queued("sent", &anyone, &heard);
+        sent.send(Ok(Outcome::NoChanges { tip: None }));
+        let (_, _, dropped) = queued("dropped", &anyone, &heard);
+        drop(dropped);
+        let (tell, cancelled) = std::sync::mpsc::channel();
+        drop(Answer::new(move |outcome| {
+            let _ = tell.send(matches!(outcome, Err(GitError::Cancelled)));
+        }));
+        assert_eq!(
+            hear.try_iter().collect::<Vec<_>>(),
+            ["sent: true", "dropped: false"]
+        );
+        assert_eq!(cancelled.try_iter().collect::<Vec<_>>(), [true]);
+    }
 }

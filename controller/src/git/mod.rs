@@ -27,6 +27,7 @@ mod url;
 use std::{path::PathBuf, sync::Arc};
 
 use jiff::Timestamp;
+use tokio::sync::oneshot;
 
 pub use bound::DEFAULT_CACHE_MAX_BYTES;
 pub use cache::RepoCache;
@@ -38,7 +39,7 @@ pub use diff::diff_against_branch;
 pub use error::GitError;
 pub use history::{RUN_CLOCK_SKEW, RUN_WALK_LIMIT};
 use lane::PushLanes;
-pub use lane::{LaneMetrics, MAX_BATCH};
+pub use lane::{Answer, LaneMetrics, MAX_BATCH};
 pub use recover::{Claims, RECOVERY_WALK};
 pub use session::MAX_PUSH_ATTEMPTS;
 pub use signing::{SigningKey, SigningKeyProblem};
@@ -75,6 +76,11 @@ impl GitEngine {
     /// least recently used ones no one is using are deleted until at most `max_bytes` remain.
     /// The push lanes report into `metrics`.
     pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64, metrics: LaneMetrics) -> Self {
+        // libgit2 keeps every parsed tree and commit of an open repository in memory (up to
+        // 256 MiB), and a push parses every tree of each remote tip it knows: with several
+        // branches in one repository, megabytes per push for objects read once. Nothing here
+        // reads an object twice in a way the cache would save (docs/performance.md).
+        git2::opts::enable_caching(false);
         let cache = Arc::new(RepoCache::new(cache_dir, max_bytes));
         GitEngine {
             lanes: Arc::new(PushLanes::new(Arc::clone(&cache), metrics)),
@@ -100,11 +106,32 @@ impl GitEngine {
         credentials: &Credentials,
         change: Change,
     ) -> Result<Outcome, GitError> {
-        let url = RepoUrl::parse(url)?;
-        session::check_branch(branch)?;
-        self.lanes
-            .submit(&url, branch, credentials.clone(), change)
-            .await
+        let (tell, hear) = oneshot::channel();
+        let answer = Answer::new(move |outcome| {
+            let _ = tell.send(outcome);
+        });
+        self.submit(url, branch, credentials.clone(), change, answer);
+        hear.await.unwrap_or(Err(GitError::Cancelled))
+    }
+
+    /// As [`GitEngine::commit`], without waiting: `answer` hears the outcome, from the push
+    /// lane's task (or at once, when `url` or `branch` is refused). Call within the runtime.
+    pub fn submit(
+        &self,
+        url: &str,
+        branch: &str,
+        credentials: Credentials,
+        change: Change,
+        answer: Answer,
+    ) {
+        let url = match RepoUrl::parse(url) {
+            Ok(url) => url,
+            Err(error) => return answer.send(Err(error)),
+        };
+        if let Err(error) = session::check_branch(branch) {
+            return answer.send(Err(error));
+        }
+        self.lanes.queue(&url, branch, credentials, change, answer);
     }
 
     /// Commits `change` to a pull request's `head` branch, created from `base` if absent,

@@ -255,11 +255,12 @@ impl<'a, K: Exporter> Reconcile<'a, K> {
             delivery,
             branch.clone(),
         );
-        let engine = self.ctx.engine.clone();
-        let change = delivery.change.clone();
-        let push = async move { engine.commit(&url, &branch, &credentials, change).await };
         handed.started = self.started;
-        self.ctx.handoffs.hand_in(self.owner.clone(), handed, push);
+        let answer = self.ctx.handoffs.hand_in(self.owner.clone(), handed);
+        let change = delivery.change.clone();
+        self.ctx
+            .engine
+            .submit(&url, &branch, credentials, change, answer);
     }
 
     /// Concludes a run its push lane has answered.

@@ -10,7 +10,6 @@
 
 use std::{
     collections::HashMap,
-    future::Future,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -120,13 +119,9 @@ impl Handoffs {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records `handed` for `owner` and spawns `push`; its answer wakes the object.
-    pub fn hand_in(
-        self: &Arc<Self>,
-        owner: Owner,
-        handed: HandedIn,
-        push: impl Future<Output = Result<git::Outcome, GitError>> + Send + 'static,
-    ) {
+    /// Records `handed` for `owner`; the returned answer, given to the push lane with the
+    /// run's change, stores the lane's outcome and wakes the object.
+    pub fn hand_in(self: &Arc<Self>, owner: Owner, handed: HandedIn) -> git::Answer {
         let (uid, run) = (handed.uid.clone(), handed.run.clone());
         {
             let mut runs = self.runs();
@@ -135,12 +130,11 @@ impl Handoffs {
         }
         let started = Instant::now();
         let handoffs = Arc::clone(self);
-        tokio::spawn(async move {
-            let result = push.await;
+        git::Answer::new(move |result| {
             let elapsed = started.elapsed();
             handoffs.answer(&owner, &uid, &run, Pushed { result, elapsed });
             let _ = handoffs.wake.send(owner);
-        });
+        })
     }
 
     /// Stores a push's answer for its run, if that run of that object (not a later object of

@@ -143,7 +143,7 @@ async fn main() -> Result<()> {
     let created = started.elapsed();
     wait_all_ready(&client, &namespace, objects, &controller).await?;
     let operator = started.elapsed();
-    let rss = peak_rss_kib(&controller)?;
+    let rss = rss_kib(&controller)?;
     controller.kill();
     if let Some(path) = std::env::var_os("GCO_BENCH_CONTROLLER_LOG") {
         std::fs::write(&path, controller.log()).context("keep the controller's log")?;
@@ -195,8 +195,14 @@ async fn main() -> Result<()> {
     }
     println!("files on the branch(es):              {files:>8}");
     println!(
-        "controller peak RSS:                  {:>8.1} MiB (budget < 64)",
-        rss as f64 / 1024.0
+        "controller peak RSS:                  {:>8.1} MiB (budget < 64 with 1,000 GitCommits, < 128 with 10,000)",
+        rss.peak as f64 / 1024.0
+    );
+    println!(
+        "controller RSS at the end:            {:>8.1} MiB ({:.1} MiB anonymous, {:.1} MiB of files: the binary, its libraries)",
+        rss.now as f64 / 1024.0,
+        rss.anonymous as f64 / 1024.0,
+        rss.files as f64 / 1024.0
     );
     if files != configmaps {
         bail!("expected {configmaps} files on the branch, found {files}");
@@ -365,14 +371,32 @@ async fn wait_all_ready(
     }
 }
 
-fn peak_rss_kib(controller: &ControllerProcess) -> Result<u64> {
+/// The controller's resident memory, KiB, from `/proc/<pid>/status`.
+struct Rss {
+    /// The highest resident set size so far (`VmHWM`).
+    peak: u64,
+    /// The resident set size now (`VmRSS`), and its anonymous and file-backed parts.
+    now: u64,
+    anonymous: u64,
+    files: u64,
+}
+
+fn rss_kib(controller: &ControllerProcess) -> Result<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", controller.pid()))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no {name} in /proc/<pid>/status"))
+    };
+    Ok(Rss {
+        peak: field("VmHWM:")?,
+        now: field("VmRSS:")?,
+        anonymous: field("RssAnon:")?,
+        files: field("RssFile:")?,
+    })
 }
 
 fn tail(log: &str) -> String {
