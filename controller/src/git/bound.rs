@@ -1,5 +1,6 @@
 //! The cache's bound on disk: which cached repositories to delete, least recently used
-//! first, so the cache fits its budget again; and how much disk a repository takes.
+//! first, so the cache fits its budget again; how much disk a repository takes; and how many
+//! packs it may hold.
 
 use std::{
     path::{Path, PathBuf},
@@ -10,6 +11,13 @@ use std::{
 /// is restored after a batch and the batch in flight may grow the cache past it meanwhile
 /// (the kubelet evicts a Pod whose emptyDir exceeds its limit).
 pub const DEFAULT_CACHE_MAX_BYTES: u64 = 768 << 20;
+
+/// Packs a cached repository may hold; past it the repository is deleted once no one holds
+/// it, and its next batch fetches it afresh (one pack). Every batch adds a pack
+/// (`staging.rs`), and so does every fetch that brings something; libgit2 looks for an object
+/// the repository lacks in every pack's index, so lookups slow down with the count. At 64, a
+/// busy branch fetches afresh once in about 64 batches.
+pub const MAX_PACKS: usize = 64;
 
 /// What the cache knows of one cached repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +66,16 @@ pub(crate) fn disk_usage(path: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+/// How many packs the repository at `path` holds (0 when it cannot be read).
+pub(crate) fn packs(path: &Path) -> usize {
+    std::fs::read_dir(path.join("objects/pack")).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".pack"))
+            .count()
+    })
 }
 
 #[cfg(test)]
@@ -116,5 +134,23 @@ mod tests {
         std::fs::write(dir.path().join("objects/pack/p"), [0; 100]).expect("write");
         assert_eq!(disk_usage(dir.path()), 107);
         assert_eq!(disk_usage(&dir.path().join("missing")), 0);
+    }
+
+    #[test]
+    fn packs_counts_pack_files_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert_eq!(packs(dir.path()), 0);
+        let pack = dir.path().join("objects/pack");
+        std::fs::create_dir_all(&pack).expect("mkdir");
+        for name in [
+            "pack-1.pack",
+            "pack-1.idx",
+            "pack-2.pack",
+            "pack-2.idx",
+            "tmp_pack_x",
+        ] {
+            std::fs::write(pack.join(name), b"").expect("write");
+        }
+        assert_eq!(packs(dir.path()), 2);
     }
 }

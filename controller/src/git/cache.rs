@@ -93,12 +93,15 @@ impl RepoCache {
     /// Records that the repository at `path` was just used, then deletes the least recently
     /// used repositories no one is using until the cache fits its bound again. The one just
     /// used is kept even when it alone exceeds the bound: deleting it would make every batch
-    /// clone it again. Call from a blocking thread, after the batch released the repository.
+    /// clone it again; it is deleted when it holds more than [`bound::MAX_PACKS`] packs and no
+    /// one else holds it. Call from a blocking thread, after the batch released the
+    /// repository.
     pub(crate) fn settle(&self, path: &Path) {
         if self.max_bytes == u64::MAX {
             return;
         }
         let bytes = bound::disk_usage(path);
+        let packs = bound::packs(path);
         let found = if self.state().scanned {
             Vec::new()
         } else {
@@ -113,11 +116,15 @@ impl RepoCache {
         state
             .usage
             .insert(path.to_owned(), Usage { bytes, last_used });
-        let victims = {
+        let mut victims = {
             let locks = &state.locks;
             let busy = |repo: &Path| repo == path || locks.contains_key(repo);
             bound::victims(&state.usage, busy, self.max_bytes)
         };
+        if packs > bound::MAX_PACKS && !state.locks.contains_key(path) {
+            tracing::debug!(repository = %path.display(), packs, "deleting a cached repository with too many packs; its next batch fetches it afresh");
+            victims.push(path.to_owned());
+        }
         for victim in victims {
             match std::fs::remove_dir_all(&victim) {
                 Ok(()) => {

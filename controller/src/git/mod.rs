@@ -19,6 +19,7 @@ pub mod redact;
 mod remote;
 mod session;
 mod signing;
+mod staging;
 mod tls;
 mod trailers;
 mod tree;
@@ -29,7 +30,7 @@ use std::{path::PathBuf, sync::Arc};
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 
-pub use bound::DEFAULT_CACHE_MAX_BYTES;
+pub use bound::{DEFAULT_CACHE_MAX_BYTES, MAX_PACKS};
 pub use cache::RepoCache;
 pub use change::{
     Author, Change, DEFAULT_AUTHOR, OBJECT_TRAILER, ObjectRef, Outcome, RUN_TRAILER, RunId,

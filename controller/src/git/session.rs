@@ -11,6 +11,7 @@ use super::{
     change::{Change, Outcome},
     history::{self, RUN_WALK_LIMIT, Wanted},
     remote::{PushFailure, Remote},
+    staging::Staging,
     url::RepoUrl,
 };
 
@@ -79,6 +80,8 @@ fn push_batch(
     changes: &[Change],
 ) -> Result<Vec<Result<Outcome, GitError>>, GitError> {
     let repo = remote.repo;
+    let odb = repo.odb().map_err(GitError::repository)?;
+    let staging = Staging::new(repo, &odb)?;
     let local_ref = lane_ref(branch);
     // The first attempt builds on the tip this cache last saw and lets the push's ref
     // advertisement confirm it: one round trip less than fetch-then-push when nobody else
@@ -86,6 +89,7 @@ fn push_batch(
     let mut cached_tip = tracking_tip(repo, branch);
     let wanted: Vec<Wanted> = changes.iter().map(Wanted::of).collect();
     for attempt in 0..MAX_PUSH_ATTEMPTS {
+        staging.discard()?;
         let (tip, verified) = match cached_tip.take() {
             Some(tip) => (Some(tip), false),
             None => (remote.fetch_tip(branch)?, true),
@@ -105,6 +109,7 @@ fn push_batch(
             // "No changes" against a cached tip proves nothing: check the real one.
             continue;
         };
+        staging.keep(new_tip, base)?;
         set_ref(repo, &local_ref, new_tip)?;
         match remote.push(&local_ref, branch, tip) {
             Ok(()) => {
@@ -175,6 +180,8 @@ fn push_head_branch(
     let parent = head_tip.or(base_tip);
     let searched = if head_tip.is_some() { head } else { base };
     let applied = find_runs(remote, Some(searched), parent, &[Wanted::of(change)])?;
+    let odb = repo.odb().map_err(GitError::repository)?;
+    let staging = Staging::new(repo, &odb)?;
     let built = batch::build(repo, parent, std::slice::from_ref(change), &applied)?;
     let planned = built
         .planned
@@ -185,6 +192,7 @@ fn push_head_branch(
         // Nothing new; a head branch that does not exist yet is not created for nothing.
         return single(planned, head_tip);
     };
+    staging.keep(new_tip, parent)?;
     let local_ref = lane_ref(head);
     set_ref(repo, &local_ref, new_tip)?;
     match remote.push(&local_ref, head, head_tip) {

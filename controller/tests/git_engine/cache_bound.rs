@@ -1,11 +1,12 @@
 //! The cache's bound on disk: repositories cycled through a cache too small for all of them
 //! never make it exceed the bound, and one evicted and needed again is cloned again and
-//! committed to correctly.
+//! committed to correctly. A busy branch's repository never holds more than
+//! [`MAX_PACKS`] packs, and no batch writes loose objects.
 
 use std::path::{Path, PathBuf};
 
 use gco_api::WriteMode::{Append, Overwrite};
-use gco_controller::git::{GitEngine, InUse, LaneMetrics};
+use gco_controller::git::{DEFAULT_CACHE_MAX_BYTES, GitEngine, InUse, LaneMetrics, MAX_PACKS};
 
 use crate::{capture_logs, change, file_url, local::committed, support::repos, write};
 
@@ -98,5 +99,56 @@ async fn repositories_cycled_through_a_small_cache_never_exceed_its_bound() {
         let expected: String = runs.iter().map(|run| format!("{run}\n")).collect();
         assert_eq!(repos::show(bare, "main", "runs.log"), Some(expected));
     }
+    assert_eq!(engine.in_use(), InUse::default());
+}
+
+/// Files under `dir` whose name passes `keep`, at any depth.
+fn count_files(dir: &Path, keep: &dyn Fn(&str) -> bool) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                count_files(&entry.path(), keep)
+            } else {
+                usize::from(keep(&entry.file_name().to_string_lossy()))
+            }
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_busy_branch_keeps_its_cached_repository_within_the_pack_bound() {
+    capture_logs();
+    let root = tempfile::tempdir().expect("root");
+    let bare = repos::bare_repo(root.path(), "busy.git");
+    repos::seed(&bare, "main", &[("README", "seed\n")], "seed");
+    let cache = root.path().join("cache");
+    let engine = GitEngine::with_cache_bound(
+        cache.clone(),
+        DEFAULT_CACHE_MAX_BYTES,
+        LaneMetrics::default(),
+    );
+    let runs = MAX_PACKS + 8;
+    let mut most = 0;
+    let mut fetched_afresh = false;
+    for run in 1..=runs {
+        commit(&engine, &bare, run).await;
+        let packs = count_files(&cache, &|name| name.ends_with(".pack"));
+        // Loose objects live in two-hex-digit folders under objects/.
+        let loose = count_files(&cache, &|name| name.len() == 38);
+        assert_eq!(loose, 0, "run {run}: loose objects in the cache");
+        assert!(packs <= MAX_PACKS, "run {run}: {packs} packs cached");
+        fetched_afresh |= packs < most;
+        most = most.max(packs);
+    }
+    assert!(
+        fetched_afresh,
+        "the repository was never fetched afresh ({most} packs at most)"
+    );
+    let expected: String = (1..=runs).map(|run| format!("{run}\n")).collect();
+    assert_eq!(repos::show(&bare, "main", "runs.log"), Some(expected));
     assert_eq!(engine.in_use(), InUse::default());
 }
