@@ -10,8 +10,9 @@ use super::{
     history::commit_message,
     recover,
     signing::SIGNATURE_HEADER,
-    tree::{apply_writes, tip_tree},
+    tree::{Staged, apply_writes, tip_tree},
 };
+use crate::render::PlannedWrite;
 
 /// What building a batch decided for one change, before anything is pushed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,14 +38,83 @@ pub(crate) struct Built {
 /// starts the next commit, so each commit is signed by the key its changes asked for.
 /// `applied` holds, per change, the commit that already carries its run (found in the
 /// branch's history by `history::find_runs`): such a change is not applied again.
+///
+/// The changes of one commit are staged together and make one tree. When any change's writes
+/// fail (a file where a folder is, an append to a folder), the batch is built again one change
+/// at a time, each on the tree the one before made, so that only the failing changes fail.
 pub(crate) fn build(
     repo: &Repository,
     tip: Option<Oid>,
     changes: &[Change],
     applied: &[Option<Oid>],
 ) -> Result<Built, GitError> {
+    if let Some(built) = build_with(repo, tip, changes, applied, Apply::Together)? {
+        return Ok(built);
+    }
+    build_with(repo, tip, changes, applied, Apply::OneByOne)?.ok_or_else(|| {
+        GitError::repository("a batch built one change at a time gave up (this is a bug)")
+    })
+}
+
+/// How a batch's changes become trees.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apply {
+    /// Staged together, one tree per commit; gives up (`None`) at the first failing write.
+    Together,
+    /// A tree per change; a change whose writes fail is marked failed and the rest go on.
+    OneByOne,
+}
+
+/// The tree a batch is building, in either [`Apply`] mode.
+enum Building<'r> {
+    Together(Staged<'r>),
+    OneByOne(Oid),
+}
+
+impl<'r> Building<'r> {
+    fn new(repo: &'r Repository, tree: Oid, apply: Apply) -> Result<Self, GitError> {
+        Ok(match apply {
+            Apply::Together => {
+                let base = repo.find_tree(tree).map_err(GitError::repository)?;
+                Building::Together(Staged::new(repo, base))
+            }
+            Apply::OneByOne => Building::OneByOne(tree),
+        })
+    }
+
+    /// Applies one change's writes; whether they changed anything.
+    fn apply(&mut self, repo: &Repository, writes: &[PlannedWrite]) -> Result<bool, GitError> {
+        match self {
+            Building::Together(staged) => staged.apply(writes),
+            Building::OneByOne(tree) => {
+                let base = repo.find_tree(*tree).map_err(GitError::repository)?;
+                let new_tree = apply_writes(repo, &base, writes)?;
+                let changed = new_tree != *tree;
+                *tree = new_tree;
+                Ok(changed)
+            }
+        }
+    }
+
+    /// The tree with every change applied so far.
+    fn tree(&self) -> Result<Oid, GitError> {
+        match self {
+            Building::Together(staged) => staged.write(),
+            Building::OneByOne(tree) => Ok(*tree),
+        }
+    }
+}
+
+/// [`build`] in one mode; `None` when [`Apply::Together`] gave up.
+fn build_with(
+    repo: &Repository,
+    tip: Option<Oid>,
+    changes: &[Change],
+    applied: &[Option<Oid>],
+    apply: Apply,
+) -> Result<Option<Built>, GitError> {
     let mut head = tip;
-    let mut tree = tip_tree(repo, tip)?;
+    let mut building = Building::new(repo, tip_tree(repo, tip)?, apply)?;
     let mut planned = vec![Planned::NoChanges; changes.len()];
     let mut group: Vec<usize> = Vec::new();
     let mut runs: HashMap<&RunId, usize> = HashMap::new();
@@ -63,23 +133,27 @@ pub(crate) fn build(
         if group.first().is_some_and(|&g| {
             changes[g].author != change.author || changes[g].signing != change.signing
         }) {
+            let Ok(tree) = building.tree() else {
+                return Ok(None);
+            };
             head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
+            building = Building::new(repo, tree, apply)?;
         }
-        let base = repo.find_tree(tree).map_err(GitError::repository)?;
         let writes = match &change.recover {
             // Against the branch's tip before this batch: the history the object wrote.
             Some(claims) => Cow::Owned(recover::with_removals(repo, tip, change, claims)?),
             None => Cow::Borrowed(&change.writes),
         };
-        match apply_writes(repo, &base, &writes) {
-            Ok(new_tree) if new_tree == tree => planned[index] = Planned::NoChanges,
-            Ok(new_tree) => {
-                tree = new_tree;
-                group.push(index);
-            }
+        match building.apply(repo, &writes) {
+            Ok(false) => planned[index] = Planned::NoChanges,
+            Ok(true) => group.push(index),
+            Err(_) if apply == Apply::Together => return Ok(None),
             Err(error) => planned[index] = Planned::Failed(error),
         }
     }
+    let Ok(tree) = building.tree() else {
+        return Ok(None);
+    };
     head = commit_group(repo, head, tree, changes, &mut group, &mut planned)?;
     // Duplicates copied a decision made before their first's group was committed.
     for index in 0..changes.len() {
@@ -89,10 +163,10 @@ pub(crate) fn build(
             planned[index] = planned[first].clone();
         }
     }
-    Ok(Built {
+    Ok(Some(Built {
         new_tip: if head == tip { None } else { head },
         planned,
-    })
+    }))
 }
 
 /// Commits the changes at `group` (indices into `changes`, all by one author with one signing
@@ -143,4 +217,105 @@ fn commit_group(
         planned[index] = Planned::InCommit(commit);
     }
     Ok(Some(commit))
+}
+
+#[cfg(test)]
+mod tests {
+    use gco_api::paths::check_path;
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::{
+        git::trailers::tests::{object, run},
+        render::Placement,
+    };
+
+    fn change(name: &str, files: &[(&str, &str)]) -> Change {
+        let writes = files
+            .iter()
+            .map(|(path, content)| PlannedWrite {
+                path: check_path(path).expect("safe"),
+                content: content.as_bytes().to_vec(),
+                mode: Placement::Overwrite,
+            })
+            .collect();
+        Change {
+            object: object(name),
+            run: run(name),
+            author: Author::operator(),
+            message: name.into(),
+            writes,
+            signing: None,
+            at: Timestamp::now(),
+            recover: None,
+        }
+    }
+
+    fn file(repo: &Repository, commit: Oid, path: &str) -> Option<String> {
+        let tree = repo.find_commit(commit).ok()?.tree().ok()?;
+        let entry = tree.get_path(std::path::Path::new(path)).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    }
+
+    #[test]
+    fn changes_of_one_author_share_one_commit_and_a_change_that_writes_nothing_new_is_told_so() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let first = build(&repo, None, &[change("base", &[("kept", "1")])], &[None])
+            .expect("built")
+            .new_tip;
+        let changes = [
+            change("a", &[("a/x", "a")]),
+            change("same", &[("kept", "1")]),
+            change("b", &[("b/y", "b"), ("kept", "2")]),
+            // Writes back what `b` changed: it changes the tree as `b` left it.
+            change("c", &[("kept", "1")]),
+        ];
+        let built = build(&repo, first, &changes, &[None; 4]).expect("built");
+        let tip = built.new_tip.expect("a commit");
+        let commit = repo.find_commit(tip).expect("commit");
+        assert_eq!(
+            commit.parent_ids().collect::<Vec<_>>(),
+            [first.expect("first")]
+        );
+        assert_eq!(
+            built.planned,
+            [
+                Planned::InCommit(tip),
+                Planned::NoChanges,
+                Planned::InCommit(tip),
+                Planned::InCommit(tip),
+            ]
+        );
+        assert_eq!(file(&repo, tip, "a/x").as_deref(), Some("a"));
+        assert_eq!(file(&repo, tip, "b/y").as_deref(), Some("b"));
+        assert_eq!(file(&repo, tip, "kept").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_change_whose_writes_conflict_fails_alone_as_it_would_one_change_at_a_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let changes = [
+            change("file", &[("x", "a file")]),
+            // A folder where the change before left a file.
+            change("folder", &[("x/y", "in a folder")]),
+            change("other", &[("z", "z")]),
+        ];
+        let built = build(&repo, None, &changes, &[None; 3]).expect("built");
+        let tip = built.new_tip.expect("a commit");
+        assert_eq!(built.planned[0], Planned::InCommit(tip));
+        assert!(
+            matches!(
+                &built.planned[1],
+                Planned::Failed(GitError::PathConflict { .. })
+            ),
+            "{:?}",
+            built.planned[1]
+        );
+        assert_eq!(built.planned[2], Planned::InCommit(tip));
+        assert_eq!(file(&repo, tip, "x").as_deref(), Some("a file"));
+        assert_eq!(file(&repo, tip, "z").as_deref(), Some("z"));
+    }
 }

@@ -9,87 +9,153 @@ use crate::render::{Placement, PlannedWrite, place};
 
 use super::GitError;
 
-/// The tree `base` becomes with `writes` applied in order. An append reads the file as it is in
-/// `base` (or as an earlier write left it) and adds to it: after a newline if needed, and after
-/// a `---` line when it adds a YAML document (`render::Placement`).
+/// The tree `base` becomes with `writes` applied in order (see [`Staged::apply`]).
 pub(crate) fn apply_writes(
     repo: &Repository,
     base: &Tree<'_>,
     writes: &[PlannedWrite],
 ) -> Result<Oid, GitError> {
-    // `None`: the file is removed (only a file: a folder of that name stays).
-    let mut staged: BTreeMap<&str, Option<(Vec<u8>, FileMode)>> = BTreeMap::new();
-    for write in writes {
-        let path = write.path.as_str();
-        if let Placement::Remove { guard } = write.mode {
-            // Only while the file holds what the pruning object wrote: not a file another
-            // change of this batch, or anyone since, wrote.
-            let holds = match staged.get(path) {
-                Some(Some((content, _))) => Oid::hash_object(ObjectType::Blob, content)
-                    .is_ok_and(|blob| guard.holds(blob, || Some(content.clone()))),
-                Some(None) => false,
-                None => base.get_path(Path::new(path)).is_ok_and(|e| {
-                    e.kind() == Some(ObjectType::Blob)
-                        && guard.holds(e.id(), || {
-                            repo.find_blob(e.id()).ok().map(|b| b.content().to_vec())
-                        })
-                }),
-            };
-            if holds {
-                staged.insert(path, None);
-            }
-            continue;
+    let mut staged = Staged::new(repo, base.clone());
+    staged.apply(writes)?;
+    staged.write()
+}
+
+/// What a file is after the writes staged so far: its content and mode, or `None` if removed.
+type Entry = Option<(Vec<u8>, FileMode)>;
+
+/// Writes applied in order on top of a tree and held in memory until [`Staged::write`] makes
+/// the tree: the changes of one commit share one tree update instead of writing a tree each
+/// (with a large folder, a root tree per change that no commit keeps).
+pub(crate) struct Staged<'r> {
+    repo: &'r Repository,
+    base: Tree<'r>,
+    files: BTreeMap<String, Entry>,
+}
+
+impl<'r> Staged<'r> {
+    pub(crate) fn new(repo: &'r Repository, base: Tree<'r>) -> Self {
+        Staged {
+            repo,
+            base,
+            files: BTreeMap::new(),
         }
-        let (current, mode) = match staged.remove(path) {
-            Some(Some(entry)) => entry,
-            Some(None) => (Vec::new(), FileMode::Blob),
-            None => match read_file(repo, base, path) {
-                // An overwrite reads nothing of a folder in its place: if the removals empty
-                // it, the file takes its place; if not, the tree update below refuses.
-                Err(GitError::PathConflict { .. }) if !write.mode.appends() => {
-                    (Vec::new(), FileMode::Blob)
+    }
+
+    /// Applies `writes` in order after those staged before, and says whether they change
+    /// anything. An append reads the file as it is in the base tree (or as an earlier write
+    /// left it) and adds to it: after a newline if needed, and after a `---` line when it adds
+    /// a YAML document (`render::Placement`). A removal removes a file only while it holds
+    /// what the pruning object wrote: not a file an earlier write, or anyone since, wrote.
+    pub(crate) fn apply(&mut self, writes: &[PlannedWrite]) -> Result<bool, GitError> {
+        // What each path touched was before these writes: `None` when it came from the base.
+        let mut before: BTreeMap<&str, Option<Entry>> = BTreeMap::new();
+        for write in writes {
+            let path = write.path.as_str();
+            let staged = self.files.get(path).cloned();
+            before.entry(path).or_insert_with(|| staged.clone());
+            if let Placement::Remove { guard } = write.mode {
+                let holds = match &staged {
+                    Some(Some((content, _))) => Oid::hash_object(ObjectType::Blob, content)
+                        .is_ok_and(|blob| guard.holds(blob, || Some(content.clone()))),
+                    Some(None) => false,
+                    None => self.base.get_path(Path::new(path)).is_ok_and(|e| {
+                        e.kind() == Some(ObjectType::Blob)
+                            && guard.holds(e.id(), || {
+                                self.repo
+                                    .find_blob(e.id())
+                                    .ok()
+                                    .map(|b| b.content().to_vec())
+                            })
+                    }),
+                };
+                if holds {
+                    self.files.insert(path.to_owned(), None);
                 }
-                other => other?,
-            },
+                continue;
+            }
+            let (current, mode) = match staged {
+                Some(Some(entry)) => entry,
+                Some(None) => (Vec::new(), FileMode::Blob),
+                None => match read_file(self.repo, &self.base, path) {
+                    // An overwrite reads nothing of a folder in its place: if the removals
+                    // empty it, the file takes its place; if not, the tree update refuses.
+                    Err(GitError::PathConflict { .. }) if !write.mode.appends() => {
+                        (Vec::new(), FileMode::Blob)
+                    }
+                    other => other?,
+                },
+            };
+            let content = place(write.mode, current, &write.content);
+            self.files.insert(path.to_owned(), Some((content, mode)));
+        }
+        Ok(before
+            .into_iter()
+            .any(|(path, was)| match (was, self.files.get(path)) {
+                (_, None) => false,
+                (Some(was), Some(now)) => was != *now,
+                (None, Some(now)) => !self.base_holds(path, now),
+            }))
+    }
+
+    /// Whether the base tree already has `entry` at `path`.
+    fn base_holds(&self, path: &str, entry: &Entry) -> bool {
+        let found = self.base.get_path(Path::new(path)).ok();
+        match (entry, found) {
+            (None, found) => found.is_none(),
+            (Some((content, mode)), Some(found)) => {
+                found.kind() == Some(ObjectType::Blob)
+                    && found.filemode() == i32::from(*mode)
+                    && Oid::hash_object(ObjectType::Blob, content).is_ok_and(|id| id == found.id())
+            }
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The tree the base becomes with everything staged.
+    pub(crate) fn write(&self) -> Result<Oid, GitError> {
+        let repo = self.repo;
+        // Removals first, in a tree of their own: a file removed may leave room for a folder
+        // of its name (and a folder emptied, for a file), which one update of both would
+        // refuse.
+        let mut removals = TreeUpdateBuilder::new();
+        let mut removed = false;
+        for (path, entry) in &self.files {
+            if entry.is_none() {
+                removals.remove(path);
+                removed = true;
+            }
+        }
+        let base = match removed {
+            true => {
+                let id = removals
+                    .create_updated(repo, &self.base)
+                    .map_err(GitError::repository)?;
+                repo.find_tree(id).map_err(GitError::repository)?
+            }
+            false => self.base.clone(),
         };
-        let content = place(write.mode, current, &write.content);
-        staged.insert(path, Some((content, mode)));
-    }
-    // Removals first, in a tree of their own: a file removed may leave room for a folder of
-    // its name (and a folder emptied, for a file), which one update of both would refuse.
-    let mut removals = TreeUpdateBuilder::new();
-    let mut removed = false;
-    for (path, entry) in &staged {
-        if entry.is_none() {
-            removals.remove(*path);
-            removed = true;
+        let mut update = TreeUpdateBuilder::new();
+        for (path, entry) in &self.files {
+            if let Some((content, mode)) = entry {
+                let blob = repo.blob(content).map_err(GitError::repository)?;
+                update.upsert(path, blob, *mode);
+            }
         }
+        update
+            .create_updated(repo, &base)
+            .map_err(|error| GitError::PathConflict {
+                path: self
+                    .files
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                detail: format!(
+                    "a file and a folder of the same name on the branch ({})",
+                    error.message()
+                ),
+            })
     }
-    let base = match removed {
-        true => {
-            let id = removals
-                .create_updated(repo, base)
-                .map_err(GitError::repository)?;
-            repo.find_tree(id).map_err(GitError::repository)?
-        }
-        false => base.clone(),
-    };
-    let mut update = TreeUpdateBuilder::new();
-    for (path, entry) in &staged {
-        if let Some((content, mode)) = entry {
-            let blob = repo.blob(content).map_err(GitError::repository)?;
-            update.upsert(*path, blob, *mode);
-        }
-    }
-    update
-        .create_updated(repo, &base)
-        .map_err(|error| GitError::PathConflict {
-            path: staged.keys().copied().collect::<Vec<_>>().join(", "),
-            detail: format!(
-                "a file and a folder of the same name on the branch ({})",
-                error.message()
-            ),
-        })
 }
 
 /// The tree of commit `tip`; the empty tree when there is no tip (a branch not created yet),
