@@ -135,7 +135,10 @@ impl Selections {
                 }
                 keys.push(key);
             }
-            index.keys_of.insert(owner.clone(), keys);
+            // Most owners select nothing: they take no entry.
+            if !keys.is_empty() {
+                index.keys_of.insert(owner.clone(), keys);
+            }
         }
         for (key, resource) in new_watches {
             self.spawn_watch(key, resource);
