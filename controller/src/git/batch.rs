@@ -85,6 +85,9 @@ impl<'r> Building<'r> {
     /// Applies one change's writes; whether they changed anything.
     fn apply(&mut self, repo: &Repository, writes: &[PlannedWrite]) -> Result<bool, GitError> {
         match self {
+            Building::Together(staged) if staged.may_conflict(writes) => Err(GitError::repository(
+                "a file and a folder may meet: built one change at a time",
+            )),
             Building::Together(staged) => staged.apply(writes),
             Building::OneByOne(tree) => {
                 let base = repo.find_tree(*tree).map_err(GitError::repository)?;
@@ -317,5 +320,38 @@ mod tests {
         assert_eq!(built.planned[2], Planned::InCommit(tip));
         assert_eq!(file(&repo, tip, "x").as_deref(), Some("a file"));
         assert_eq!(file(&repo, tip, "z").as_deref(), Some("z"));
+    }
+
+    #[test]
+    fn a_write_through_a_file_that_a_later_change_removes_fails_as_it_would_one_at_a_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let base = build(&repo, None, &[change("base", &[("x", "a file")])], &[None])
+            .expect("built")
+            .new_tip;
+        let mut prune = change("prune", &[]);
+        prune.writes = vec![PlannedWrite {
+            path: check_path("x").expect("safe"),
+            content: Vec::new(),
+            mode: Placement::Remove {
+                guard: crate::render::Guard::Blob(
+                    Oid::hash_object(git2::ObjectType::Blob, b"a file").expect("hash"),
+                ),
+            },
+        }];
+        // Staged together, the removal would make room first; one at a time it comes after.
+        let changes = [change("through", &[("x/y", "in a folder")]), prune];
+        let built = build(&repo, base, &changes, &[None; 2]).expect("built");
+        let tip = built.new_tip.expect("a commit");
+        assert!(
+            matches!(
+                &built.planned[0],
+                Planned::Failed(GitError::PathConflict { .. })
+            ),
+            "{:?}",
+            built.planned[0]
+        );
+        assert_eq!(built.planned[1], Planned::InCommit(tip));
+        assert_eq!(file(&repo, tip, "x"), None);
     }
 }

@@ -3,10 +3,10 @@
 //! least recently used repositories no one is using (`bound.rs`).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::SystemTime,
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
 };
 
 use git2::Repository;
@@ -27,7 +27,14 @@ pub struct RepoCache {
     dir: PathBuf,
     max_bytes: u64,
     state: Mutex<State>,
+    /// Signalled when a repository with too many packs has been deleted.
+    deleted: Condvar,
 }
+
+/// How long a batch waits for the users of a repository with too many packs to let it go
+/// before it uses the repository as it is: a push that never ends must not stop the
+/// repository's other branches.
+const DOOMED_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct State {
@@ -48,6 +55,10 @@ struct State {
     /// Whether the repositories already on disk when the process started (an emptyDir
     /// outlives a container restart) have been measured.
     scanned: bool,
+    /// Repositories with more than [`bound::MAX_PACKS`] packs, to delete when their last
+    /// user lets go. No new user takes them meanwhile (for at most [`DOOMED_WAIT`]):
+    /// otherwise the batches of two busy branches, overlapping, would keep one forever.
+    doomed: HashSet<PathBuf>,
 }
 
 /// A lock and how many hold or wait for it.
@@ -64,6 +75,7 @@ impl RepoCache {
             dir,
             max_bytes,
             state: Mutex::default(),
+            deleted: Condvar::new(),
         }
     }
 
@@ -93,9 +105,9 @@ impl RepoCache {
     /// Records that the repository at `path` was just used, then deletes the least recently
     /// used repositories no one is using until the cache fits its bound again. The one just
     /// used is kept even when it alone exceeds the bound: deleting it would make every batch
-    /// clone it again; it is deleted when it holds more than [`bound::MAX_PACKS`] packs and no
-    /// one else holds it. Call from a blocking thread, after the batch released the
-    /// repository.
+    /// clone it again; it is deleted when it holds more than [`bound::MAX_PACKS`] packs, now
+    /// if no one else holds it, or else when the last user lets it go. Call from a blocking
+    /// thread, after the batch released the repository.
     pub(crate) fn settle(&self, path: &Path) {
         if self.max_bytes == u64::MAX {
             return;
@@ -121,23 +133,17 @@ impl RepoCache {
             let busy = |repo: &Path| repo == path || locks.contains_key(repo);
             bound::victims(&state.usage, busy, self.max_bytes)
         };
-        if packs > bound::MAX_PACKS && !state.locks.contains_key(path) {
+        if packs > bound::MAX_PACKS {
             tracing::debug!(repository = %path.display(), packs, "deleting a cached repository with too many packs; its next batch fetches it afresh");
-            victims.push(path.to_owned());
-        }
-        for victim in victims {
-            match std::fs::remove_dir_all(&victim) {
-                Ok(()) => {
-                    state.usage.remove(&victim);
-                }
-                // Already gone (deleted from outside): nothing left to count either.
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    state.usage.remove(&victim);
-                }
-                Err(error) => {
-                    tracing::warn!(repository = %victim.display(), %error, "could not evict a cached repository");
+            match state.locks.contains_key(path) {
+                false => victims.push(path.to_owned()),
+                true => {
+                    state.doomed.insert(path.to_owned());
                 }
             }
+        }
+        for victim in victims {
+            delete(&mut state, &victim);
         }
     }
 
@@ -189,6 +195,17 @@ impl RepoCache {
     /// each for its first user).
     fn lease(&self, path: PathBuf, branch: &str) -> Lease<'_> {
         let mut state = self.state();
+        if state.doomed.contains(&path) {
+            let (waited, timeout) = self
+                .deleted
+                .wait_timeout_while(state, DOOMED_WAIT, |state| state.doomed.contains(&path))
+                .unwrap_or_else(PoisonError::into_inner);
+            state = waited;
+            if timeout.timed_out() {
+                tracing::warn!(repository = %path.display(), "a cached repository with too many packs is still in use after {}s; using it as it is", DOOMED_WAIT.as_secs());
+                state.doomed.remove(&path);
+            }
+        }
         let repository = state.locks.entry(path.clone()).or_default();
         repository.users += 1;
         let fetch = Arc::clone(&repository.lock);
@@ -267,6 +284,28 @@ impl Drop for Lease<'_> {
         let mut state = self.cache.state();
         release(&mut state.branches, &self.key);
         release(&mut state.locks, &self.key.0);
+        let path = &self.key.0;
+        if !state.locks.contains_key(path) && state.doomed.remove(path) {
+            // Under the map's lock with no entry: no one can be opening it (see `State::locks`).
+            delete(&mut state, path);
+            self.cache.deleted.notify_all();
+        }
+    }
+}
+
+/// Deletes a cached repository no one holds, and forgets its usage.
+fn delete(state: &mut State, path: &Path) {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => {
+            state.usage.remove(path);
+        }
+        // Already gone (deleted from outside): nothing left to count either.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            state.usage.remove(path);
+        }
+        Err(error) => {
+            tracing::warn!(repository = %path.display(), %error, "could not evict a cached repository");
+        }
     }
 }
 
@@ -277,5 +316,62 @@ fn release<Q: std::hash::Hash + Eq + Clone>(locks: &mut HashMap<Q, RepoLock>, ke
         if entry.users == 0 {
             locks.remove(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::git::DEFAULT_CACHE_MAX_BYTES;
+
+    /// Gives the repository at `path` one pack more than the bound allows.
+    fn overfill(path: &Path) {
+        let packs = path.join("objects/pack");
+        for i in 0..=bound::MAX_PACKS {
+            std::fs::write(packs.join(format!("pack-{i}.pack")), b"").expect("pack");
+        }
+    }
+
+    #[test]
+    fn a_repository_with_too_many_packs_goes_when_its_last_user_lets_go_and_no_one_takes_it_meanwhile()
+     {
+        let dir = tempfile::tempdir().expect("dir");
+        let cache = RepoCache::new(dir.path().join("cache"), DEFAULT_CACHE_MAX_BYTES);
+        let url = RepoUrl::parse("https://git.example.com/r.git").expect("url");
+        let held = cache.open(&url, "a").expect("open");
+        let path = held.path().to_owned();
+        overfill(&path);
+        // Another branch's batch ends while `held` is still in use.
+        drop(cache.open(&url, "b").expect("open"));
+        cache.settle(&path);
+        assert!(path.join("HEAD").exists(), "kept while in use");
+
+        let opened = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let next = scope.spawn(|| {
+                let next = cache.open(&url, "b").expect("open");
+                opened.store(true, Ordering::SeqCst);
+                bound::packs(next.path())
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!opened.load(Ordering::SeqCst), "a new user waits");
+            drop(held);
+            // The waiting batch starts from an empty repository.
+            assert_eq!(next.join().expect("next"), 0);
+        });
+        assert_eq!(cache.in_use(), 0);
+    }
+
+    #[test]
+    fn a_repository_with_too_many_packs_that_no_one_holds_goes_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cache = RepoCache::new(dir.path().join("cache"), DEFAULT_CACHE_MAX_BYTES);
+        let url = RepoUrl::parse("https://git.example.com/r.git").expect("url");
+        let path = cache.open(&url, "a").expect("open").path().to_owned();
+        overfill(&path);
+        cache.settle(&path);
+        assert!(!path.exists());
     }
 }

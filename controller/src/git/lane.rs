@@ -42,7 +42,7 @@ impl Answer {
 
     pub(crate) fn send(mut self, result: Result<Outcome, GitError>) {
         if let Some(hear) = self.0.take() {
-            hear(result);
+            call(hear, result);
         }
     }
 }
@@ -50,8 +50,16 @@ impl Answer {
 impl Drop for Answer {
     fn drop(&mut self) {
         if let Some(hear) = self.0.take() {
-            hear(Err(GitError::Cancelled));
+            call(hear, Err(GitError::Cancelled));
         }
+    }
+}
+
+/// Calls `hear`, containing a panic: a lane's driver answers a whole batch and must go on to
+/// its next one, and an answer dropped while unwinding must not panic a second time.
+fn call(hear: Box<Hear>, result: Result<Outcome, GitError>) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hear(result))).is_err() {
+        tracing::error!("a push outcome's receiver panicked; the lane goes on");
     }
 }
 
@@ -83,7 +91,7 @@ type LaneKey = (String, String);
 /// The invariant that keeps two pushes to one branch from ever running at once: **a lane is
 /// in the map if and only if exactly one driver task is draining it.** It holds because every
 /// change to the map happens under its one lock:
-/// - [`PushLanes::submit`] queues onto the lane in the map, and spawns a driver only when it
+/// - [`PushLanes::queue`] queues onto the lane in the map, and spawns a driver only when it
 ///   inserts a new lane (there was none, so no driver was running);
 /// - a driver removes its lane only in the same critical section in which it finds the queue
 ///   empty, and from then on never touches the repository again; a later submit therefore
@@ -136,7 +144,8 @@ impl PushLanes {
     }
 
     /// Queues `change` on `branch` of `url`; `answer` hears when the batch it joined has been
-    /// pushed (or has failed). Call within the runtime: the lane's driver is a task.
+    /// pushed (or has failed). Outside a tokio runtime nothing could drive the lane: `answer`
+    /// hears [`GitError::Cancelled`] at once.
     pub(crate) fn queue(
         self: &Arc<Self>,
         url: &RepoUrl,
@@ -145,6 +154,9 @@ impl PushLanes {
         change: Change,
         answer: Answer,
     ) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return answer.send(Err(GitError::Cancelled));
+        };
         let key = (url.as_str().to_owned(), branch.to_owned());
         let start_driver = {
             let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -167,7 +179,7 @@ impl PushLanes {
             }
         };
         if start_driver {
-            tokio::spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
+            runtime.spawn(Arc::clone(self).drive(key, url.clone(), branch.to_owned()));
         }
     }
 
@@ -402,5 +414,8 @@ mod tests {
             ["sent: true", "dropped: false"]
         );
         assert_eq!(cancelled.try_iter().collect::<Vec<_>>(), [true]);
+        // A receiver that panics does not take the lane's driver with it.
+        Answer::new(|_| panic!("receiver")).send(Ok(Outcome::NoChanges { tip: None }));
+        drop(Answer::new(|_| panic!("receiver")));
     }
 }

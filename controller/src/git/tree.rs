@@ -97,6 +97,49 @@ impl<'r> Staged<'r> {
             }))
     }
 
+    /// Whether `writes` might meet a file where a folder is, or a folder where a file is,
+    /// given what is staged: a file on the way to a path, or a folder at it. Staged together,
+    /// such writes could land or fail depending on the other changes of the commit (a later
+    /// removal makes room first), so the caller builds them one change at a time instead.
+    pub(crate) fn may_conflict(&self, writes: &[PlannedWrite]) -> bool {
+        writes
+            .iter()
+            .filter(|write| !matches!(write.mode, Placement::Remove { .. }))
+            .any(|write| {
+                let path = write.path.as_str();
+                let on_the_way = path
+                    .match_indices('/')
+                    .any(|(end, _)| self.is_file(&path[..end]));
+                on_the_way || self.is_folder(path)
+            })
+    }
+
+    /// Whether `path` is a file, as staged or else in the base tree.
+    fn is_file(&self, path: &str) -> bool {
+        match self.files.get(path) {
+            Some(entry) => entry.is_some(),
+            None => self
+                .base
+                .get_path(Path::new(path))
+                .is_ok_and(|e| e.kind() == Some(ObjectType::Blob)),
+        }
+    }
+
+    /// Whether `path` is a folder (or a submodule), as staged or in the base tree.
+    fn is_folder(&self, path: &str) -> bool {
+        let inside = format!("{path}/");
+        let staged = self
+            .files
+            .range(inside.clone()..)
+            .take_while(|(file, _)| file.starts_with(&inside))
+            .any(|(_, entry)| entry.is_some());
+        staged
+            || self
+                .base
+                .get_path(Path::new(path))
+                .is_ok_and(|e| e.kind() != Some(ObjectType::Blob))
+    }
+
     /// Whether the base tree already has `entry` at `path`.
     fn base_holds(&self, path: &str, entry: &Entry) -> bool {
         let found = self.base.get_path(Path::new(path)).ok();
