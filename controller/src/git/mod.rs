@@ -79,8 +79,9 @@ impl GitEngine {
     pub fn with_cache_bound(cache_dir: PathBuf, max_bytes: u64, metrics: LaneMetrics) -> Self {
         // libgit2 keeps every parsed tree and commit of an open repository in memory (up to
         // 256 MiB), and a push parses every tree of each remote tip it knows: with several
-        // branches in one repository, megabytes per push for objects read once. Nothing here
-        // reads an object twice in a way the cache would save (docs/performance.md).
+        // branches in one repository, megabytes per push for objects read once. What a batch
+        // reads again (the small folders on its paths) costs less than that memory
+        // (docs/performance.md).
         git2::opts::enable_caching(false);
         let cache = Arc::new(RepoCache::new(cache_dir, max_bytes));
         GitEngine {
