@@ -261,13 +261,31 @@ mod tests {
         Some(String::from_utf8_lossy(blob.content()).into_owned())
     }
 
-    #[test]
-    fn changes_of_one_author_share_one_commit_and_a_change_that_writes_nothing_new_is_told_so() {
+    fn bare() -> (tempfile::TempDir, Repository) {
         let dir = tempfile::tempdir().expect("dir");
         let repo = Repository::init_bare(dir.path()).expect("repo");
-        let first = build(&repo, None, &[change("base", &[("kept", "1")])], &[None])
+        (dir, repo)
+    }
+
+    /// A repository whose first commit holds `files`, and that commit.
+    fn seeded(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository, Option<Oid>) {
+        let (dir, repo) = bare();
+        let first = build(&repo, None, &[change("base", files)], &[None])
             .expect("built")
             .new_tip;
+        (dir, repo, first)
+    }
+
+    fn assert_conflict(planned: &Planned) {
+        assert!(
+            matches!(planned, Planned::Failed(GitError::PathConflict { .. })),
+            "{planned:?}"
+        );
+    }
+
+    #[test]
+    fn changes_of_one_author_share_one_commit_and_a_change_that_writes_nothing_new_is_told_so() {
+        let (_dir, repo, first) = seeded(&[("kept", "1")]);
         let changes = [
             change("a", &[("a/x", "a")]),
             change("same", &[("kept", "1")]),
@@ -298,8 +316,7 @@ mod tests {
 
     #[test]
     fn a_change_whose_writes_conflict_fails_alone_as_it_would_one_change_at_a_time() {
-        let dir = tempfile::tempdir().expect("dir");
-        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let (_dir, repo) = bare();
         let changes = [
             change("file", &[("x", "a file")]),
             // A folder where the change before left a file.
@@ -309,14 +326,7 @@ mod tests {
         let built = build(&repo, None, &changes, &[None; 3]).expect("built");
         let tip = built.new_tip.expect("a commit");
         assert_eq!(built.planned[0], Planned::InCommit(tip));
-        assert!(
-            matches!(
-                &built.planned[1],
-                Planned::Failed(GitError::PathConflict { .. })
-            ),
-            "{:?}",
-            built.planned[1]
-        );
+        assert_conflict(&built.planned[1]);
         assert_eq!(built.planned[2], Planned::InCommit(tip));
         assert_eq!(file(&repo, tip, "x").as_deref(), Some("a file"));
         assert_eq!(file(&repo, tip, "z").as_deref(), Some("z"));
@@ -324,11 +334,7 @@ mod tests {
 
     #[test]
     fn a_write_through_a_file_that_a_later_change_removes_fails_as_it_would_one_at_a_time() {
-        let dir = tempfile::tempdir().expect("dir");
-        let repo = Repository::init_bare(dir.path()).expect("repo");
-        let base = build(&repo, None, &[change("base", &[("x", "a file")])], &[None])
-            .expect("built")
-            .new_tip;
+        let (_dir, repo, base) = seeded(&[("x", "a file")]);
         let mut prune = change("prune", &[]);
         prune.writes = vec![PlannedWrite {
             path: check_path("x").expect("safe"),
@@ -343,14 +349,7 @@ mod tests {
         let changes = [change("through", &[("x/y", "in a folder")]), prune];
         let built = build(&repo, base, &changes, &[None; 2]).expect("built");
         let tip = built.new_tip.expect("a commit");
-        assert!(
-            matches!(
-                &built.planned[0],
-                Planned::Failed(GitError::PathConflict { .. })
-            ),
-            "{:?}",
-            built.planned[0]
-        );
+        assert_conflict(&built.planned[0]);
         assert_eq!(built.planned[1], Planned::InCommit(tip));
         assert_eq!(file(&repo, tip, "x"), None);
     }
