@@ -134,7 +134,7 @@ impl RepoCache {
             bound::victims(&state.usage, busy, self.max_bytes)
         };
         if packs > bound::MAX_PACKS {
-            tracing::debug!(repository = %path.display(), packs, "deleting a cached repository with too many packs; its next batch fetches it afresh");
+            tracing::debug!(repository = %path.display(), packs, "a cached repository has too many packs: it is deleted once no one holds it, and its next batch fetches it afresh");
             match state.locks.contains_key(path) {
                 false => victims.push(path.to_owned()),
                 true => {

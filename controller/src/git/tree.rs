@@ -105,39 +105,48 @@ impl<'r> Staged<'r> {
         writes
             .iter()
             .filter(|write| !matches!(write.mode, Placement::Remove { .. }))
-            .any(|write| {
-                let path = write.path.as_str();
-                let on_the_way = path
-                    .match_indices('/')
-                    .any(|(end, _)| self.is_file(&path[..end]));
-                on_the_way || self.is_folder(path)
-            })
+            .any(|write| self.may_conflict_at(write.path.as_str()))
     }
 
-    /// Whether `path` is a file, as staged or else in the base tree.
-    fn is_file(&self, path: &str) -> bool {
-        match self.files.get(path) {
-            Some(entry) => entry.is_some(),
-            None => self
-                .base
-                .get_path(Path::new(path))
-                .is_ok_and(|e| e.kind() == Some(ObjectType::Blob)),
-        }
-    }
-
-    /// Whether `path` is a folder (or a submodule), as staged or in the base tree.
-    fn is_folder(&self, path: &str) -> bool {
+    /// [`Staged::may_conflict`] for one path, in one walk down the base tree: a path of
+    /// thousands of folders costs as many lookups, not their square.
+    fn may_conflict_at(&self, path: &str) -> bool {
+        let staged_file_on_the_way = path
+            .match_indices('/')
+            .any(|(end, _)| matches!(self.files.get(&path[..end]), Some(Some(_))));
         let inside = format!("{path}/");
-        let staged = self
+        let staged_inside = self
             .files
             .range(inside.clone()..)
             .take_while(|(file, _)| file.starts_with(&inside))
             .any(|(_, entry)| entry.is_some());
-        staged
-            || self
-                .base
-                .get_path(Path::new(path))
-                .is_ok_and(|e| e.kind() != Some(ObjectType::Blob))
+        if staged_file_on_the_way || staged_inside {
+            return true;
+        }
+        let mut tree = self.base.clone();
+        let mut walked = 0;
+        for name in path.split('/') {
+            let end = walked + name.len();
+            let last = end == path.len();
+            let Some((kind, id)) = tree.get_name(name).map(|e| (e.kind(), e.id())) else {
+                return false;
+            };
+            match kind {
+                // A file at the path is no conflict; on the way, it is one unless staged
+                // removed.
+                Some(ObjectType::Blob) => {
+                    return !last && !matches!(self.files.get(&path[..end]), Some(None));
+                }
+                Some(ObjectType::Tree) if !last => match self.repo.find_tree(id) {
+                    Ok(next) => tree = next,
+                    Err(_) => return true,
+                },
+                // A folder at the path, or a submodule anywhere on it.
+                _ => return true,
+            }
+            walked = end + 1;
+        }
+        false
     }
 
     /// Whether the base tree already has `entry` at `path`.
@@ -363,5 +372,41 @@ mod tests {
                 ("c".to_owned(), "now a file".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn may_conflict_sees_a_file_on_the_way_and_a_folder_at_the_path_in_one_walk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init_bare(dir.path()).expect("repo");
+        let deep = (0..300)
+            .map(|i| format!("d{i}"))
+            .collect::<Vec<_>>()
+            .join("/");
+        let base = start(
+            &repo,
+            &[
+                write(&format!("{deep}/file"), "deep", Placement::Overwrite),
+                write("a/b", "a file", Placement::Overwrite),
+            ],
+        );
+        let staged = Staged::new(&repo, repo.find_tree(base).expect("tree"));
+        let conflicts = |path: &str| staged.may_conflict(&[write(path, "x", Placement::Overwrite)]);
+        assert!(
+            !conflicts(&format!("{deep}/file")),
+            "an overwrite of a file"
+        );
+        assert!(
+            !conflicts(&format!("{deep}/other")),
+            "a new file in a folder"
+        );
+        assert!(
+            conflicts(&format!("{deep}/file/under")),
+            "a file on the way"
+        );
+        assert!(conflicts("a/b/c"), "a file on the way");
+        assert!(conflicts(&deep), "a folder at the path");
+        assert!(conflicts("a"), "a folder at the path");
+        // Removals never conflict.
+        assert!(!staged.may_conflict(&[remove("a", "x")]));
     }
 }
